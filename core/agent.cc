@@ -1,0 +1,95 @@
+#include "core/agent.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "banger/capability.h"
+#include "core/capability_report.h"
+#include "core/peer_credentials.h"
+#include "core/version.h"
+
+namespace banger {
+
+Agent::Agent(AgentConfig config, Logger& logger) : config_(std::move(config)), logger_(logger) {}
+
+Agent::~Agent() {
+  Stop();
+}
+
+Status Agent::Start() {
+  started_ = std::chrono::steady_clock::now();
+  logger_.Info("core", std::string("bangerd ") + kBangerVersion + " (capability ABI " +
+                           std::to_string(BANGER_ABI_MAJOR) + "." +
+                           std::to_string(BANGER_ABI_MINOR) + "), config " +
+                           (config_.source.empty() ? "(built-in defaults)" : config_.source));
+  std::error_code ec;
+  std::filesystem::create_directories(config_.state_dir, ec);
+  if (ec) return Status::Error("state dir " + config_.state_dir + ": " + ec.message());
+  ::chmod(config_.state_dir.c_str(), 0700);
+
+  PluginFilePolicy policy{config_.allow_plugin_symlinks, ::geteuid()};
+  registry_ = PluginRegistry::Discover(config_, policy);
+  for (const auto& w : registry_->warnings()) logger_.Warn("core", w);
+  services_ = std::make_unique<HostServices>(logger_, verbs_);
+  dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *services_, logger_);
+  started_ok_ = true;  // from here on, Stop has shutdown hooks to run
+  if (Status s = dispatcher_->InitAll(); !s) return s;
+
+  PeerPolicy peers{::geteuid(), std::nullopt};
+  if (!config_.socket_group.empty()) {
+    peers.group = LookupGroup(config_.socket_group);
+    if (!peers.group) return Status::Error("core.socket_group: no group " + config_.socket_group);
+  }
+  AddRoutes();
+  server_ = std::make_unique<ControlServer>(routes_, peers, logger_);
+  if (Status s = server_->Listen(config_.socket_path); !s) return s;
+  server_->Start();
+  ticks_ = std::make_unique<TickScheduler>(*dispatcher_, logger_);
+  ticks_->Start();
+  logger_.Info("core", "serving the control API on " + config_.socket_path + " with " +
+                           std::to_string(dispatcher_->Running().size()) + " capabilities");
+  return Status::Ok();
+}
+
+void Agent::Stop() {
+  if (!started_ok_) return;
+  started_ok_ = false;
+  if (ticks_) ticks_->Stop();
+  if (server_) server_->Stop();
+  dispatcher_->ShutdownAll();
+  logger_.Info("core", "stopped");
+}
+
+void Agent::AddRoutes() {
+  routes_.Add("GET", "/v1/capabilities", [this](const HttpRequest&) {
+    return HttpResponse{200, CapabilitiesReport(*registry_, &verbs_, /*offline=*/false)};
+  });
+  routes_.Add("GET", "/v1/capabilities/{name}", [this](const HttpRequest& req) {
+    Plugin* p = registry_->Find(req.params.at("name"));
+    if (p == nullptr) {
+      return ErrorResponse(
+          404, "no capability named '" + req.params.at("name") + "' (bangerctl caps lists them)");
+    }
+    return HttpResponse{200, CapabilityReport(*p, &verbs_)};
+  });
+  routes_.Add("GET", "/v1/info", [this](const HttpRequest&) {
+    auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                               started_)
+                  .count();
+    nlohmann::json j{
+        {"version", kBangerVersion},
+        {"abi", std::to_string(BANGER_ABI_MAJOR) + "." + std::to_string(BANGER_ABI_MINOR)},
+        {"pid", ::getpid()},
+        {"uptime_s", up},
+        {"state_dir", config_.state_dir},
+        {"socket", config_.socket_path},
+        {"config", config_.source},
+        {"plugin_dirs", config_.plugin_dirs}};
+    return HttpResponse{200, j.dump(2) + "\n"};
+  });
+}
+
+}  // namespace banger

@@ -1,0 +1,49 @@
+// Agent: bangerd's top level. Owns the parts and wires them: config ->
+// plugin registry (discover, load) -> hook dispatcher (init) -> control
+// server (routes) -> tick scheduler. Start once, Stop once, from the main
+// thread; Stop undoes Start in reverse (ticks stop, the socket closes,
+// shutdown hooks run in reverse load order, the socket file is removed).
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "core/agent_config.h"
+#include "core/control_server.h"
+#include "core/hook_dispatcher.h"
+#include "core/host_services.h"
+#include "core/logger.h"
+#include "core/plugin_registry.h"
+#include "core/route_table.h"
+#include "core/tick_scheduler.h"
+#include "core/verb_registry.h"
+
+namespace banger {
+
+class Agent {
+ public:
+  Agent(AgentConfig config, Logger& logger);
+  ~Agent();
+
+  // Error (with the reason) when the agent cannot run: a bad state dir, a
+  // required capability that did not come up, a socket that cannot be bound.
+  Status Start();
+  void Stop();
+
+ private:
+  void AddRoutes();
+
+  AgentConfig config_;
+  Logger& logger_;
+  std::chrono::steady_clock::time_point started_;
+  VerbRegistry verbs_;
+  std::unique_ptr<PluginRegistry> registry_;
+  std::unique_ptr<HostServices> services_;
+  std::unique_ptr<HookDispatcher> dispatcher_;
+  std::unique_ptr<TickScheduler> ticks_;
+  RouteTable routes_;
+  std::unique_ptr<ControlServer> server_;
+  bool started_ok_ = false;
+};
+
+}  // namespace banger

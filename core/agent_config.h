@@ -1,0 +1,65 @@
+// AgentConfig: bangerd's configuration, read from an INI file (bangerd.conf)
+// and overridden by command-line flags. Sections:
+//   [core]     the agent's own keys (see config/bangerd.conf for each one)
+//   [plugins]  enable = a,b,c   required = a
+//   [<name>]   one per capability; its keys reach that capability verbatim
+// Parsing is pure (text in, value out) so it is testable without files.
+// Errors name the key and the line. Plain value type; not synchronised.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/logger.h"
+#include "core/status.h"
+
+namespace banger {
+
+// One `key = value` line of a capability's section, in file order.
+struct ConfigEntry {
+  std::string key;
+  std::string value;
+  int line = 0;
+};
+
+struct AgentConfig {
+  std::string source;  // the file it came from, or "" for built-in defaults
+  std::string state_dir = "/var/lib/banger";
+  std::string socket_path = "/run/banger/bangerd.sock";
+  std::string socket_group;  // "" = no group: root and the agent's uid only
+  std::vector<std::string> plugin_dirs;
+  LogLevel log_level = LogLevel::kInfo;
+  bool allow_plugin_symlinks = false;
+  std::vector<std::string> enabled;                          // [plugins] enable, in order given
+  std::vector<std::string> required;                         // [plugins] required (implies enabled)
+  std::map<std::string, std::vector<ConfigEntry>> sections;  // [name] -> entries
+  std::map<std::string, int> lines;                          // "core.socket" -> line it was set on
+};
+
+// Where an installed agent looks for capabilities when the config names none.
+const char* DefaultPluginDir();
+// The config file bangerd reads when --config is not given (if it exists).
+inline constexpr const char* kDefaultConfigPath = "/etc/banger/bangerd.conf";
+
+// Parses bangerd.conf text. `source` names the file in error messages.
+// Errors (first one found): a line that is not INI, a key outside a section,
+// an unknown [core] or [plugins] key, a key set twice, a bad value; each says
+// "<source>:<line>: <section>.<key>: <why>".
+Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string& source);
+
+// Reads and parses a file; an unreadable file is an error naming it.
+Result<AgentConfig> LoadAgentConfigFile(const std::string& path);
+
+// Checks what needs the host to judge (does socket_group exist). Called
+// after command-line overrides are applied.
+Status ValidateAgentConfig(const AgentConfig& config);
+
+// Splits "a, b,,c" into {"a","b","c"}.
+std::vector<std::string> SplitList(const std::string& text);
+
+// Parses true/false/yes/no/on/off/1/0.
+std::optional<bool> ParseBool(const std::string& text);
+
+}  // namespace banger

@@ -1,0 +1,120 @@
+#include "core/agent_config.h"
+
+#include <gtest/gtest.h>
+
+namespace banger {
+namespace {
+
+TEST(AgentConfigTest, EmptyTextGivesDefaults) {
+  auto c = ParseAgentConfig("", "");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->state_dir, "/var/lib/banger");
+  EXPECT_EQ(c->socket_path, "/run/banger/bangerd.sock");
+  EXPECT_EQ(c->plugin_dirs, std::vector<std::string>{DefaultPluginDir()});
+  EXPECT_EQ(c->log_level, LogLevel::kInfo);
+  EXPECT_FALSE(c->allow_plugin_symlinks);
+  EXPECT_TRUE(c->enabled.empty());
+}
+
+TEST(AgentConfigTest, ParsesEverySection) {
+  auto c = ParseAgentConfig(R"(# comment
+[core]
+state_dir = /tmp/state
+socket = /tmp/b.sock   # trailing comment
+plugin_dirs = /a, /b
+log_level = debug
+allow_plugin_symlinks = yes
+
+[plugins]
+enable = tap, nat
+required = stats
+
+[tap]
+pool_size = 16
+prefix = bt
+)",
+                            "test.conf");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->state_dir, "/tmp/state");
+  EXPECT_EQ(c->socket_path, "/tmp/b.sock");
+  EXPECT_EQ(c->plugin_dirs, (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(c->log_level, LogLevel::kDebug);
+  EXPECT_TRUE(c->allow_plugin_symlinks);
+  // required implies enabled
+  EXPECT_EQ(c->enabled, (std::vector<std::string>{"tap", "nat", "stats"}));
+  EXPECT_EQ(c->required, (std::vector<std::string>{"stats"}));
+  ASSERT_EQ(c->sections["tap"].size(), 2u);
+  EXPECT_EQ(c->sections["tap"][0].key, "pool_size");
+  EXPECT_EQ(c->sections["tap"][0].value, "16");
+  EXPECT_EQ(c->sections["tap"][0].line, 14);
+  EXPECT_EQ(c->sections["tap"][1].key, "prefix");
+}
+
+void ExpectError(const std::string& text, const std::string& fragment) {
+  auto c = ParseAgentConfig(text, "b.conf");
+  ASSERT_FALSE(c.ok()) << "accepted: " << text;
+  EXPECT_NE(c.status().message().find(fragment), std::string::npos) << c.status().message();
+}
+
+TEST(AgentConfigTest, UnknownCoreKeyNamesKeyAndLine) {
+  ExpectError("[core]\nstate_dir = /x\n\nsokcet = /y\n", "b.conf:4: core.sokcet: unknown key");
+}
+
+TEST(AgentConfigTest, BadValuesNameKeyAndLine) {
+  ExpectError("[core]\nlog_level = loud\n", "b.conf:2: core.log_level: 'loud' is not a log level");
+  ExpectError("[core]\nallow_plugin_symlinks = maybe\n", "b.conf:2: core.allow_plugin_symlinks");
+  ExpectError("[core]\nstate_dir =\n", "b.conf:2: core.state_dir: must not be empty");
+  ExpectError("[core]\nsocket = /" + std::string(200, 'x') + "\n",
+              "a UNIX socket path must be shorter than 108");
+  ExpectError("[core]\nplugin_dirs = ,\n", "needs at least one directory");
+}
+
+TEST(AgentConfigTest, PluginsSectionIsChecked) {
+  ExpectError("[plugins]\nenabled = tap\n", "b.conf:2: plugins.enabled: unknown key");
+  ExpectError("[plugins]\nenable = Tap!\n", "'Tap!' is not a capability name");
+}
+
+TEST(AgentConfigTest, DuplicateKeysAreErrors) {
+  ExpectError("[core]\nlog_level = info\nlog_level = debug\n",
+              "b.conf:3: core.log_level: set twice");
+  ExpectError("[tap]\na = 1\n\na = 2\n", "b.conf:4: tap.a: set twice (first on line 2)");
+}
+
+TEST(AgentConfigTest, KeyOutsideSectionIsAnError) {
+  ExpectError("state_dir = /x\n", "key outside a section");
+}
+
+TEST(AgentConfigTest, MalformedLineIsAnError) {
+  ExpectError("[core]\nthis is not ini\n", "b.conf: ");
+}
+
+TEST(AgentConfigTest, BadSectionName) {
+  ExpectError("[Bad Name]\nx = 1\n", "is not a capability name");
+}
+
+TEST(AgentConfigTest, UnknownSocketGroupIsAnErrorWithLine) {
+  auto c = ParseAgentConfig("[core]\nsocket_group = no-such-group-xyz\n", "b.conf");
+  ASSERT_TRUE(c.ok());
+  Status s = ValidateAgentConfig(*c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("b.conf:2: core.socket_group: no group named 'no-such-group-xyz'"),
+            std::string::npos)
+      << s.message();
+}
+
+TEST(AgentConfigTest, MissingFileIsAnError) {
+  auto c = LoadAgentConfigFile("/nonexistent/bangerd.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("cannot read config file /nonexistent/bangerd.conf"),
+            std::string::npos);
+}
+
+TEST(AgentConfigTest, SplitListAndParseBool) {
+  EXPECT_EQ(SplitList(" a, b,,c ,"), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(ParseBool("on"), true);
+  EXPECT_EQ(ParseBool("0"), false);
+  EXPECT_EQ(ParseBool("nope"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace banger

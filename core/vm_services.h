@@ -1,0 +1,57 @@
+// VmServices: what the host services table needs from the VM side of the
+// agent (records, handles, the VMM configuration being built, stop, stats).
+// The VM lifecycle implements it; until one is attached, HostServices
+// answers BANGER_UNAVAILABLE for these services. Implementations must be
+// thread-safe: capabilities call services from any thread.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "banger/capability.h"
+
+namespace banger {
+
+// A service outcome: a capability.h status code and a message for non-OK.
+struct ServiceStatus {
+  int code = BANGER_OK;
+  std::string message;
+  static ServiceStatus Ok() { return {}; }
+};
+
+class VmServices {
+ public:
+  virtual ~VmServices() = default;
+
+  virtual ServiceStatus HandleGet(const std::string& vm_id, const std::string& capability,
+                                  const std::string& key, std::string* value) = 0;
+  virtual ServiceStatus HandleSet(const std::string& vm_id, const std::string& capability,
+                                  const std::string& key, const std::string& value) = 0;
+  // key "" clears every key of `capability` for the VM.
+  virtual ServiceStatus HandleClear(const std::string& vm_id, const std::string& capability,
+                                    const std::string& key) = 0;
+
+  using VmVisitor = std::function<void(const banger_vm&)>;
+  virtual ServiceStatus GetVm(const std::string& ref, const VmVisitor& visit) = 0;
+  virtual ServiceStatus ListVms(const VmVisitor& visit) = 0;
+
+  // Contributions; `capability` is the caller, which must be inside its
+  // prepare hook for `vm_id`.
+  virtual ServiceStatus AddNetworkInterface(const std::string& capability, const std::string& vm_id,
+                                            const banger_net_iface& iface) = 0;
+  virtual ServiceStatus AppendBootArgs(const std::string& capability, const std::string& vm_id,
+                                       const std::string& args) = 0;
+
+  virtual ServiceStatus RequestStop(const std::string& capability, const std::string& vm_id,
+                                    const std::string& reason) = 0;
+
+  struct VmSample {
+    std::string vm_id;
+    std::vector<std::pair<std::string, double>> stats;
+  };
+  virtual ServiceStatus PublishStats(const std::string& capability,
+                                     const std::vector<VmSample>& batch) = 0;
+};
+
+}  // namespace banger

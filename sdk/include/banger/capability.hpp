@@ -1,0 +1,423 @@
+// banger capability SDK: write a capability as a C++ class (C++20, header only).
+//
+// The C ABI (capability.h) is what the host loads; this header builds the
+// descriptor and the hook trampolines for a class and converts between C and
+// C++ at the boundary: every exception thrown by the class is caught in the
+// trampoline and becomes BANGER_ERROR with what() as the message (a
+// banger::SkipError becomes BANGER_SKIP). Nothing C++ crosses the ABI.
+//
+//   class Hello {
+//    public:
+//     explicit Hello(banger::Host host) : host_(host) {}      // init
+//     banger::Status Prepare(const banger::Vm& vm);            // optional
+//     banger::Status Cleanup(const banger::Vm& vm);            // optional
+//     banger::Status Tick(int64_t now_unix_ms);                // optional
+//     banger::Status Query(std::string_view verb, const banger::Vm& vm,
+//                          std::string_view args_json, std::string& reply);
+//     void Shutdown();                                         // optional
+//   };
+//   BANGER_CAPABILITY(Hello, (banger::Info{.name = "hello", .version = "1.0.0",
+//                                          .description = "says hello"}))
+//
+// A hook exists in the descriptor only when the class defines the matching
+// member, so the host (and `bangerctl caps`) sees exactly what it implements.
+// The object is created by init (the constructor may throw) and destroyed after
+// Shutdown. Thread-safety is the class's own business, per capability.h.
+#ifndef BANGER_CAPABILITY_HPP_
+#define BANGER_CAPABILITY_HPP_
+
+#include <banger/capability.h>
+
+#include <concepts>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace banger {
+
+// Outcome of a hook: a code from capability.h plus a one-line message.
+class Status {
+ public:
+  Status() = default;
+  static Status Ok() { return Status(); }
+  static Status Error(std::string message) { return Status(BANGER_ERROR, std::move(message)); }
+  static Status Skip(std::string message) { return Status(BANGER_SKIP, std::move(message)); }
+  static Status FromCode(int code, std::string message) { return Status(code, std::move(message)); }
+
+  bool ok() const { return code_ == BANGER_OK; }
+  int code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  Status(int code, std::string message) : code_(code), message_(std::move(message)) {}
+  int code_ = BANGER_OK;
+  std::string message_;
+};
+
+// Thrown from a constructor or hook to answer BANGER_SKIP ("cannot run here").
+class SkipError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Read-only view of a banger_vm; valid only during the hook call.
+class Vm {
+ public:
+  explicit Vm(const banger_vm* vm) : vm_(vm) {}
+  std::string_view id() const { return vm_->id; }
+  std::string_view name() const { return vm_->name; }
+  std::string_view state() const { return vm_->state; }
+  std::string_view api_socket() const { return vm_->api_socket; }
+  std::string_view vsock_path() const { return vm_->vsock_path; }
+  std::string_view metrics_path() const { return vm_->metrics_path; }
+  std::string_view log_path() const { return vm_->log_path; }
+  std::string_view overlay_path() const { return vm_->overlay_path; }
+  std::string_view work_disk_path() const { return vm_->work_disk_path; }
+  int64_t pid() const { return vm_->pid; }
+  uint64_t pid_start_time() const { return vm_->pid_start_time; }
+  uint32_t vsock_cid() const { return vm_->vsock_cid; }
+  uint32_t vcpus() const { return vm_->vcpus; }
+  uint64_t memory_mib() const { return vm_->memory_mib; }
+  int64_t created_at_ms() const { return vm_->created_at_ms; }
+  int64_t last_touched_at_ms() const { return vm_->last_touched_at_ms; }
+  const banger_vm* raw() const { return vm_; }
+
+ private:
+  const banger_vm* vm_;
+};
+
+// A copy of a VM view that outlives the callback it came from.
+struct VmInfo {
+  std::string id, name, state, api_socket, vsock_path, metrics_path, log_path, overlay_path,
+      work_disk_path;
+  int64_t pid = 0;
+  uint64_t pid_start_time = 0;
+  uint32_t vsock_cid = 0, vcpus = 0;
+  uint64_t memory_mib = 0;
+  int64_t created_at_ms = 0, last_touched_at_ms = 0;
+
+  static VmInfo From(const banger_vm& v) {
+    return VmInfo{v.id,
+                  v.name,
+                  v.state,
+                  v.api_socket,
+                  v.vsock_path,
+                  v.metrics_path,
+                  v.log_path,
+                  v.overlay_path,
+                  v.work_disk_path,
+                  v.pid,
+                  v.pid_start_time,
+                  v.vsock_cid,
+                  v.vcpus,
+                  v.memory_mib,
+                  v.created_at_ms,
+                  v.last_touched_at_ms};
+  }
+};
+
+// A value or the Status that explains why there is none.
+template <typename T>
+struct Result {
+  Status status;
+  T value{};
+  bool ok() const { return status.ok(); }
+};
+
+struct ExecOutcome {
+  int exit_code = -1;
+  int term_signal = 0;
+  bool timed_out = false;
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// The host services table, wrapped. Cheap to copy (one pointer).
+class Host {
+ public:
+  explicit Host(const banger_host* host) : host_(host) {}
+  const banger_host* raw() const { return host_; }
+
+  void Log(int level, std::string_view text) const {
+    std::string s(text);
+    host_->log(host_, level, s.c_str());
+  }
+  void Debug(std::string_view t) const { Log(BANGER_LOG_DEBUG, t); }
+  void Info(std::string_view t) const { Log(BANGER_LOG_INFO, t); }
+  void Warn(std::string_view t) const { Log(BANGER_LOG_WARN, t); }
+  void Error(std::string_view t) const { Log(BANGER_LOG_ERROR, t); }
+
+  // The value of `key` in this capability's config section, if set.
+  std::optional<std::string> Config(const char* key) const {
+    const char* value = nullptr;
+    if (host_->config_get(host_, key, &value) != BANGER_OK || value == nullptr) return std::nullopt;
+    return std::string(value);
+  }
+  std::string ConfigOr(const char* key, std::string fallback) const {
+    auto v = Config(key);
+    return v ? *v : std::move(fallback);
+  }
+
+  // A handle of this capability (capability empty) or of another one.
+  // status NOT_FOUND when no source has a value.
+  Result<std::string> HandleGet(std::string_view vm_id, std::string_view key,
+                                std::string_view capability = {}) const {
+    std::string id(vm_id), k(key), cap(capability);
+    std::vector<char> buf(256);
+    for (;;) {
+      Message m;
+      int rc = host_->handle_get(host_, id.c_str(), cap.empty() ? nullptr : cap.c_str(), k.c_str(),
+                                 buf.data(), buf.size(), m.get());
+      if (rc == BANGER_TRUNCATED && buf.size() < (1u << 20)) {
+        buf.resize(buf.size() * 4);
+        continue;
+      }
+      if (rc != BANGER_OK) return {Status::FromCode(rc, m.str()), {}};
+      return {Status::Ok(), std::string(buf.data())};
+    }
+  }
+  Status HandleSet(std::string_view vm_id, std::string_view key, std::string_view value) const {
+    std::string id(vm_id), k(key), v(value);
+    Message m;
+    int rc = host_->handle_set(host_, id.c_str(), k.c_str(), v.c_str(), m.get());
+    return Status::FromCode(rc, m.str());
+  }
+  // Clears one key, or all of this capability's keys when key is empty.
+  Status HandleClear(std::string_view vm_id, std::string_view key = {}) const {
+    std::string id(vm_id), k(key);
+    Message m;
+    int rc = host_->handle_clear(host_, id.c_str(), k.empty() ? nullptr : k.c_str(), m.get());
+    return Status::FromCode(rc, m.str());
+  }
+
+  // Runs argv without a shell; status ERROR when it could not start, TIMEOUT
+  // when killed at the deadline. A non-zero exit is status OK with
+  // exit_code set: the caller decides what that means.
+  Result<ExecOutcome> Exec(const std::vector<std::string>& argv, uint32_t timeout_ms) const {
+    std::vector<const char*> cargv;
+    for (const auto& a : argv) cargv.push_back(a.c_str());
+    cargv.push_back(nullptr);
+    ExecOutcome out;
+    banger_writer w{&out.output, [](void* ctx, const char* d, size_t n) {
+                      static_cast<std::string*>(ctx)->append(d, n);
+                    }};
+    banger_exec_result r{sizeof(banger_exec_result), -1, 0, 0};
+    Message m;
+    int rc = host_->exec(host_, cargv.data(), timeout_ms, &w, &r, m.get());
+    out.exit_code = r.exit_code;
+    out.term_signal = r.term_signal;
+    out.timed_out = r.timed_out != 0;
+    return {Status::FromCode(rc, m.str()), std::move(out)};
+  }
+
+  Result<VmInfo> GetVm(std::string_view ref) const {
+    std::string r(ref);
+    VmInfo info;
+    Message m;
+    int rc = host_->vm_get(
+        host_, r.c_str(),
+        [](void* u, const banger_vm* vm) { *static_cast<VmInfo*>(u) = VmInfo::From(*vm); }, &info,
+        m.get());
+    return {Status::FromCode(rc, m.str()), std::move(info)};
+  }
+  Result<std::vector<VmInfo>> ListVms() const {
+    std::vector<VmInfo> out;
+    Message m;
+    int rc = host_->vm_list(
+        host_,
+        [](void* u, const banger_vm* vm) {
+          static_cast<std::vector<VmInfo>*>(u)->push_back(VmInfo::From(*vm));
+        },
+        &out, m.get());
+    return {Status::FromCode(rc, m.str()), std::move(out)};
+  }
+
+  Status AddNetworkInterface(std::string_view vm_id, std::string_view iface_id,
+                             std::string_view host_dev_name, std::string_view guest_mac) const {
+    std::string id(vm_id), i(iface_id), d(host_dev_name), mac(guest_mac);
+    banger_net_iface n{sizeof(banger_net_iface), i.c_str(), d.c_str(), mac.c_str()};
+    Message m;
+    return Status::FromCode(host_->vmm_add_network_interface(host_, id.c_str(), &n, m.get()),
+                            m.str());
+  }
+  Status AppendBootArgs(std::string_view vm_id, std::string_view args) const {
+    std::string id(vm_id), a(args);
+    Message m;
+    return Status::FromCode(host_->vmm_append_boot_args(host_, id.c_str(), a.c_str(), m.get()),
+                            m.str());
+  }
+  Status RequestStop(std::string_view vm_id, std::string_view reason) const {
+    std::string id(vm_id), r(reason);
+    Message m;
+    return Status::FromCode(host_->vm_request_stop(host_, id.c_str(), r.c_str(), m.get()), m.str());
+  }
+  Status RegisterVerb(std::string_view verb, std::string_view summary) const {
+    std::string v(verb), s(summary);
+    Message m;
+    return Status::FromCode(host_->verb_register(host_, v.c_str(), s.c_str(), m.get()), m.str());
+  }
+
+  // One VM's samples for PublishStats.
+  struct VmSamples {
+    std::string vm_id;
+    std::vector<std::pair<std::string, double>> stats;
+  };
+  Status PublishStats(const std::vector<VmSamples>& samples) const {
+    std::vector<std::vector<banger_stat>> stats(samples.size());
+    std::vector<banger_vm_stats> batch;
+    for (size_t i = 0; i < samples.size(); ++i) {
+      for (const auto& [name, value] : samples[i].stats) stats[i].push_back({name.c_str(), value});
+      batch.push_back({samples[i].vm_id.c_str(), stats[i].data(), stats[i].size()});
+    }
+    Message m;
+    return Status::FromCode(host_->stats_publish(host_, batch.data(), batch.size(), m.get()),
+                            m.str());
+  }
+
+ private:
+  // A message buffer of reasonable size for service calls.
+  class Message {
+   public:
+    Message() { text_[0] = '\0'; }
+    banger_message* get() { return &msg_; }
+    std::string str() const { return text_; }
+
+   private:
+    char text_[1024];
+    banger_message msg_{text_, sizeof(text_)};
+  };
+  const banger_host* host_;
+};
+
+// What a capability says about itself; see banger_capability.
+struct Info {
+  const char* name = nullptr;
+  const char* version = nullptr;
+  const char* description = "";
+  const char* const* dependencies = nullptr;  // NULL-terminated
+  const banger_config_key* config_keys = nullptr;
+  uint32_t tick_interval_ms = 0;
+};
+
+namespace detail {
+
+inline int Report(const Status& s, banger_message* msg) {
+  if (!s.ok()) banger_message_set(msg, "%s", s.message().c_str());
+  return s.code();
+}
+
+// Runs f, turning any exception into a status code and message.
+template <typename F>
+int Guard(banger_message* msg, F&& f) noexcept {
+  try {
+    return f();
+  } catch (const SkipError& e) {
+    banger_message_set(msg, "%s", e.what());
+    return BANGER_SKIP;
+  } catch (const std::exception& e) {
+    banger_message_set(msg, "unhandled exception: %s", e.what());
+    return BANGER_ERROR;
+  } catch (...) {
+    banger_message_set(msg, "unhandled exception of unknown type");
+    return BANGER_ERROR;
+  }
+}
+
+template <typename T>
+int Init(const banger_host* host, void** self, banger_message* msg) {
+  return Guard(msg, [&] {
+    *self = new T(Host(host));
+    return BANGER_OK;
+  });
+}
+
+template <typename T>
+int Prepare(void* self, const banger_vm* vm, banger_message* msg) {
+  return Guard(msg, [&] { return Report(static_cast<T*>(self)->Prepare(Vm(vm)), msg); });
+}
+
+template <typename T>
+int Cleanup(void* self, const banger_vm* vm, banger_message* msg) {
+  return Guard(msg, [&] { return Report(static_cast<T*>(self)->Cleanup(Vm(vm)), msg); });
+}
+
+template <typename T>
+int Tick(void* self, int64_t now, banger_message* msg) {
+  return Guard(msg, [&] { return Report(static_cast<T*>(self)->Tick(now), msg); });
+}
+
+template <typename T>
+int Query(void* self, const char* verb, const banger_vm* vm, const char* args,
+          const banger_writer* out, banger_message* msg) {
+  return Guard(msg, [&] {
+    std::string reply;
+    Status s = static_cast<T*>(self)->Query(verb, Vm(vm), args ? args : "{}", reply);
+    if (s.ok()) out->write(out->ctx, reply.data(), reply.size());
+    return Report(s, msg);
+  });
+}
+
+template <typename T>
+void Shutdown(void* self) {
+  auto* obj = static_cast<T*>(self);
+  try {
+    if constexpr (requires(T & t) { t.Shutdown(); }) obj->Shutdown();
+  } catch (...) {
+    // Nothing can be reported from shutdown; the object is released anyway.
+  }
+  delete obj;
+}
+
+}  // namespace detail
+
+// Builds the descriptor for T; used by BANGER_CAPABILITY.
+template <typename T>
+constexpr banger_capability MakeDescriptor(const Info& info) {
+  banger_capability d{};
+  d.struct_size = sizeof(banger_capability);
+  d.abi_major = BANGER_ABI_MAJOR;
+  d.abi_minor = BANGER_ABI_MINOR;
+  d.name = info.name;
+  d.version = info.version;
+  d.description = info.description;
+  d.dependencies = info.dependencies;
+  d.config_keys = info.config_keys;
+  d.init = &detail::Init<T>;
+  if constexpr (requires(T & t, const Vm& vm) {
+                  { t.Prepare(vm) } -> std::same_as<Status>;
+                })
+    d.prepare = &detail::Prepare<T>;
+  if constexpr (requires(T & t, const Vm& vm) {
+                  { t.Cleanup(vm) } -> std::same_as<Status>;
+                })
+    d.cleanup = &detail::Cleanup<T>;
+  if constexpr (requires(T & t, int64_t now) {
+                  { t.Tick(now) } -> std::same_as<Status>;
+                }) {
+    d.tick = &detail::Tick<T>;
+    d.tick_interval_ms = info.tick_interval_ms;
+  }
+  if constexpr (requires(T & t, std::string_view s, const Vm& vm, std::string& out) {
+                  { t.Query(s, vm, s, out) } -> std::same_as<Status>;
+                })
+    d.query = &detail::Query<T>;
+  d.shutdown = &detail::Shutdown<T>;
+  return d;
+}
+
+}  // namespace banger
+
+// Defines the exported entry point for capability class TYPE. INFO is a
+// parenthesised banger::Info expression.
+#define BANGER_CAPABILITY(TYPE, INFO)                                                 \
+  extern "C" BANGER_EXPORT const banger_capability* banger_capability_entry(void) {   \
+    static const banger_capability descriptor = ::banger::MakeDescriptor<TYPE>(INFO); \
+    return &descriptor;                                                               \
+  }
+
+#endif  // BANGER_CAPABILITY_HPP_

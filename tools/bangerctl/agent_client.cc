@@ -1,0 +1,39 @@
+#include "tools/bangerctl/agent_client.h"
+
+#include <cstdlib>
+
+#include "core/unix_http_client.h"
+
+namespace bangerctl {
+
+constexpr const char* kDefaultSocket = "/run/banger/bangerd.sock";
+
+std::string ResolveSocket(const std::string& flag_value) {
+  if (!flag_value.empty()) return flag_value;
+  if (const char* env = std::getenv("BANGER_SOCKET"); env != nullptr && *env != '\0') return env;
+  return kDefaultSocket;
+}
+
+banger::Result<nlohmann::json> AgentClient::Call(const std::string& method,
+                                                 const std::string& target,
+                                                 const std::string& body) const {
+  auto r = banger::UnixHttpCall(socket_path_, method, target, body, std::chrono::minutes(5));
+  if (!r.ok()) {
+    std::string hint;
+    if (r.failure == banger::HttpFailure::kNoSocket || r.failure == banger::HttpFailure::kRefused) {
+      hint = "; is bangerd running? (set --socket or BANGER_SOCKET)";
+    }
+    return banger::Status::Error("cannot reach bangerd: " + r.error + hint);
+  }
+  nlohmann::json j = nlohmann::json::parse(r.reply.body, nullptr, /*allow_exceptions=*/false);
+  if (r.reply.status >= 300) {
+    if (j.is_object() && j.contains("error") && j["error"].is_string()) {
+      return banger::Status::Error(j["error"].get<std::string>());
+    }
+    return banger::Status::Error("bangerd answered HTTP " + std::to_string(r.reply.status));
+  }
+  if (j.is_discarded()) return banger::Status::Error("bangerd sent a reply that is not JSON");
+  return j;
+}
+
+}  // namespace bangerctl

@@ -1,0 +1,26 @@
+// AgentClient: how bangerctl reaches bangerd. The socket is --socket PATH,
+// else $BANGER_SOCKET, else the default path. A call returns the parsed JSON
+// body or a one-line error (the agent's own "error" text when it sent one).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/status.h"
+
+namespace bangerctl {
+
+// --socket value ("" when not given) -> the socket to use.
+std::string ResolveSocket(const std::string& flag_value);
+
+class AgentClient {
+ public:
+  explicit AgentClient(std::string socket_path) : socket_path_(std::move(socket_path)) {}
+  banger::Result<nlohmann::json> Call(const std::string& method, const std::string& target,
+                                      const std::string& body = "") const;
+
+ private:
+  std::string socket_path_;
+};
+
+}  // namespace bangerctl

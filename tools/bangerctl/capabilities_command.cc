@@ -1,0 +1,164 @@
+#include "tools/bangerctl/capabilities_command.h"
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tools/bangerctl/agent_client.h"
+#include "tools/bangerctl/offline_loader.h"
+#include "tools/bangerctl/table.h"
+
+namespace bangerctl {
+namespace {
+
+using nlohmann::json;
+
+std::string Join(const json& list, const char* sep = ",") {
+  std::string out;
+  for (const auto& v : list) out += (out.empty() ? "" : sep) + v.get<std::string>();
+  return out;
+}
+
+std::string Ms(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", ms);
+  return buf;
+}
+
+int Fail(const std::string& message, int code = 1) {
+  std::cerr << "bangerctl: " << message << "\n";
+  return code;
+}
+
+}  // namespace
+
+std::string RenderCapabilityTable(const std::string& report_json) {
+  json report = json::parse(report_json);
+  Table table({"NAME", "VERSION", "ABI", "STATUS", "REQUIRES", "HOOKS", "PATH"});
+  for (const auto& c : report["capabilities"]) {
+    table.AddRow({c["name"], c["version"], c["abi"], c["status_text"], Join(c["requires"]),
+                  c["hooks"], c["path"]});
+  }
+  std::string out = table.Render();
+  for (const auto& w : report["warnings"]) out += "warning: " + w.get<std::string>() + "\n";
+  if (report.value("offline", false)) {
+    out +=
+        "(offline: files loaded and checked; init was not run, so a capability shown\n"
+        " \"loaded\" may still skip or fail when the agent starts it)\n";
+  }
+  return out;
+}
+
+std::string RenderCapabilityDetail(const std::string& capability_json) {
+  json c = json::parse(capability_json);
+  std::ostringstream out;
+  auto field = [&](const char* label, const std::string& value) {
+    std::string padded = std::string(label) + ":";
+    padded.resize(14, ' ');
+    out << padded << (value.empty() ? "-" : value) << "\n";
+  };
+  field("name", c["name"]);
+  field("version", c["version"]);
+  field("abi", c["abi"]);
+  field("status", c["status_text"]);
+  field("enabled",
+        c["enabled"].get<bool>() ? (c["required"].get<bool>() ? "yes (required)" : "yes") : "no");
+  field("path", c["path"]);
+  field("requires", Join(c["requires"], ", "));
+  field("hooks", c["hooks"]);
+  field("description", c["description"]);
+  std::string verbs;
+  for (const auto& v : c["verbs"]) {
+    verbs += (verbs.empty() ? "" : ", ") + v["verb"].get<std::string>();
+  }
+  field("verbs", verbs);
+
+  out << "\nconfig [" << c["name"].get<std::string>() << "]:\n";
+  if (c["config"].empty()) {
+    out << "  (no keys)\n";
+  } else {
+    Table keys({"  KEY", "VALUE", "DEFAULT", "DESCRIPTION"});
+    for (const auto& k : c["config"]) {
+      keys.AddRow({"  " + k["key"].get<std::string>(),
+                   k["value"].get<std::string>() + (k["set"].get<bool>() ? "" : " (default)"),
+                   k["default"], k["description"]});
+    }
+    out << keys.Render();
+  }
+
+  out << "\nhook counters:\n";
+  const auto& hooks = c["stats"]["hooks"];
+  if (hooks.empty()) {
+    out << "  (no hook called yet)\n";
+  } else {
+    Table t({"  HOOK", "CALLS", "FAILURES", "AVG_MS", "MAX_MS", "TOTAL_MS"});
+    for (const auto& [name, h] : hooks.items()) {
+      t.AddRow({"  " + name, std::to_string(h["calls"].get<uint64_t>()),
+                std::to_string(h["failures"].get<uint64_t>()), Ms(h["avg_ms"]), Ms(h["max_ms"]),
+                Ms(h["total_ms"])});
+    }
+    out << t.Render();
+  }
+  std::string last = c["stats"]["last_error"];
+  out << "\nlast error:   " << (last.empty() ? "(none)" : last) << "\n";
+  return out.str();
+}
+
+int RunCapabilitiesCommand(const GlobalOptions& global, const std::vector<std::string>& args) {
+  std::string name, config_path;
+  bool offline = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--offline") {
+      offline = true;
+    } else if (a == "--config" && i + 1 < args.size()) {
+      config_path = args[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(9);
+    } else if (!a.empty() && a[0] == '-') {
+      return Fail("caps: unknown option " + a + " (see bangerctl --help)", 2);
+    } else if (name.empty()) {
+      name = a;
+    } else {
+      return Fail("caps: takes at most one capability name", 2);
+    }
+  }
+  if (offline != !config_path.empty()) {
+    return Fail("caps: --offline and --config F go together", 2);
+  }
+
+  std::string report;
+  if (offline) {
+    auto r = LoadOfflineReport(config_path);
+    if (!r) return Fail(r.status().message());
+    report = *r;
+  } else {
+    AgentClient client(ResolveSocket(global.socket));
+    auto r = client.Call("GET", name.empty() ? "/v1/capabilities" : "/v1/capabilities/" + name);
+    if (!r) return Fail(r.status().message());
+    report = r->dump(2) + "\n";
+  }
+
+  if (offline && !name.empty()) {
+    // Offline: pick the one capability out of the full report.
+    json all = json::parse(report);
+    bool found = false;
+    for (const auto& c : all["capabilities"]) {
+      if (c["name"] == name) {
+        report = c.dump(2) + "\n";
+        found = true;
+        break;
+      }
+    }
+    if (!found) return Fail("no capability named '" + name + "' in that config's plugin dirs");
+  }
+  if (global.json) {
+    std::cout << report;
+  } else {
+    std::cout << (name.empty() ? RenderCapabilityTable(report) : RenderCapabilityDetail(report));
+  }
+  return 0;
+}
+
+}  // namespace bangerctl
