@@ -2,7 +2,6 @@
 
 #include <cstddef>
 #include <exception>
-#include <memory>
 
 #define BOOST_DLL_USE_STD_FS
 #include <boost/dll/shared_library.hpp>
@@ -98,18 +97,28 @@ Status ValidateDescriptor(const banger_capability* d) {
 }
 
 Result<CapabilityLibrary> LoadCapabilityLibrary(const std::string& path,
-                                                const PluginFilePolicy& policy) {
+                                                const PluginFilePolicy& policy,
+                                                std::string* seen_abi) {
   auto fd = OpenPluginFile(path, policy);
   if (!fd) return fd.status();
 
   // Kept for the life of the process on purpose: see the header.
-  // A library that fails validation is unloaded again; one that passes is
-  // released below and stays mapped until exit, on purpose (see the header).
-  auto library = std::make_unique<boost::dll::shared_library>();
+  // dlopen is given /proc/self/fd/N, so the file loaded is the file checked.
+  // glibc recognises an already loaded object by the name it was opened
+  // under: were N closed and reused by the next capability file, dlopen
+  // would hand back the earlier library. So once a file is mapped, its
+  // descriptor stays open and the library stays loaded until exit, whether
+  // or not it passes validation (a dlclose may be a no-op anyway, for
+  // objects with unique symbols).
+  auto* library = new boost::dll::shared_library();
   boost::dll::fs::error_code ec;
   library->load(ProcFdPath(fd->get()),
                 boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-  if (ec) return Status::Error("dlopen failed: " + ec.message());
+  if (ec) {
+    delete library;  // nothing was mapped
+    return Status::Error("dlopen failed: " + ec.message());
+  }
+  (void)fd->Release();
   if (!library->has(BANGER_ENTRY_SYMBOL)) {
     return Status::Error(std::string("no entry symbol ") + BANGER_ENTRY_SYMBOL +
                          " (not a banger capability, or built without BANGER_CAPABILITY)");
@@ -123,10 +132,10 @@ Result<CapabilityLibrary> LoadCapabilityLibrary(const std::string& path,
   } catch (...) {
     return Status::Error("entry point threw an exception of unknown type");
   }
+  if (d != nullptr && seen_abi != nullptr) *seen_abi = AbiText(d->abi_major, d->abi_minor);
   if (Status s = ValidateDescriptor(d); !s) return s;
 
   CapabilityLibrary lib;
-  (void)library.release();
   lib.path = path;
   lib.name = d->name;
   lib.version = d->version;

@@ -1,8 +1,9 @@
 // Loading one capability file: open it safely, dlopen it (Boost.DLL,
 // RTLD_NOW | RTLD_LOCAL), call its entry point and validate the descriptor
-// against this host's ABI. A library, once loaded, is never unloaded while the
-// process runs (its code may be referenced by threads it started), so the
-// handle is deliberately kept until exit.
+// against this host's ABI. A library, once mapped, is never unloaded while the
+// process runs (its code may be referenced by threads it started), and the
+// descriptor it was loaded through stays open (see the .cc for why), so both
+// are deliberately kept until exit: one fd per capability file.
 #pragma once
 
 #include <cstdint>
@@ -50,8 +51,11 @@ std::string DescribeHooks(const CapabilityHooks& hooks);
 // The error says what is wrong and names both ABI versions on a mismatch.
 Status ValidateDescriptor(const banger_capability* d);
 
-// Opens, checks, loads and validates the capability at `path`.
+// Opens, checks, loads and validates the capability at `path`. When a
+// descriptor was read but refused, *seen_abi (if given) receives the ABI it
+// declares ("2.0"), so listings can show what the file was built for.
 Result<CapabilityLibrary> LoadCapabilityLibrary(const std::string& path,
-                                                const PluginFilePolicy& policy);
+                                                const PluginFilePolicy& policy,
+                                                std::string* seen_abi = nullptr);
 
 }  // namespace banger

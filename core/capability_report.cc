@@ -20,7 +20,8 @@ json PluginJson(const Plugin& p, const VerbRegistry* verbs) {
   j["status_text"] = p.StatusText();
   const auto* lib = p.library ? &*p.library : nullptr;
   j["version"] = lib ? lib->version : "";
-  j["abi"] = lib ? std::to_string(lib->abi_major) + "." + std::to_string(lib->abi_minor) : "";
+  j["abi"] =
+      lib ? std::to_string(lib->abi_major) + "." + std::to_string(lib->abi_minor) : p.declared_abi;
   j["description"] = lib ? lib->description : "";
   j["requires"] = lib ? lib->dependencies : std::vector<std::string>{};
   j["hooks"] = lib ? DescribeHooks(lib->hooks) : "";

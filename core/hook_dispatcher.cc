@@ -70,20 +70,19 @@ Status HookDispatcher::InitAll() {
     } else if (r.code == BANGER_SKIP) {
       p->state = PluginState::kSkip;
       p->reason = r.message.empty() ? "init skipped without a reason" : r.message;
-      logger_.Warn("core", "capability " + p->name + " skipped: " + p->reason);
     } else {
       p->state = PluginState::kError;
       p->reason = "init failed: " + r.message;
-      logger_.Error("core", "capability " + p->name + ": " + p->reason);
     }
   }
 
+  // One line per enabled capability that is not running, whatever stopped it
+  // (load, order or init).
   std::string failures;
   for (const auto& p : registry_.all()) {
-    if (p->enabled && p->state != PluginState::kOk && p->state != PluginState::kLoaded) {
-      if (!p->required) {
-        logger_.Warn("core", "capability " + p->name + " is not running: " + p->StatusText());
-      }
+    if (p->enabled && p->state != PluginState::kOk) {
+      auto level = p->state == PluginState::kSkip ? LogLevel::kWarn : LogLevel::kError;
+      logger_.Log(level, "core", "capability " + p->name + " is not running: " + p->StatusText());
     }
     if (p->required && p->state != PluginState::kOk) {
       failures += (failures.empty() ? "" : "; ") + p->name + ": " + p->StatusText();

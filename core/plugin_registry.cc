@@ -89,7 +89,7 @@ std::unique_ptr<PluginRegistry> PluginRegistry::Discover(const AgentConfig& conf
       p->path = path;
       std::optional<std::string> veto = before_load ? before_load(path) : std::nullopt;
       Result<CapabilityLibrary> lib = veto ? Result<CapabilityLibrary>(Status::Error(*veto))
-                                           : LoadCapabilityLibrary(path, policy);
+                                           : LoadCapabilityLibrary(path, policy, &p->declared_abi);
       if (!lib) {
         // No descriptor to name it: the file name stands in, so that an
         // enabled "tap" whose tap.so is broken shows that error.

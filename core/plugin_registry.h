@@ -38,6 +38,7 @@ struct Plugin {
   PluginState state = PluginState::kError;
   std::string reason;                        // why skip/error
   std::optional<CapabilityLibrary> library;  // present when the file loaded
+  std::string declared_abi;                  // from a refused descriptor, if read
   std::vector<ConfigEntry> config;           // its [name] section
   void* self = nullptr;                      // from init
   HookStats stats;

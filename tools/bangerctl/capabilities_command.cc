@@ -33,14 +33,21 @@ int Fail(const std::string& message, int code = 1) {
 
 }  // namespace
 
-std::string RenderCapabilityTable(const std::string& report_json) {
+std::string RenderCapabilityTable(const std::string& report_json, bool no_trunc) {
   json report = json::parse(report_json);
   Table table({"NAME", "VERSION", "ABI", "STATUS", "REQUIRES", "HOOKS", "PATH"});
+  bool cut = false;
   for (const auto& c : report["capabilities"]) {
-    table.AddRow({c["name"], c["version"], c["abi"], c["status_text"], Join(c["requires"]),
-                  c["hooks"], c["path"]});
+    std::string status = c["status_text"];
+    if (!no_trunc && status.size() > kStatusWidth) {
+      status = status.substr(0, kStatusWidth - 3) + "...";
+      cut = true;
+    }
+    table.AddRow(
+        {c["name"], c["version"], c["abi"], status, Join(c["requires"]), c["hooks"], c["path"]});
   }
   std::string out = table.Render();
+  if (cut) out += "(a status was cut; bangerctl caps NAME or --no-trunc shows it whole)\n";
   for (const auto& w : report["warnings"]) out += "warning: " + w.get<std::string>() + "\n";
   if (report.value("offline", false)) {
     out +=
@@ -107,11 +114,13 @@ std::string RenderCapabilityDetail(const std::string& capability_json) {
 
 int RunCapabilitiesCommand(const GlobalOptions& global, const std::vector<std::string>& args) {
   std::string name, config_path;
-  bool offline = false;
+  bool offline = false, no_trunc = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--offline") {
       offline = true;
+    } else if (a == "--no-trunc") {
+      no_trunc = true;
     } else if (a == "--config" && i + 1 < args.size()) {
       config_path = args[++i];
     } else if (a.rfind("--config=", 0) == 0) {
@@ -156,7 +165,8 @@ int RunCapabilitiesCommand(const GlobalOptions& global, const std::vector<std::s
   if (global.json) {
     std::cout << report;
   } else {
-    std::cout << (name.empty() ? RenderCapabilityTable(report) : RenderCapabilityDetail(report));
+    std::cout << (name.empty() ? RenderCapabilityTable(report, no_trunc)
+                               : RenderCapabilityDetail(report));
   }
   return 0;
 }

@@ -16,8 +16,10 @@ struct GlobalOptions {
 // (0 ok, 1 failure, 2 usage) after printing the result or a one-line error.
 int RunCapabilitiesCommand(const GlobalOptions& global, const std::vector<std::string>& args);
 
-// Text renderings of the capabilities JSON (exposed for tests).
-std::string RenderCapabilityTable(const std::string& report_json);
+// Text renderings of the capabilities JSON (exposed for tests). The table
+// cuts a long STATUS to kStatusWidth characters unless no_trunc.
+inline constexpr size_t kStatusWidth = 64;
+std::string RenderCapabilityTable(const std::string& report_json, bool no_trunc);
 std::string RenderCapabilityDetail(const std::string& capability_json);
 
 }  // namespace bangerctl

@@ -12,7 +12,7 @@ namespace {
 constexpr const char* kUsage = R"(usage: bangerctl [--socket PATH] [--json] COMMAND [ARGS]
 
 commands:
-  capabilities, caps            list the capabilities the agent loaded
+  capabilities, caps            list the capabilities the agent loaded (--no-trunc: whole status)
   caps NAME                     show one: description, config keys, hook counters, last error
   caps --config F --offline     what config F would load, without an agent
   version                       print bangerctl's version

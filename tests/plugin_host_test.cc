@@ -1,0 +1,405 @@
+// The plugin host against real capability files: every loader outcome,
+// dependency ordering, init results, hook dispatch and the services table.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/agent_config.h"
+#include "core/hook_dispatcher.h"
+#include "core/host_services.h"
+#include "core/plugin_registry.h"
+#include "core/tick_scheduler.h"
+#include "tests/test_support.h"
+
+namespace banger {
+namespace {
+
+using testing::CopyPlugins;
+using testing::TempDir;
+
+class PluginHostTest : public ::testing::Test {
+ protected:
+  PluginHostTest()
+      : plugin_dir_(dir_ / "plugins"),
+        log_path_(dir_ / "agent.log"),
+        log_fd_(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644)),
+        logger_(LogLevel::kDebug, log_fd_) {
+    std::filesystem::create_directories(plugin_dir_);
+  }
+  ~PluginHostTest() override {
+    if (dispatcher_) dispatcher_->ShutdownAll();
+    ::close(log_fd_);
+  }
+
+  // Loads the plugin dir with `config_text` ([core] plugin_dirs is added).
+  void Discover(const std::string& config_text, bool allow_symlinks = false) {
+    auto cfg =
+        ParseAgentConfig("[core]\nplugin_dirs = " + plugin_dir_ + "\n" + config_text, "test.conf");
+    ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+    config_ = *cfg;
+    config_.allow_plugin_symlinks = allow_symlinks;
+    registry_ = PluginRegistry::Discover(config_, {allow_symlinks, ::geteuid()});
+    services_ = std::make_unique<HostServices>(logger_, verbs_);
+    dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *services_, logger_);
+  }
+
+  std::string StatusOf(const std::string& name) {
+    Plugin* p = registry_->Find(name);
+    return p ? p->StatusText() : "(absent)";
+  }
+
+  std::vector<std::string> Order() {
+    std::vector<std::string> names;
+    for (Plugin* p : registry_->ordered()) names.push_back(p->name);
+    return names;
+  }
+
+  std::string Log() { return testing::ReadFile(log_path_); }
+
+  TempDir dir_;
+  std::string plugin_dir_, log_path_;
+  int log_fd_;
+  Logger logger_;
+  AgentConfig config_;
+  VerbRegistry verbs_;
+  std::unique_ptr<PluginRegistry> registry_;
+  std::unique_ptr<HostServices> services_;
+  std::unique_ptr<HookDispatcher> dispatcher_;
+};
+
+#define EXPECT_CONTAINS(haystack, needle) \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+
+TEST_F(PluginHostTest, GoodPluginsLoadInDependencyOrder) {
+  CopyPlugins(plugin_dir_, {"plain-c", "needs-plain-c", "recorder"});
+  Discover("[plugins]\nenable = needs-plain-c, recorder, plain-c\n");
+  EXPECT_EQ(Order(), (std::vector<std::string>{"plain-c", "needs-plain-c", "recorder"}));
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  EXPECT_EQ(StatusOf("plain-c"), "ok");
+  EXPECT_EQ(StatusOf("needs-plain-c"), "ok");
+  EXPECT_EQ(StatusOf("recorder"), "ok");
+  Plugin* rec = registry_->Find("recorder");
+  EXPECT_EQ(rec->library->version, "1.2.3");
+  EXPECT_EQ(DescribeHooks(rec->library->hooks), "init,prepare,cleanup,tick(50ms),query,shutdown");
+  EXPECT_EQ(DescribeHooks(registry_->Find("plain-c")->library->hooks),
+            "init,prepare,cleanup,shutdown");
+  // init ran in dependency order
+  std::string log = Log();
+  EXPECT_LT(log.find("plain-c: hook init"), log.find("needs-plain-c: hook init"));
+}
+
+TEST_F(PluginHostTest, FoundButNotEnabledIsDisabled) {
+  CopyPlugins(plugin_dir_, {"plain-c", "recorder"});
+  Discover("[plugins]\nenable = recorder\n");
+  EXPECT_EQ(StatusOf("plain-c"), "disabled");
+  EXPECT_EQ(Order(), std::vector<std::string>{"recorder"});
+}
+
+TEST_F(PluginHostTest, WrongAbiMajorIsRefusedNamingBothVersions) {
+  CopyPlugins(plugin_dir_, {"wrong-major"});
+  Discover("[plugins]\nenable = wrong-major\n");
+  EXPECT_CONTAINS(StatusOf("wrong-major"),
+                  "error: built for capability ABI 2.0, this agent speaks ABI 1.0 (majors must "
+                  "match)");
+}
+
+TEST_F(PluginHostTest, NewerAbiMinorIsRefusedNamingBothVersions) {
+  CopyPlugins(plugin_dir_, {"newer-minor"});
+  Discover("[plugins]\nenable = newer-minor\n");
+  EXPECT_CONTAINS(StatusOf("newer-minor"),
+                  "built for capability ABI 1.7, newer than this agent's ABI 1.0");
+}
+
+TEST_F(PluginHostTest, MissingEntrySymbol) {
+  CopyPlugins(plugin_dir_, {"no-entry"});
+  Discover("[plugins]\nenable = no-entry\n");
+  EXPECT_CONTAINS(StatusOf("no-entry"), "error: no entry symbol banger_capability_entry");
+}
+
+TEST_F(PluginHostTest, NotAnElfFile) {
+  std::filesystem::copy_file(testing::TestPluginPath("not-elf"), plugin_dir_ + "/not-elf.so");
+  ::chmod((plugin_dir_ + "/not-elf.so").c_str(), 0644);
+  Discover("[plugins]\nenable = not-elf\n");
+  EXPECT_EQ(StatusOf("not-elf"), "error: not an ELF shared object");
+}
+
+TEST_F(PluginHostTest, DuplicateNameKeepsTheFirstAndRefusesTheSecond) {
+  CopyPlugins(plugin_dir_, {"plain-c", "plain-c-again"});
+  Discover("[plugins]\nenable = plain-c\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  int ok = 0, dup = 0;
+  for (const auto& p : registry_->all()) {
+    if (p->name != "plain-c") continue;
+    if (p->state == PluginState::kOk) ++ok;
+    // Files load in name order: plain-c-again.so comes before plain-c.so.
+    if (p->reason.find("duplicate name 'plain-c': already provided by " + plugin_dir_ +
+                       "/plain-c-again.so") != std::string::npos) {
+      ++dup;
+    }
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(dup, 1);
+}
+
+TEST_F(PluginHostTest, MissingDependency) {
+  CopyPlugins(plugin_dir_, {"needs-missing", "needs-plain-c", "plain-c"});
+  Discover("[plugins]\nenable = needs-missing, needs-plain-c\n");
+  EXPECT_EQ(StatusOf("needs-missing"),
+            "error: requires 'nonexistent', which is not installed in any plugin dir");
+  EXPECT_EQ(StatusOf("needs-plain-c"),
+            "error: requires 'plain-c', which is not enabled (add it to [plugins] enable)");
+}
+
+TEST_F(PluginHostTest, DependencyCycle) {
+  CopyPlugins(plugin_dir_, {"cycle-a", "cycle-b", "plain-c"});
+  Discover("[plugins]\nenable = cycle-a, cycle-b, plain-c\n");
+  EXPECT_EQ(StatusOf("cycle-a"), "error: dependency cycle: cycle-a -> cycle-b -> cycle-a");
+  EXPECT_EQ(StatusOf("cycle-b"), "error: dependency cycle: cycle-a -> cycle-b -> cycle-a");
+  EXPECT_EQ(Order(), std::vector<std::string>{"plain-c"});
+  EXPECT_TRUE(dispatcher_->InitAll().ok());  // optional failures leave the rest running
+  EXPECT_EQ(StatusOf("plain-c"), "ok");
+}
+
+TEST_F(PluginHostTest, InitErrorAndItsDependents) {
+  CopyPlugins(plugin_dir_, {"init-error", "after-error", "plain-c"});
+  Discover("[plugins]\nenable = init-error, after-error, plain-c\n");
+  EXPECT_TRUE(dispatcher_->InitAll().ok());
+  EXPECT_EQ(StatusOf("init-error"),
+            "error: init failed: cannot open /dev/banger-test: no such device");
+  EXPECT_CONTAINS(StatusOf("after-error"), "error: requires 'init-error', which is error: init");
+  EXPECT_EQ(StatusOf("plain-c"), "ok");
+  auto snap = registry_->Find("init-error")->stats.Snapshot();
+  EXPECT_EQ(snap.hooks["init"].calls, 1u);
+  EXPECT_EQ(snap.hooks["init"].failures, 1u);
+  EXPECT_CONTAINS(snap.last_error, "init: cannot open /dev/banger-test");
+}
+
+TEST_F(PluginHostTest, InitSkip) {
+  CopyPlugins(plugin_dir_, {"init-skip"});
+  Discover("[plugins]\nenable = init-skip\n");
+  EXPECT_TRUE(dispatcher_->InitAll().ok());
+  EXPECT_EQ(StatusOf("init-skip"), "skip: needs a kernel feature this host lacks");
+  EXPECT_TRUE(dispatcher_->Running().empty());
+}
+
+TEST_F(PluginHostTest, ThrowingHelperPluginBecomesInitError) {
+  CopyPlugins(plugin_dir_, {"thrower"});
+  Discover("[plugins]\nenable = thrower\n");
+  EXPECT_TRUE(dispatcher_->InitAll().ok());
+  EXPECT_EQ(StatusOf("thrower"),
+            "error: init failed: unhandled exception: recorder refuses to start: RECORDER_THROW "
+            "was set");
+}
+
+TEST_F(PluginHostTest, ExceptionEscapingRawPluginIsCaughtByTheHost) {
+  CopyPlugins(plugin_dir_, {"raw-thrower"});
+  Discover("[plugins]\nenable = raw-thrower\n");
+  EXPECT_TRUE(dispatcher_->InitAll().ok());
+  EXPECT_EQ(StatusOf("raw-thrower"),
+            "error: init failed: threw an exception: raw exception escaping init");
+}
+
+TEST_F(PluginHostTest, GroupWritableFileIsRefused) {
+  CopyPlugins(plugin_dir_, {"plain-c"});
+  ::chmod((plugin_dir_ + "/plain-c.so").c_str(), 0775);
+  Discover("[plugins]\nenable = plain-c\n");
+  EXPECT_EQ(StatusOf("plain-c"),
+            "error: writable by group or others (mode 0775); run chmod go-w on it");
+}
+
+TEST_F(PluginHostTest, WorldWritableFileIsRefused) {
+  CopyPlugins(plugin_dir_, {"plain-c"});
+  ::chmod((plugin_dir_ + "/plain-c.so").c_str(), 0757);
+  Discover("[plugins]\nenable = plain-c\n");
+  EXPECT_CONTAINS(StatusOf("plain-c"), "writable by group or others (mode 0757)");
+}
+
+TEST_F(PluginHostTest, FileOwnedBySomeoneElseIsRefused) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root to chown a file to another uid";
+  CopyPlugins(plugin_dir_, {"plain-c"});
+  ASSERT_EQ(::chown((plugin_dir_ + "/plain-c.so").c_str(), 65534, 65534), 0);
+  Discover("[plugins]\nenable = plain-c\n");
+  EXPECT_CONTAINS(StatusOf("plain-c"),
+                  "error: owned by uid 65534; a capability must be owned by root");
+}
+
+TEST_F(PluginHostTest, SymlinkRefusedUnlessAllowed) {
+  std::filesystem::create_symlink(testing::TestPluginPath("plain-c"), plugin_dir_ + "/plain-c.so");
+  Discover("[plugins]\nenable = plain-c\n");
+  EXPECT_CONTAINS(StatusOf("plain-c"), "is a symbolic link; refusing it");
+  Discover("[plugins]\nenable = plain-c\n", /*allow_symlinks=*/true);
+  EXPECT_EQ(StatusOf("plain-c"), "loaded");
+}
+
+TEST_F(PluginHostTest, EnabledButNotFound) {
+  Discover("[plugins]\nenable = ghost\n");
+  EXPECT_EQ(StatusOf("ghost"),
+            "error: enabled, but no plugin dir has it (looked in " + plugin_dir_ + ")");
+}
+
+TEST_F(PluginHostTest, MissingPluginDirIsAWarning) {
+  auto cfg = ParseAgentConfig("[core]\nplugin_dirs = /nonexistent/banger\n", "t");
+  auto reg = PluginRegistry::Discover(*cfg, {false, ::geteuid()});
+  ASSERT_EQ(reg->warnings().size(), 1u);
+  EXPECT_CONTAINS(reg->warnings()[0], "plugin dir /nonexistent/banger");
+}
+
+TEST_F(PluginHostTest, RequiredPluginFailureFailsInit) {
+  CopyPlugins(plugin_dir_, {"init-error", "plain-c"});
+  Discover("[plugins]\nenable = plain-c\nrequired = init-error\n");
+  Status s = dispatcher_->InitAll();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(),
+            "required capability not running: init-error: error: init failed: cannot open "
+            "/dev/banger-test: no such device");
+}
+
+TEST_F(PluginHostTest, RequiredSkipFailsInitToo) {
+  CopyPlugins(plugin_dir_, {"init-skip"});
+  Discover("[plugins]\nrequired = init-skip\n");
+  EXPECT_FALSE(dispatcher_->InitAll().ok());
+}
+
+TEST_F(PluginHostTest, UnknownConfigKeyOfADeclaringPluginIsAnError) {
+  CopyPlugins(plugin_dir_, {"recorder"});
+  Discover("[plugins]\nenable = recorder\n[recorder]\ngreeting = hi\ncolour = blue\n");
+  EXPECT_EQ(StatusOf("recorder"),
+            "error: config key recorder.colour (line 7) is unknown; it takes: greeting");
+}
+
+TEST_F(PluginHostTest, ConfigReachesThePlugin) {
+  CopyPlugins(plugin_dir_, {"recorder"});
+  Discover("[plugins]\nenable = recorder\n[recorder]\ngreeting = bonjour\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  EXPECT_CONTAINS(Log(), "recorder: hook init bonjour");
+}
+
+banger_vm MakeVm(const char* name) {
+  banger_vm vm{};
+  vm.struct_size = sizeof vm;
+  vm.id = "0123456789abcdef0123456789abcdef";
+  vm.name = name;
+  vm.state = "starting";
+  vm.api_socket = vm.vsock_path = vm.metrics_path = vm.log_path = vm.overlay_path =
+      vm.work_disk_path = "";
+  return vm;
+}
+
+TEST_F(PluginHostTest, PrepareInOrderCleanupInReverse) {
+  CopyPlugins(plugin_dir_, {"plain-c", "recorder"});
+  Discover("[plugins]\nenable = plain-c, recorder\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  ASSERT_TRUE(dispatcher_->Prepare(MakeVm("web-1")).ok());
+  ASSERT_TRUE(dispatcher_->Cleanup(MakeVm("web-1")).ok());
+  std::string log = Log();
+  auto p1 = log.find("plain-c: hook prepare web-1"), p2 = log.find("recorder: hook prepare web-1");
+  auto c1 = log.find("plain-c: hook cleanup web-1"), c2 = log.find("recorder: hook cleanup web-1");
+  ASSERT_NE(p1, std::string::npos);
+  ASSERT_NE(c1, std::string::npos);
+  EXPECT_LT(p1, p2);
+  EXPECT_LT(p2, c2);
+  EXPECT_LT(c2, c1);
+}
+
+TEST_F(PluginHostTest, FailedPrepareRollsBackWhatWasPrepared) {
+  CopyPlugins(plugin_dir_, {"plain-c", "recorder"});
+  Discover("[plugins]\nenable = plain-c, recorder\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  Status s = dispatcher_->Prepare(MakeVm("fail-prepare"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "recorder: prepare vm \"fail-prepare\": prepare refused by test");
+  std::string log = Log();
+  EXPECT_CONTAINS(log, "recorder: hook cleanup fail-prepare");
+  EXPECT_CONTAINS(log, "plain-c: hook cleanup fail-prepare");
+  EXPECT_LT(log.find("recorder: hook cleanup fail-prepare"),
+            log.find("plain-c: hook cleanup fail-prepare"));
+}
+
+TEST_F(PluginHostTest, QueryAnswersRegisteredVerbAndContainsThrows) {
+  CopyPlugins(plugin_dir_, {"recorder"});
+  Discover("[plugins]\nenable = recorder\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  auto verb = verbs_.Find("echo");
+  ASSERT_TRUE(verb.has_value());
+  EXPECT_EQ(verb->capability, "recorder");
+  auto reply = dispatcher_->Query("recorder", "echo", MakeVm("web-1"), "{}");
+  ASSERT_TRUE(reply.ok()) << reply.status().message();
+  EXPECT_EQ(*reply, R"({"verb":"echo","greeting":"hello"})");
+  auto bad = dispatcher_->Query("recorder", "echo", MakeVm("throw"), "{}");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "recorder: echo: unhandled exception: query threw on purpose");
+  auto snap = registry_->Find("recorder")->stats.Snapshot();
+  EXPECT_EQ(snap.hooks["query"].calls, 2u);
+  EXPECT_EQ(snap.hooks["query"].failures, 1u);
+}
+
+TEST_F(PluginHostTest, TicksRunAtTheCapabilitysInterval) {
+  CopyPlugins(plugin_dir_, {"recorder"});
+  Discover("[plugins]\nenable = recorder\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  TickScheduler ticks(*dispatcher_, logger_);
+  ticks.Start();
+  EXPECT_TRUE(testing::WaitFor([&] { return Log().find("hook tick first") != std::string::npos; }));
+  ticks.Stop();
+  EXPECT_GE(registry_->Find("recorder")->stats.Snapshot().hooks["tick"].calls, 1u);
+}
+
+TEST_F(PluginHostTest, ShutdownRunsInReverseOrder) {
+  CopyPlugins(plugin_dir_, {"plain-c", "needs-plain-c"});
+  Discover("[plugins]\nenable = plain-c, needs-plain-c\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  dispatcher_->ShutdownAll();
+  std::string log = Log();
+  EXPECT_LT(log.find("needs-plain-c: hook shutdown"), log.find("plain-c: hook shutdown"));
+}
+
+TEST_F(PluginHostTest, ServicesWithoutBackingAnswerUnavailable) {
+  CopyPlugins(plugin_dir_, {"plain-c"});
+  Discover("[plugins]\nenable = plain-c\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  const banger_host* host = services_->TableFor(*registry_->Find("plain-c"));
+  char text[256] = {0};
+  banger_message msg{text, sizeof text};
+  EXPECT_EQ(host->handle_set(host, "abc", "tap", "bt0", &msg), BANGER_UNAVAILABLE);
+  EXPECT_STREQ(text, "handle_set is not available: this agent has no VM service attached");
+  char out[16];
+  EXPECT_EQ(host->handle_get(host, "abc", nullptr, "tap", out, sizeof out, &msg),
+            BANGER_UNAVAILABLE);
+  EXPECT_EQ(host->vm_list(
+                host, [](void*, const banger_vm*) {}, nullptr, &msg),
+            BANGER_UNAVAILABLE);
+  EXPECT_EQ(host->vm_request_stop(host, "abc", "test", &msg), BANGER_UNAVAILABLE);
+  EXPECT_EQ(host->stats_publish(host, nullptr, 0, &msg), BANGER_UNAVAILABLE);
+  // verb_register is only allowed during init
+  EXPECT_EQ(host->verb_register(host, "late", "", &msg), BANGER_INVALID);
+}
+
+TEST_F(PluginHostTest, ExecServiceRunsArgvWithTimeout) {
+  CopyPlugins(plugin_dir_, {"plain-c"});
+  Discover("[plugins]\nenable = plain-c\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  const banger_host* host = services_->TableFor(*registry_->Find("plain-c"));
+  char text[256] = {0};
+  banger_message msg{text, sizeof text};
+  std::string output;
+  banger_writer w{&output, [](void* c, const char* d, size_t n) {
+                    static_cast<std::string*>(c)->append(d, n);
+                  }};
+  banger_exec_result r{sizeof r, -1, 0, 0};
+  const char* argv[] = {"echo", "a;b", nullptr};
+  EXPECT_EQ(host->exec(host, argv, 5000, &w, &r, &msg), BANGER_OK);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(output, "a;b\n");
+  const char* slow[] = {"sleep", "10", nullptr};
+  EXPECT_EQ(host->exec(host, slow, 100, nullptr, &r, &msg), BANGER_TIMEOUT);
+  EXPECT_EQ(r.timed_out, 1);
+  EXPECT_STREQ(text, "sleep was killed after 100 ms");
+  const char* config_value = nullptr;
+  EXPECT_EQ(host->config_get(host, "nothing", &config_value), BANGER_NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace banger

@@ -1,0 +1,111 @@
+/*
+ * A capability written in plain C99 against capability.h, built into many
+ * test variants by compile definitions:
+ *   VARIANT_NAME        descriptor name (string)
+ *   VARIANT_ABI_MAJOR   / VARIANT_ABI_MINOR   (default: this header's)
+ *   VARIANT_DEPS        initializer of the dependency list, e.g. "a", "b",
+ *   VARIANT_INIT        BANGER_OK | BANGER_ERROR | BANGER_SKIP
+ *   VARIANT_NO_ENTRY    build without the entry point
+ * It records every hook call as a log line ("hook <name> <vm>") so tests can
+ * see order, and checks the host table's version and size at init.
+ */
+#include <banger/capability.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef VARIANT_ABI_MAJOR
+#define VARIANT_ABI_MAJOR BANGER_ABI_MAJOR
+#endif
+#ifndef VARIANT_ABI_MINOR
+#define VARIANT_ABI_MINOR BANGER_ABI_MINOR
+#endif
+#ifndef VARIANT_INIT
+#define VARIANT_INIT BANGER_OK
+#endif
+#ifndef VARIANT_DEPS
+#define VARIANT_DEPS
+#endif
+
+typedef struct variant_state {
+  const banger_host* host;
+} variant_state;
+
+static void note(const variant_state* s, const char* hook, const char* vm) {
+  char line[256];
+  strcpy(line, "hook ");
+  strncat(line, hook, 64);
+  strcat(line, " ");
+  strncat(line, vm ? vm : "-", 64);
+  s->host->log(s->host, BANGER_LOG_INFO, line);
+}
+
+static int variant_init(const banger_host* host, void** self, banger_message* msg) {
+  variant_state* s;
+  if (host->abi_major != BANGER_ABI_MAJOR || !BANGER_HAS_FIELD(host, banger_host, verb_register)) {
+    banger_message_set(msg, "host table too old");
+    return BANGER_ERROR;
+  }
+  if (VARIANT_INIT == BANGER_ERROR) {
+    banger_message_set(msg, "cannot open /dev/banger-test: no such device");
+    return BANGER_ERROR;
+  }
+  if (VARIANT_INIT == BANGER_SKIP) {
+    banger_message_set(msg, "needs a kernel feature this host lacks");
+    return BANGER_SKIP;
+  }
+  s = (variant_state*)malloc(sizeof *s);
+  if (s == NULL) return BANGER_ERROR;
+  s->host = host;
+  *self = s;
+  note(s, "init", NULL);
+  return BANGER_OK;
+}
+
+static int variant_prepare(void* self, const banger_vm* vm, banger_message* msg) {
+  (void)msg;
+  note((variant_state*)self, "prepare", vm->name);
+  return BANGER_OK;
+}
+
+static int variant_cleanup(void* self, const banger_vm* vm, banger_message* msg) {
+  (void)msg;
+  note((variant_state*)self, "cleanup", vm->name);
+  return BANGER_OK;
+}
+
+static void variant_shutdown(void* self) {
+  variant_state* s = (variant_state*)self;
+  note(s, "shutdown", NULL);
+  free(s);
+}
+
+static const char* const variant_deps[] = {VARIANT_DEPS NULL};
+
+static const banger_capability variant_descriptor = {
+    sizeof(banger_capability),
+    VARIANT_ABI_MAJOR,
+    VARIANT_ABI_MINOR,
+    VARIANT_NAME,
+    "0.1.0",
+    "test capability " VARIANT_NAME,
+    variant_deps,
+    NULL,
+    variant_init,
+    variant_prepare,
+    variant_cleanup,
+    NULL,
+    0,
+    NULL,
+    variant_shutdown,
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
+
+#ifndef VARIANT_NO_ENTRY
+BANGER_EXPORT const banger_capability* banger_capability_entry(void) {
+  return &variant_descriptor;
+}
+#else
+/* Something exported, so the library is a valid ELF object with no entry. */
+BANGER_EXPORT const banger_capability* not_the_entry(void) {
+  return &variant_descriptor;
+}
+#endif

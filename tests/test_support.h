@@ -1,0 +1,68 @@
+// Helpers for the cross-component tests: temporary directories, copies of
+// the built test capabilities, running programs, waiting on a condition with
+// a deadline (never a bare sleep), and a bangerd child process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace banger::testing {
+
+// A fresh directory under /tmp, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Path of a built test capability ("recorder" -> .../tests/plugins/recorder.so).
+std::string TestPluginPath(const std::string& name);
+// Copies test capabilities into `dir` as <name>.so, mode 0755.
+void CopyPlugins(const std::string& dir, const std::vector<std::string>& names);
+
+void WriteFile(const std::string& path, const std::string& text);
+std::string ReadFile(const std::string& path);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+// Runs argv (no shell) with a 60 s limit.
+CommandResult RunCommand(const std::vector<std::string>& argv);
+
+// Polls `condition` every 10 ms until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& condition,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// A bangerd started with `args`; its stderr goes to a log file.
+class AgentProcess {
+ public:
+  AgentProcess(const std::vector<std::string>& args, const std::string& log_path);
+  ~AgentProcess();
+  pid_t pid() const { return pid_; }
+  // True once a GET /v1/info on `socket` answers 200 (false if it exited).
+  bool WaitReady(const std::string& socket);
+  // Sends `sig` and waits for the exit; returns the exit code (or 128+signal).
+  int Stop(int sig);
+  // Waits for it to exit by itself; returns the exit code or -1 on timeout.
+  int WaitExit(std::chrono::milliseconds timeout);
+  std::string log() const;
+
+ private:
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+  std::string log_path_;
+};
+
+bool IsRoot();
+
+}  // namespace banger::testing
