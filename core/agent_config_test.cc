@@ -118,3 +118,28 @@ TEST(AgentConfigTest, SplitListAndParseBool) {
 
 }  // namespace
 }  // namespace banger
+
+namespace banger {
+namespace {
+
+// config/bangerd.conf documents every key with its default: parsing it must
+// give exactly the built-in defaults, and every [core] key must appear.
+TEST(AgentConfigTest, ShippedConfigDocumentsTheDefaults) {
+  auto shipped = LoadAgentConfigFile(std::string(BANGER_SOURCE_DIR) + "/config/bangerd.conf");
+  ASSERT_TRUE(shipped.ok()) << shipped.status().message();
+  auto defaults = ParseAgentConfig("", "");
+  EXPECT_EQ(shipped->state_dir, defaults->state_dir);
+  EXPECT_EQ(shipped->socket_path, defaults->socket_path);
+  EXPECT_EQ(shipped->socket_group, defaults->socket_group);
+  EXPECT_EQ(shipped->plugin_dirs, defaults->plugin_dirs);
+  EXPECT_EQ(shipped->log_level, defaults->log_level);
+  EXPECT_EQ(shipped->allow_plugin_symlinks, defaults->allow_plugin_symlinks);
+  for (const char* key :
+       {"core.state_dir", "core.socket", "core.socket_group", "core.plugin_dirs", "core.log_level",
+        "core.allow_plugin_symlinks", "plugins.enable", "plugins.required"}) {
+    EXPECT_TRUE(shipped->lines.count(key)) << key << " is not documented in config/bangerd.conf";
+  }
+}
+
+}  // namespace
+}  // namespace banger

@@ -15,4 +15,6 @@ static int size_is_sane(void) {
          BANGER_HAS_FIELD(&h, banger_host, verb_register);
 }
 
-int main(void) { return size_is_sane() ? 0 : 1; }
+int main(void) {
+  return size_is_sane() ? 0 : 1;
+}

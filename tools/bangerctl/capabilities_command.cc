@@ -47,6 +47,9 @@ std::string RenderCapabilityTable(const std::string& report_json, bool no_trunc)
         {c["name"], c["version"], c["abi"], status, Join(c["requires"]), c["hooks"], c["path"]});
   }
   std::string out = table.Render();
+  if (report["capabilities"].empty()) {
+    out += "(no capabilities: none found in the plugin dirs and none enabled)\n";
+  }
   if (cut) out += "(a status was cut; bangerctl caps NAME or --no-trunc shows it whole)\n";
   for (const auto& w : report["warnings"]) out += "warning: " + w.get<std::string>() + "\n";
   if (report.value("offline", false)) {
