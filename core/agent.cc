@@ -29,11 +29,20 @@ Status Agent::Start() {
   std::filesystem::create_directories(config_.state_dir, ec);
   if (ec) return Status::Error("state dir " + config_.state_dir + ": " + ec.message());
   ::chmod(config_.state_dir.c_str(), 0700);
+  auto lock = StateDirLock::Acquire(config_.state_dir);
+  if (!lock) return lock.status();
+  lock_ = std::move(lock.value());
+  auto store = VmStore::Open({config_.state_dir + "/store", config_.store_map_size_mib << 20});
+  if (!store) return store.status();
+  store_ = std::move(store.value());
+  handles_ = std::make_unique<HandleStore>(*store_);
+  vm_services_ = std::make_unique<StoreVmServices>(*store_, *handles_);
 
   PluginFilePolicy policy{config_.allow_plugin_symlinks, ::geteuid()};
   registry_ = PluginRegistry::Discover(config_, policy);
   for (const auto& w : registry_->warnings()) logger_.Warn("core", w);
   services_ = std::make_unique<HostServices>(logger_, verbs_);
+  services_->AttachVmServices(vm_services_.get());
   dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *services_, logger_);
   started_ok_ = true;  // from here on, Stop has shutdown hooks to run
   if (Status s = dispatcher_->InitAll(); !s) return s;

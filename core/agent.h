@@ -1,8 +1,8 @@
 // Agent: bangerd's top level. Owns the parts and wires them: config ->
-// plugin registry (discover, load) -> hook dispatcher (init) -> control
-// server (routes) -> tick scheduler. Start once, Stop once, from the main
-// thread; Stop undoes Start in reverse (ticks stop, the socket closes,
-// shutdown hooks run in reverse load order, the socket file is removed).
+// state dir lock -> record store -> plugin registry (discover, load) -> hook
+// dispatcher (init) -> control server (routes) -> tick scheduler. Start once, Stop once, from the
+// main thread; Stop undoes Start in reverse (ticks stop, the socket closes, shutdown hooks run in
+// reverse load order, the socket file is removed).
 #pragma once
 
 #include <chrono>
@@ -10,13 +10,17 @@
 
 #include "core/agent_config.h"
 #include "core/control_server.h"
+#include "core/handle_store.h"
 #include "core/hook_dispatcher.h"
 #include "core/host_services.h"
 #include "core/logger.h"
 #include "core/plugin_registry.h"
 #include "core/route_table.h"
+#include "core/state_dir_lock.h"
+#include "core/store_vm_services.h"
 #include "core/tick_scheduler.h"
 #include "core/verb_registry.h"
+#include "core/vm_store.h"
 
 namespace banger {
 
@@ -37,6 +41,10 @@ class Agent {
   Logger& logger_;
   std::chrono::steady_clock::time_point started_;
   VerbRegistry verbs_;
+  std::unique_ptr<StateDirLock> lock_;
+  std::unique_ptr<VmStore> store_;
+  std::unique_ptr<HandleStore> handles_;
+  std::unique_ptr<StoreVmServices> vm_services_;
   std::unique_ptr<PluginRegistry> registry_;
   std::unique_ptr<HostServices> services_;
   std::unique_ptr<HookDispatcher> dispatcher_;

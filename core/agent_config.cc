@@ -140,6 +140,19 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
         if (!level)
           return fail("'" + value + "' is not a log level; use debug, info, warn or error");
         config.log_level = *level;
+      } else if (key == "store_map_size_mib") {
+        uint64_t mib = 0;
+        try {
+          size_t used = 0;
+          mib = std::stoull(value, &used);
+          if (used != value.size()) mib = 0;
+        } catch (...) {
+          mib = 0;
+        }
+        if (mib == 0 || mib > (1u << 20)) {
+          return fail("'" + value + "' is not a size in MiB between 1 and 1048576");
+        }
+        config.store_map_size_mib = mib;
       } else if (key == "allow_plugin_symlinks") {
         auto b = ParseBool(value);
         if (!b) return fail("'" + value + "' is not a boolean; use true or false");
@@ -147,7 +160,7 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
       } else {
         return fail(
             "unknown key; [core] takes state_dir, socket, socket_group, plugin_dirs, log_level, "
-            "allow_plugin_symlinks");
+            "allow_plugin_symlinks, store_map_size_mib");
       }
     } else if (section == "plugins") {
       if (key != "enable" && key != "required") {

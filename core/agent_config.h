@@ -7,6 +7,7 @@
 // Errors name the key and the line. Plain value type; not synchronised.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -32,8 +33,9 @@ struct AgentConfig {
   std::vector<std::string> plugin_dirs;
   LogLevel log_level = LogLevel::kInfo;
   bool allow_plugin_symlinks = false;
-  std::vector<std::string> enabled;                          // [plugins] enable, in order given
-  std::vector<std::string> required;                         // [plugins] required (implies enabled)
+  uint64_t store_map_size_mib = 64;   // initial LMDB map size; grows when full
+  std::vector<std::string> enabled;   // [plugins] enable, in order given
+  std::vector<std::string> required;  // [plugins] required (implies enabled)
   std::map<std::string, std::vector<ConfigEntry>> sections;  // [name] -> entries
   std::map<std::string, int> lines;                          // "core.socket" -> line it was set on
 };

@@ -67,6 +67,8 @@ TEST(AgentConfigTest, BadValuesNameKeyAndLine) {
   ExpectError("[core]\nsocket = /" + std::string(200, 'x') + "\n",
               "a UNIX socket path must be shorter than 108");
   ExpectError("[core]\nplugin_dirs = ,\n", "needs at least one directory");
+  ExpectError("[core]\nstore_map_size_mib = 12x\n", "b.conf:2: core.store_map_size_mib: '12x'");
+  ExpectError("[core]\nstore_map_size_mib = 0\n", "between 1 and 1048576");
 }
 
 TEST(AgentConfigTest, PluginsSectionIsChecked) {
@@ -134,6 +136,7 @@ TEST(AgentConfigTest, ShippedConfigDocumentsTheDefaults) {
   EXPECT_EQ(shipped->plugin_dirs, defaults->plugin_dirs);
   EXPECT_EQ(shipped->log_level, defaults->log_level);
   EXPECT_EQ(shipped->allow_plugin_symlinks, defaults->allow_plugin_symlinks);
+  EXPECT_EQ(shipped->store_map_size_mib, defaults->store_map_size_mib);
   for (const char* key :
        {"core.state_dir", "core.socket", "core.socket_group", "core.plugin_dirs", "core.log_level",
         "core.allow_plugin_symlinks", "plugins.enable", "plugins.required"}) {

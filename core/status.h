@@ -1,7 +1,7 @@
 // Status and Result<T>: how the core reports failure on every path that can
-// fail at run time (no exceptions). A Status is ok or carries a one-line
-// message that says what failed, for what, and why. Value types; not
-// thread-safe to mutate concurrently, like any value.
+// fail at run time (no exceptions). A Status is ok or carries a code (what
+// kind of failure, for callers that branch on it, e.g. HTTP 404 vs 409) and
+// a one-line message that says what failed, for what, and why. Value types.
 #pragma once
 
 #include <cassert>
@@ -11,27 +11,45 @@
 
 namespace banger {
 
+enum class StatusCode {
+  kOk = 0,
+  kError,        // anything not below
+  kNotFound,     // the thing asked for does not exist
+  kConflict,     // it exists / is taken / is in a state that forbids this
+  kInvalid,      // the request itself is malformed
+  kUnavailable,  // cannot be done on this host or right now
+  kBusy,         // another operation holds it; try again
+};
+
 class Status {
  public:
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status Error(std::string message) { return Status(std::move(message)); }
-
-  bool ok() const { return !message_.has_value(); }
-  explicit operator bool() const { return ok(); }
-  // The message; empty for ok.
-  const std::string& message() const {
-    static const std::string kEmpty;
-    return message_ ? *message_ : kEmpty;
+  static Status Error(std::string message) {
+    return Status(StatusCode::kError, std::move(message));
   }
-  // Returns a status whose message is "prefix: <this message>".
+  static Status NotFound(std::string m) { return Status(StatusCode::kNotFound, std::move(m)); }
+  static Status Conflict(std::string m) { return Status(StatusCode::kConflict, std::move(m)); }
+  static Status Invalid(std::string m) { return Status(StatusCode::kInvalid, std::move(m)); }
+  static Status Unavailable(std::string m) {
+    return Status(StatusCode::kUnavailable, std::move(m));
+  }
+  static Status Busy(std::string m) { return Status(StatusCode::kBusy, std::move(m)); }
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  explicit operator bool() const { return ok(); }
+  StatusCode code() const { return code_; }
+  // The message; empty for ok.
+  const std::string& message() const { return message_; }
+  // The same failure with "prefix: " in front of the message.
   Status Prefixed(const std::string& prefix) const {
-    return ok() ? *this : Status(prefix + ": " + *message_);
+    return ok() ? *this : Status(code_, prefix + ": " + message_);
   }
 
  private:
-  explicit Status(std::string message) : message_(std::move(message)) {}
-  std::optional<std::string> message_;
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
 };
 
 // Either a T or the Status explaining why there is none.

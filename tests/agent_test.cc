@@ -171,7 +171,8 @@ TEST_F(AgentTest, ConfigErrorIsOneLineNamingKeyAndLine) {
   EXPECT_EQ(agent->WaitExit(std::chrono::seconds(20)), 1);
   EXPECT_EQ(agent->log(), "bangerd: " + config_path_ +
                               ":3: core.sokcet: unknown key; [core] takes state_dir, socket, "
-                              "socket_group, plugin_dirs, log_level, allow_plugin_symlinks\n");
+                              "socket_group, plugin_dirs, log_level, allow_plugin_symlinks, "
+                              "store_map_size_mib\n");
 }
 
 TEST_F(AgentTest, FlagsOverrideTheFile) {
@@ -183,14 +184,28 @@ TEST_F(AgentTest, FlagsOverrideTheFile) {
   EXPECT_EQ(agent.Stop(SIGTERM), 0);
 }
 
+TEST_F(AgentTest, SecondAgentOnTheSameStateDirIsRefused) {
+  WriteConfig("");
+  auto first = StartAgent();
+  ASSERT_TRUE(first->WaitReady(socket_));
+  AgentProcess second({"--config", config_path_, "--socket", dir_ / "other.sock"},
+                      dir_ / "second.log");
+  EXPECT_EQ(second.WaitExit(std::chrono::seconds(20)), 1);
+  EXPECT_CONTAINS(second.log(), "state dir " + (dir_ / "state") +
+                                    " is in use by another agent: lock file " +
+                                    (dir_ / "state/bangerd.lock") + " is held by pid " +
+                                    std::to_string(first->pid()));
+  EXPECT_EQ(Ctl({"caps"}).exit_code, 0);  // the first one still answers
+}
+
 TEST_F(AgentTest, SecondAgentOnALiveSocketIsRefused) {
   WriteConfig("");
   auto first = StartAgent();
   ASSERT_TRUE(first->WaitReady(socket_));
-  AgentProcess second({"--config", config_path_}, dir_ / "second.log");
+  AgentProcess second({"--config", config_path_, "--state-dir", dir_ / "state2"},
+                      dir_ / "second.log");
   EXPECT_EQ(second.WaitExit(std::chrono::seconds(20)), 1);
   EXPECT_CONTAINS(second.log(), "is in use by another process");
-  // The first one still answers.
   EXPECT_EQ(Ctl({"caps"}).exit_code, 0);
 }
 

@@ -1,0 +1,121 @@
+#include "core/store_vm_services.h"
+
+#include <chrono>
+#include <map>
+
+#include "core/vm_view.h"
+
+namespace banger {
+
+int ToBangerCode(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk:
+      return BANGER_OK;
+    case StatusCode::kNotFound:
+      return BANGER_NOT_FOUND;
+    case StatusCode::kInvalid:
+    case StatusCode::kConflict:
+      return BANGER_INVALID;
+    case StatusCode::kUnavailable:
+      return BANGER_UNAVAILABLE;
+    case StatusCode::kBusy:
+      return BANGER_BUSY;
+    case StatusCode::kError:
+      return BANGER_ERROR;
+  }
+  return BANGER_ERROR;
+}
+
+namespace {
+
+ServiceStatus From(const Status& s) {
+  return ServiceStatus{ToBangerCode(s), s.message()};
+}
+
+ServiceStatus NoLifecycle(const char* what) {
+  return ServiceStatus{BANGER_UNAVAILABLE,
+                       std::string(what) + " is not available: this agent has no VM lifecycle yet"};
+}
+
+}  // namespace
+
+ServiceStatus StoreVmServices::HandleGet(const std::string& vm_id, const std::string& capability,
+                                         const std::string& key, std::string* value) {
+  auto r = handles_.Get(vm_id, capability, key);
+  if (!r) return From(r.status());
+  *value = std::move(r.value());
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus StoreVmServices::HandleSet(const std::string& vm_id, const std::string& capability,
+                                         const std::string& key, const std::string& value) {
+  return From(handles_.Set(vm_id, capability, key, value));
+}
+
+ServiceStatus StoreVmServices::HandleClear(const std::string& vm_id, const std::string& capability,
+                                           const std::string& key) {
+  return From(handles_.Clear(vm_id, capability, key));
+}
+
+ServiceStatus StoreVmServices::GetVm(const std::string& ref, const VmVisitor& visit) {
+  auto r = store_.Resolve(ref);
+  if (!r) return From(r.status());
+  visit(MakeVmView(*r));
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus StoreVmServices::ListVms(const VmVisitor& visit) {
+  // Corrupt records are not VMs a capability can act on; `bangerctl vm ls`
+  // reports them.
+  for (const auto& r : store_.List().records) visit(MakeVmView(r));
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus StoreVmServices::AddNetworkInterface(const std::string&, const std::string&,
+                                                   const banger_net_iface&) {
+  return NoLifecycle("vmm_add_network_interface");
+}
+
+ServiceStatus StoreVmServices::AppendBootArgs(const std::string&, const std::string&,
+                                              const std::string&) {
+  return NoLifecycle("vmm_append_boot_args");
+}
+
+ServiceStatus StoreVmServices::RequestStop(const std::string&, const std::string&,
+                                           const std::string&) {
+  return NoLifecycle("vm_request_stop");
+}
+
+ServiceStatus StoreVmServices::PublishStats(const std::string&,
+                                            const std::vector<VmSample>& batch) {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::map<std::string, const VmSample*> by_id;
+  std::vector<std::string> ids;
+  for (const auto& s : batch) {
+    if (by_id.emplace(s.vm_id, &s).second) ids.push_back(s.vm_id);
+  }
+  // One transaction for the whole batch; a VM removed meanwhile is skipped.
+  auto r = store_.UpdateMany(ids, [&](VmRecord& rec) {
+    const VmSample* s = by_id.at(rec.id);
+    rec.stats.collected_at_ms = now;
+    // Merge: a capability publishes its own figures, others' stay.
+    for (const auto& [name, value] : s->stats) {
+      bool found = false;
+      for (auto& [n, v] : rec.stats.values) {
+        if (n == name) {
+          v = value;
+          found = true;
+          break;
+        }
+      }
+      if (!found) rec.stats.values.emplace_back(name, value);
+    }
+    return Status::Ok();
+  });
+  if (!r) return From(r.status());
+  return ServiceStatus::Ok();
+}
+
+}  // namespace banger

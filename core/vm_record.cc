@@ -1,0 +1,416 @@
+#include "core/vm_record.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <msgpack.hpp>
+#include <span>
+
+namespace banger {
+
+namespace {
+
+constexpr const char* kStateNames[] = {"created",  "starting", "running",
+                                       "stopping", "stopped",  "error"};
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+void PackStr(Packer& p, std::string_view s) {
+  p.pack_str(static_cast<uint32_t>(s.size()));
+  p.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
+}
+
+// Writes the raw msgpack bytes of preserved unknown fields after their keys.
+void PackUnknown(Packer& p, msgpack::sbuffer& buf, const UnknownFields& unknown) {
+  for (const auto& [key, raw] : unknown) {
+    PackStr(p, key);
+    buf.write(raw.data(), raw.size());
+  }
+}
+
+void PackSpec(Packer& p, msgpack::sbuffer& buf, const VmSpec& s) {
+  p.pack_map(static_cast<uint32_t>(6 + s.unknown.size()));
+  PackStr(p, "kernel_image");
+  PackStr(p, s.kernel_image);
+  PackStr(p, "rootfs");
+  PackStr(p, s.rootfs);
+  PackStr(p, "boot_args");
+  PackStr(p, s.boot_args);
+  PackStr(p, "vcpus");
+  p.pack_uint32(s.vcpus);
+  PackStr(p, "memory_mib");
+  p.pack_uint64(s.memory_mib);
+  PackStr(p, "work_disk_bytes");
+  p.pack_uint64(s.work_disk_bytes);
+  PackUnknown(p, buf, s.unknown);
+}
+
+void PackRuntime(Packer& p, msgpack::sbuffer& buf, const VmRuntime& r) {
+  p.pack_map(static_cast<uint32_t>(10 + r.unknown.size()));
+  PackStr(p, "vmm_state");
+  PackStr(p, r.vmm_state);
+  PackStr(p, "pid");
+  p.pack_int64(r.pid);
+  PackStr(p, "pid_start_time");
+  p.pack_uint64(r.pid_start_time);
+  PackStr(p, "api_socket");
+  PackStr(p, r.api_socket);
+  PackStr(p, "vsock_path");
+  PackStr(p, r.vsock_path);
+  PackStr(p, "vsock_cid");
+  p.pack_uint32(r.vsock_cid);
+  PackStr(p, "metrics_path");
+  PackStr(p, r.metrics_path);
+  PackStr(p, "log_path");
+  PackStr(p, r.log_path);
+  PackStr(p, "overlay_path");
+  PackStr(p, r.overlay_path);
+  PackStr(p, "work_disk_path");
+  PackStr(p, r.work_disk_path);
+  PackUnknown(p, buf, r.unknown);
+}
+
+// ---- decoding ----
+
+// Decoding walks the msgpack object tree; a type mismatch throws this, with
+// the dotted path of the field, and becomes the Status of DecodeVmRecord.
+struct FieldError {
+  std::string message;
+};
+
+const char* TypeName(const msgpack::object& o) {
+  switch (o.type) {
+    case msgpack::type::NIL:
+      return "nil";
+    case msgpack::type::BOOLEAN:
+      return "a boolean";
+    case msgpack::type::POSITIVE_INTEGER:
+    case msgpack::type::NEGATIVE_INTEGER:
+      return "an integer";
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      return "a float";
+    case msgpack::type::STR:
+      return "a string";
+    case msgpack::type::BIN:
+      return "binary";
+    case msgpack::type::ARRAY:
+      return "an array";
+    case msgpack::type::MAP:
+      return "a map";
+    default:
+      return "an extension";
+  }
+}
+
+[[noreturn]] void Mismatch(const std::string& path, const msgpack::object& o, const char* want) {
+  throw FieldError{"field '" + path + "' is " + TypeName(o) + ", expected " + want};
+}
+
+std::string_view Key(const msgpack::object_kv& kv, const std::string& where) {
+  if (kv.key.type != msgpack::type::STR) Mismatch(where + " key", kv.key, "a string");
+  return {kv.key.via.str.ptr, kv.key.via.str.size};
+}
+
+std::string Join(const std::string& prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
+}
+
+void GetStr(const msgpack::object& o, const std::string& path, std::string& out) {
+  if (o.type != msgpack::type::STR) Mismatch(path, o, "a string");
+  out.assign(o.via.str.ptr, o.via.str.size);
+}
+
+template <typename T>
+void GetUint(const msgpack::object& o, const std::string& path, T& out) {
+  if (o.type != msgpack::type::POSITIVE_INTEGER) Mismatch(path, o, "an unsigned integer");
+  if (o.via.u64 > std::numeric_limits<T>::max()) {
+    throw FieldError{"field '" + path + "' is out of range"};
+  }
+  out = static_cast<T>(o.via.u64);
+}
+
+void GetInt(const msgpack::object& o, const std::string& path, int64_t& out) {
+  if (o.type == msgpack::type::POSITIVE_INTEGER) {
+    if (o.via.u64 > static_cast<uint64_t>(INT64_MAX)) {
+      throw FieldError{"field '" + path + "' is out of range"};
+    }
+    out = static_cast<int64_t>(o.via.u64);
+  } else if (o.type == msgpack::type::NEGATIVE_INTEGER) {
+    out = o.via.i64;
+  } else {
+    Mismatch(path, o, "an integer");
+  }
+}
+
+double GetNumber(const msgpack::object& o, const std::string& path) {
+  switch (o.type) {
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      return o.via.f64;
+    case msgpack::type::POSITIVE_INTEGER:
+      return static_cast<double>(o.via.u64);
+    case msgpack::type::NEGATIVE_INTEGER:
+      return static_cast<double>(o.via.i64);
+    default:
+      Mismatch(path, o, "a number");
+  }
+}
+
+const msgpack::object_map& GetMap(const msgpack::object& o, const std::string& path) {
+  if (o.type != msgpack::type::MAP) Mismatch(path, o, "a map");
+  return o.via.map;
+}
+
+std::string Raw(const msgpack::object& o) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, o);
+  return std::string(buf.data(), buf.size());
+}
+
+void DecodeSpec(const msgpack::object& o, VmSpec& s) {
+  const auto& map = GetMap(o, "spec");
+  for (const auto& kv : std::span(map.ptr, map.size)) {
+    std::string_view k = Key(kv, "spec");
+    std::string path = Join("spec", k);
+    if (k == "kernel_image")
+      GetStr(kv.val, path, s.kernel_image);
+    else if (k == "rootfs")
+      GetStr(kv.val, path, s.rootfs);
+    else if (k == "boot_args")
+      GetStr(kv.val, path, s.boot_args);
+    else if (k == "vcpus")
+      GetUint(kv.val, path, s.vcpus);
+    else if (k == "memory_mib")
+      GetUint(kv.val, path, s.memory_mib);
+    else if (k == "work_disk_bytes")
+      GetUint(kv.val, path, s.work_disk_bytes);
+    else
+      s.unknown.emplace_back(std::string(k), Raw(kv.val));
+  }
+}
+
+void DecodeRuntime(const msgpack::object& o, VmRuntime& r) {
+  const auto& map = GetMap(o, "runtime");
+  for (const auto& kv : std::span(map.ptr, map.size)) {
+    std::string_view k = Key(kv, "runtime");
+    std::string path = Join("runtime", k);
+    if (k == "vmm_state")
+      GetStr(kv.val, path, r.vmm_state);
+    else if (k == "pid")
+      GetInt(kv.val, path, r.pid);
+    else if (k == "pid_start_time")
+      GetUint(kv.val, path, r.pid_start_time);
+    else if (k == "api_socket")
+      GetStr(kv.val, path, r.api_socket);
+    else if (k == "vsock_path")
+      GetStr(kv.val, path, r.vsock_path);
+    else if (k == "vsock_cid")
+      GetUint(kv.val, path, r.vsock_cid);
+    else if (k == "metrics_path")
+      GetStr(kv.val, path, r.metrics_path);
+    else if (k == "log_path")
+      GetStr(kv.val, path, r.log_path);
+    else if (k == "overlay_path")
+      GetStr(kv.val, path, r.overlay_path);
+    else if (k == "work_disk_path")
+      GetStr(kv.val, path, r.work_disk_path);
+    else
+      r.unknown.emplace_back(std::string(k), Raw(kv.val));
+  }
+}
+
+void DecodeHandles(const msgpack::object& o, VmHandles& handles) {
+  const auto& caps = GetMap(o, "handles");
+  for (const auto& cap : std::span(caps.ptr, caps.size)) {
+    std::string name(Key(cap, "handles"));
+    std::string cap_path = Join("handles", name);
+    auto& dest = handles[name];
+    const auto& keys = GetMap(cap.val, cap_path);
+    for (const auto& kv : std::span(keys.ptr, keys.size)) {
+      std::string key(Key(kv, cap_path));
+      GetStr(kv.val, Join(cap_path, key), dest[key]);
+    }
+  }
+}
+
+void DecodeStats(const msgpack::object& o, VmStats& s) {
+  const auto& map = GetMap(o, "stats");
+  for (const auto& kv : std::span(map.ptr, map.size)) {
+    std::string_view k = Key(kv, "stats");
+    if (k == "collected_at") {
+      GetInt(kv.val, "stats.collected_at", s.collected_at_ms);
+    } else if (k == "values") {
+      const auto& values = GetMap(kv.val, "stats.values");
+      s.values.reserve(values.size);
+      for (const auto& v : std::span(values.ptr, values.size)) {
+        std::string name(Key(v, "stats.values"));
+        s.values.emplace_back(name, GetNumber(v.val, Join("stats.values", name)));
+      }
+    } else {
+      s.unknown.emplace_back(std::string(k), Raw(kv.val));
+    }
+  }
+}
+
+}  // namespace
+
+std::string_view VmStateName(VmState s) {
+  return kStateNames[static_cast<int>(s)];
+}
+
+std::optional<VmState> ParseVmState(std::string_view s) {
+  for (int i = 0; i < 6; ++i) {
+    if (s == kStateNames[i]) return static_cast<VmState>(i);
+  }
+  return std::nullopt;
+}
+
+std::string NewVmId() {
+  unsigned char bytes[16];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    id[2 * i] = kHex[bytes[i] >> 4];
+    id[2 * i + 1] = kHex[bytes[i] & 15];
+  }
+  return id;
+}
+
+bool IsVmId(std::string_view s) {
+  if (s.size() != 32) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string EncodeVmRecord(const VmRecord& r) {
+  msgpack::sbuffer buf(1024);
+  Packer p(buf);
+  p.pack_map(static_cast<uint32_t>(12 + r.unknown.size()));
+  PackStr(p, "v");
+  p.pack_uint32(kVmRecordSchemaVersion);
+  PackStr(p, "id");
+  PackStr(p, r.id);
+  PackStr(p, "name");
+  PackStr(p, r.name);
+  PackStr(p, "state");
+  PackStr(p, VmStateName(r.state));
+  PackStr(p, "created_at");
+  p.pack_int64(r.created_at_ms);
+  PackStr(p, "updated_at");
+  p.pack_int64(r.updated_at_ms);
+  PackStr(p, "last_touched_at");
+  p.pack_int64(r.last_touched_at_ms);
+  PackStr(p, "last_error");
+  PackStr(p, r.last_error);
+  PackStr(p, "spec");
+  PackSpec(p, buf, r.spec);
+  PackStr(p, "runtime");
+  PackRuntime(p, buf, r.runtime);
+  PackStr(p, "handles");
+  p.pack_map(static_cast<uint32_t>(r.handles.size()));
+  for (const auto& [cap, keys] : r.handles) {
+    PackStr(p, cap);
+    p.pack_map(static_cast<uint32_t>(keys.size()));
+    for (const auto& [k, v] : keys) {
+      PackStr(p, k);
+      PackStr(p, v);
+    }
+  }
+  PackStr(p, "stats");
+  p.pack_map(static_cast<uint32_t>(2 + r.stats.unknown.size()));
+  PackStr(p, "collected_at");
+  p.pack_int64(r.stats.collected_at_ms);
+  PackStr(p, "values");
+  p.pack_map(static_cast<uint32_t>(r.stats.values.size()));
+  for (const auto& [k, v] : r.stats.values) {
+    PackStr(p, k);
+    p.pack_double(v);
+  }
+  PackUnknown(p, buf, r.stats.unknown);
+  PackUnknown(p, buf, r.unknown);
+  return std::string(buf.data(), buf.size());
+}
+
+Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint) {
+  const std::string who = "vm record " + std::string(id_hint);
+  msgpack::object_handle handle;
+  try {
+    size_t offset = 0;
+    // Strings are referenced in place (no copy) until copied into the record.
+    handle = msgpack::unpack(blob.data(), blob.size(), offset,
+                             [](msgpack::type::object_type, std::size_t, void*) { return true; });
+    if (offset != blob.size()) {
+      return Status::Error(who + ": " + std::to_string(blob.size() - offset) +
+                           " stray bytes after the record");
+    }
+  } catch (const msgpack::insufficient_bytes&) {
+    return Status::Error(who + ": truncated (" + std::to_string(blob.size()) +
+                         " bytes end inside the record)");
+  } catch (const std::exception& e) {
+    return Status::Error(who + ": not msgpack (" + e.what() + ")");
+  }
+  const msgpack::object& root = handle.get();
+  if (root.type != msgpack::type::MAP) {
+    return Status::Error(who + ": is " + TypeName(root) + ", expected a map");
+  }
+  VmRecord r;
+  try {
+    for (const auto& kv : std::span(root.via.map.ptr, root.via.map.size)) {
+      std::string_view k = Key(kv, "record");
+      std::string path(k);
+      if (k == "v") {
+        // A newer version is readable by design (its unknown keys are kept);
+        // encoding writes this agent's version, which says which keys to expect.
+        uint32_t version = 0;
+        GetUint(kv.val, path, version);
+      } else if (k == "id") {
+        GetStr(kv.val, path, r.id);
+      } else if (k == "name") {
+        GetStr(kv.val, path, r.name);
+      } else if (k == "state") {
+        std::string s;
+        GetStr(kv.val, path, s);
+        auto state = ParseVmState(s);
+        if (!state) throw FieldError{"field 'state' is '" + s + "', not a VM state"};
+        r.state = *state;
+      } else if (k == "created_at") {
+        GetInt(kv.val, path, r.created_at_ms);
+      } else if (k == "updated_at") {
+        GetInt(kv.val, path, r.updated_at_ms);
+      } else if (k == "last_touched_at") {
+        GetInt(kv.val, path, r.last_touched_at_ms);
+      } else if (k == "last_error") {
+        GetStr(kv.val, path, r.last_error);
+      } else if (k == "spec") {
+        DecodeSpec(kv.val, r.spec);
+      } else if (k == "runtime") {
+        DecodeRuntime(kv.val, r.runtime);
+      } else if (k == "handles") {
+        DecodeHandles(kv.val, r.handles);
+      } else if (k == "stats") {
+        DecodeStats(kv.val, r.stats);
+      } else {
+        r.unknown.emplace_back(std::string(k), Raw(kv.val));
+      }
+    }
+  } catch (const FieldError& e) {
+    return Status::Error(who + ": " + e.message);
+  }
+  if (r.id.empty()) return Status::Error(who + ": has no id");
+  if (r.id != id_hint && !id_hint.empty()) {
+    return Status::Error(who + ": holds id " + r.id + ", not the key it is stored under");
+  }
+  return r;
+}
+
+}  // namespace banger

@@ -1,0 +1,216 @@
+#include "core/vm_record.h"
+
+#include <gtest/gtest.h>
+
+#include <msgpack.hpp>
+
+namespace banger {
+namespace {
+
+VmRecord FullRecord() {
+  VmRecord r;
+  r.id = "0123456789abcdef0123456789abcdef";
+  r.name = "web-1";
+  r.state = VmState::kRunning;
+  r.created_at_ms = 1764126000123;
+  r.updated_at_ms = 1764126000456;
+  r.last_touched_at_ms = 1764126000789;
+  r.last_error = "previous start: firecracker PUT /drives/rootfs: no such file";
+  r.spec = {"/var/lib/banger/images/vmlinux-6.1",
+            "/var/lib/banger/images/debian-12.ext4",
+            "console=ttyS0 reboot=k panic=1 pci=off",
+            2,
+            512,
+            4ull << 30,
+            {}};
+  r.runtime.vmm_state = "Running";
+  r.runtime.pid = 4242;
+  r.runtime.pid_start_time = 987654321;
+  r.runtime.api_socket = "/var/lib/banger/vms/0123456789abcdef/firecracker.sock";
+  r.runtime.vsock_path = "/var/lib/banger/vms/0123456789abcdef/vsock.sock";
+  r.runtime.vsock_cid = 17;
+  r.runtime.metrics_path = "/var/lib/banger/vms/0123456789abcdef/metrics.json";
+  r.runtime.log_path = "/var/lib/banger/vms/0123456789abcdef/vmm.log";
+  r.runtime.overlay_path = "/var/lib/banger/vms/0123456789abcdef/system.img";
+  r.runtime.work_disk_path = "/var/lib/banger/vms/0123456789abcdef/work.img";
+  r.handles["tap"] = {{"tap_name", "bt7"}, {"host_ip", "172.16.0.29"}, {"guest_ip", "172.16.0.30"}};
+  r.handles["nat"] = {{"rule_key", "bt7/172.16.0.30"}};
+  r.stats.collected_at_ms = 1764126001000;
+  r.stats.values = {{"cpu_percent", 12.5}, {"rss_bytes", 123456789.0}, {"net_rx_bytes", 42}};
+  return r;
+}
+
+void ExpectSame(const VmRecord& a, const VmRecord& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.state, b.state);
+  EXPECT_EQ(a.created_at_ms, b.created_at_ms);
+  EXPECT_EQ(a.updated_at_ms, b.updated_at_ms);
+  EXPECT_EQ(a.last_touched_at_ms, b.last_touched_at_ms);
+  EXPECT_EQ(a.last_error, b.last_error);
+  EXPECT_EQ(a.spec.kernel_image, b.spec.kernel_image);
+  EXPECT_EQ(a.spec.rootfs, b.spec.rootfs);
+  EXPECT_EQ(a.spec.boot_args, b.spec.boot_args);
+  EXPECT_EQ(a.spec.vcpus, b.spec.vcpus);
+  EXPECT_EQ(a.spec.memory_mib, b.spec.memory_mib);
+  EXPECT_EQ(a.spec.work_disk_bytes, b.spec.work_disk_bytes);
+  EXPECT_EQ(a.runtime.vmm_state, b.runtime.vmm_state);
+  EXPECT_EQ(a.runtime.pid, b.runtime.pid);
+  EXPECT_EQ(a.runtime.pid_start_time, b.runtime.pid_start_time);
+  EXPECT_EQ(a.runtime.api_socket, b.runtime.api_socket);
+  EXPECT_EQ(a.runtime.vsock_path, b.runtime.vsock_path);
+  EXPECT_EQ(a.runtime.vsock_cid, b.runtime.vsock_cid);
+  EXPECT_EQ(a.runtime.metrics_path, b.runtime.metrics_path);
+  EXPECT_EQ(a.runtime.log_path, b.runtime.log_path);
+  EXPECT_EQ(a.runtime.overlay_path, b.runtime.overlay_path);
+  EXPECT_EQ(a.runtime.work_disk_path, b.runtime.work_disk_path);
+  EXPECT_EQ(a.handles, b.handles);
+  EXPECT_EQ(a.stats.collected_at_ms, b.stats.collected_at_ms);
+  EXPECT_EQ(a.stats.values, b.stats.values);
+}
+
+TEST(VmRecordTest, EveryFieldRoundTrips) {
+  VmRecord r = FullRecord();
+  std::string blob = EncodeVmRecord(r);
+  auto back = DecodeVmRecord(blob, r.id);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ExpectSame(r, *back);
+  EXPECT_EQ(back->short_id(), "01234567");
+}
+
+TEST(VmRecordTest, EveryStateRoundTrips) {
+  for (auto s : {VmState::kCreated, VmState::kStarting, VmState::kRunning, VmState::kStopping,
+                 VmState::kStopped, VmState::kError}) {
+    VmRecord r = FullRecord();
+    r.state = s;
+    EXPECT_EQ(DecodeVmRecord(EncodeVmRecord(r), r.id)->state, s);
+  }
+}
+
+TEST(VmRecordTest, TypicalRecordIsUnder2KiB) {
+  EXPECT_LT(EncodeVmRecord(FullRecord()).size(), 2048u);
+}
+
+// A record as a newer agent would write it: extra keys at the top level and
+// inside spec, runtime and stats.
+std::string NewerBlob(const VmRecord& r) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> p(buf);
+  auto obj_handle = msgpack::unpack(EncodeVmRecord(r).data(), EncodeVmRecord(r).size());
+  msgpack::zone zone;
+  msgpack::object root(obj_handle.get(), zone);
+  std::map<std::string, msgpack::object> top;
+  root.convert(top);
+  std::map<std::string, msgpack::object> spec, runtime, stats;
+  top["spec"].convert(spec);
+  top["runtime"].convert(runtime);
+  top["stats"].convert(stats);
+  spec["gpu"] = msgpack::object(std::string("none"), zone);
+  runtime["numa_node"] = msgpack::object(1, zone);
+  stats["histogram"] = msgpack::object(std::vector<int>{1, 2, 3}, zone);
+  top["spec"] = msgpack::object(spec, zone);
+  top["runtime"] = msgpack::object(runtime, zone);
+  top["stats"] = msgpack::object(stats, zone);
+  top["v"] = msgpack::object(2, zone);
+  top["labels"] = msgpack::object(std::map<std::string, std::string>{{"team", "ci"}}, zone);
+  msgpack::pack(buf, top);
+  return std::string(buf.data(), buf.size());
+}
+
+TEST(VmRecordTest, UnknownKeysSurviveARewrite) {
+  VmRecord r = FullRecord();
+  auto decoded = DecodeVmRecord(NewerBlob(r), r.id);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  ExpectSame(r, *decoded);
+  decoded->name = "renamed";  // an older agent changes something and writes it back
+  std::string rewritten = EncodeVmRecord(*decoded);
+
+  auto oh = msgpack::unpack(rewritten.data(), rewritten.size());
+  std::map<std::string, msgpack::object> top, spec, runtime, stats;
+  oh.get().convert(top);
+  top["spec"].convert(spec);
+  top["runtime"].convert(runtime);
+  top["stats"].convert(stats);
+  using Labels = std::map<std::string, std::string>;
+  EXPECT_EQ(top["labels"].as<Labels>().at("team"), "ci");
+  EXPECT_EQ(spec["gpu"].as<std::string>(), "none");
+  EXPECT_EQ(runtime["numa_node"].as<int>(), 1);
+  EXPECT_EQ(stats["histogram"].as<std::vector<int>>(), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(top["name"].as<std::string>(), "renamed");
+}
+
+TEST(VmRecordTest, MinimalOldRecordTakesDefaults) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, std::map<std::string, std::string>{{"id", "00000000000000000000000000000abc"},
+                                                        {"name", "old"}});
+  auto r =
+      DecodeVmRecord(std::string_view(buf.data(), buf.size()), "00000000000000000000000000000abc");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->name, "old");
+  EXPECT_EQ(r->state, VmState::kCreated);
+  EXPECT_EQ(r->spec.vcpus, 1u);
+  EXPECT_EQ(r->spec.memory_mib, 128u);
+  EXPECT_EQ(r->runtime.pid, 0);
+  EXPECT_TRUE(r->handles.empty());
+  EXPECT_TRUE(r->stats.values.empty());
+}
+
+TEST(VmRecordTest, CorruptBlobIsAnErrorNamingTheVm) {
+  auto r = DecodeVmRecord(std::string("\xc1\xc1\xc1", 3), "deadbeef");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().rfind("vm record deadbeef: not msgpack", 0), 0u)
+      << r.status().message();
+}
+
+TEST(VmRecordTest, TruncatedBlobIsAnErrorNamingTheVm) {
+  VmRecord full = FullRecord();
+  std::string blob = EncodeVmRecord(full);
+  auto r = DecodeVmRecord(std::string_view(blob).substr(0, blob.size() / 2), full.id);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "vm record " + full.id + ": truncated (" +
+                                      std::to_string(blob.size() / 2) +
+                                      " bytes end inside the record)");
+}
+
+TEST(VmRecordTest, WrongTypesNameTheField) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> p(buf);
+  p.pack_map(3);
+  p.pack(std::string("id"));
+  p.pack(std::string("0123456789abcdef0123456789abcdef"));
+  p.pack(std::string("name"));
+  p.pack(42);
+  p.pack(std::string("spec"));
+  p.pack(std::string("oops"));
+  auto r =
+      DecodeVmRecord(std::string_view(buf.data(), buf.size()), "0123456789abcdef0123456789abcdef");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "vm record 0123456789abcdef0123456789abcdef: field 'name' is an integer, expected a "
+            "string");
+}
+
+TEST(VmRecordTest, NotAMapAndBadStateAreErrors) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, std::vector<int>{1, 2});
+  auto a = DecodeVmRecord(std::string_view(buf.data(), buf.size()), "x");
+  EXPECT_EQ(a.status().message(), "vm record x: is an array, expected a map");
+  VmRecord r = FullRecord();
+  std::string blob = EncodeVmRecord(r);
+  auto pos = blob.find("running");
+  blob.replace(pos, 7, "rnuning");
+  auto b = DecodeVmRecord(blob, r.id);
+  EXPECT_EQ(b.status().message(),
+            "vm record " + r.id + ": field 'state' is 'rnuning', not a VM state");
+}
+
+TEST(VmRecordTest, IdsAreRandomHex) {
+  std::string a = NewVmId(), b = NewVmId();
+  EXPECT_TRUE(IsVmId(a));
+  EXPECT_NE(a, b);
+  EXPECT_FALSE(IsVmId("0123"));
+  EXPECT_FALSE(IsVmId("0123456789ABCDEF0123456789abcdef"));
+}
+
+}  // namespace
+}  // namespace banger

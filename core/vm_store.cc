@@ -1,0 +1,388 @@
+#include "core/vm_store.h"
+
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+
+namespace banger {
+namespace {
+
+MDB_val Val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+std::string_view View(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+std::string LmdbError(const std::string& what, int rc) {
+  return "store: " + what + ": " + mdb_strerror(rc);
+}
+
+// A read-only transaction, aborted on scope exit (reads never commit).
+class ReadTxn {
+ public:
+  explicit ReadTxn(MDB_env* env) { rc_ = mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn_); }
+  ~ReadTxn() {
+    if (rc_ == 0) mdb_txn_abort(txn_);
+  }
+  int rc() const { return rc_; }
+  MDB_txn* get() const { return txn_; }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+  int rc_ = 0;
+};
+
+// The id a name maps to, by scanning names (used when a record is corrupt
+// and its own name field cannot be read).
+std::string NameOwnedBy(MDB_txn* txn, MDB_dbi names, const std::string& id) {
+  MDB_cursor* cur = nullptr;
+  if (mdb_cursor_open(txn, names, &cur) != 0) return "";
+  MDB_val k, v;
+  std::string found;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (View(v) == id) {
+      found = std::string(View(k));
+      break;
+    }
+  }
+  mdb_cursor_close(cur);
+  return found;
+}
+
+// The name recorded for id (from the record if it decodes, else by scan).
+std::string CurrentName(MDB_txn* txn, MDB_dbi vms, MDB_dbi names, const std::string& id) {
+  MDB_val k = Val(id), v;
+  if (mdb_get(txn, vms, &k, &v) != 0) return "";
+  auto rec = DecodeVmRecord(View(v), id);
+  if (rec) return rec->name;
+  return NameOwnedBy(txn, names, id);
+}
+
+// Writes record + name index inside txn. Returns an LMDB code; a logical
+// failure (name taken) goes to *logical.
+int PutRecord(MDB_txn* txn, MDB_dbi vms, MDB_dbi names, const VmRecord& record, Status* logical) {
+  if (!IsVmId(record.id)) {
+    *logical = Status::Invalid("store: '" + record.id + "' is not a VM id");
+    return 0;
+  }
+  if (record.name.empty()) {
+    *logical = Status::Invalid("store: vm " + record.id + " has no name");
+    return 0;
+  }
+  MDB_val nk = Val(record.name), nv;
+  int rc = mdb_get(txn, names, &nk, &nv);
+  if (rc == 0 && View(nv) != record.id) {
+    *logical = Status::Conflict("name '" + record.name + "' is taken by vm " +
+                                std::string(View(nv).substr(0, 8)));
+    return 0;
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+  std::string old_name = CurrentName(txn, vms, names, record.id);
+  if (!old_name.empty() && old_name != record.name) {
+    MDB_val ok = Val(old_name);
+    rc = mdb_del(txn, names, &ok, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+  }
+  MDB_val id = Val(record.id);
+  nk = Val(record.name);
+  if ((rc = mdb_put(txn, names, &nk, &id, 0)) != 0) return rc;
+  std::string blob = EncodeVmRecord(record);
+  MDB_val key = Val(record.id), val = Val(blob);
+  return mdb_put(txn, vms, &key, &val, 0);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) return Status::Error("store: cannot create " + options.dir + ": " + ec.message());
+  ::chmod(options.dir.c_str(), 0700);
+
+  std::unique_ptr<VmStore> store(new VmStore());
+  store->dir_ = options.dir;
+  store->map_size_ = options.map_size;
+  int rc = mdb_env_create(&store->env_);
+  if (rc != 0) return Status::Error(LmdbError("env create", rc));
+  mdb_env_set_maxdbs(store->env_, 4);
+  mdb_env_set_maxreaders(store->env_, 256);
+  mdb_env_set_mapsize(store->env_, options.map_size);
+  // MDB_NOTLS: a read transaction is not tied to its thread's slot, so any
+  // thread may read at any time.
+  rc = mdb_env_open(store->env_, options.dir.c_str(), MDB_NOTLS, 0600);
+  if (rc != 0) return Status::Error(LmdbError("open " + options.dir, rc));
+  MDB_envinfo info;
+  mdb_env_info(store->env_, &info);
+  store->map_size_ = info.me_mapsize;  // an existing, larger store keeps its size
+
+  // Judge the format before writing anything.
+  {
+    ReadTxn txn(store->env_);
+    if (txn.rc() != 0) return Status::Error(LmdbError("read", txn.rc()));
+    MDB_dbi meta;
+    rc = mdb_dbi_open(txn.get(), "meta", 0, &meta);
+    if (rc == 0) {
+      MDB_val k = Val("format"), v;
+      std::string format = mdb_get(txn.get(), meta, &k, &v) == 0 ? std::string(View(v)) : "";
+      k = Val("format_version");
+      std::string version = mdb_get(txn.get(), meta, &k, &v) == 0 ? std::string(View(v)) : "";
+      if (format != kStoreFormat) {
+        return Status::Error("store " + options.dir + " has format marker '" + format + "', not '" +
+                             kStoreFormat + "'; refusing to use it (left untouched)");
+      }
+      int v_num = 0;
+      try {
+        v_num = std::stoi(version);
+      } catch (...) {
+        v_num = -1;
+      }
+      if (v_num < 1 || v_num > kStoreFormatVersion) {
+        return Status::Error("store " + options.dir + " was written in store format version '" +
+                             version + "'; this agent reads versions 1 to " +
+                             std::to_string(kStoreFormatVersion) +
+                             " (upgrade bangerd); refusing to touch it");
+      }
+    } else if (rc == MDB_NOTFOUND) {
+      MDB_dbi main;
+      MDB_stat st;
+      if (mdb_dbi_open(txn.get(), nullptr, 0, &main) == 0 && mdb_stat(txn.get(), main, &st) == 0 &&
+          st.ms_entries > 0) {
+        return Status::Error("store " + options.dir +
+                             " is an LMDB environment that is not banger's (no meta); refusing "
+                             "to use it (left untouched)");
+      }
+    } else {
+      return Status::Error(LmdbError("meta", rc));
+    }
+  }
+
+  Status s = store->Write([&](MDB_txn* txn, Status*) {
+    int rc = mdb_dbi_open(txn, "vms", MDB_CREATE, &store->vms_);
+    if (rc == 0) rc = mdb_dbi_open(txn, "names", MDB_CREATE, &store->names_);
+    if (rc == 0) rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &store->meta_);
+    if (rc != 0) return rc;
+    MDB_val k = Val("format"), v;
+    if (mdb_get(txn, store->meta_, &k, &v) == MDB_NOTFOUND) {
+      std::string version = std::to_string(kStoreFormatVersion);
+      std::string schema = std::to_string(kVmRecordSchemaVersion);
+      v = Val(kStoreFormat);
+      if ((rc = mdb_put(txn, store->meta_, &k, &v, 0)) != 0) return rc;
+      k = Val("format_version");
+      v = Val(version);
+      if ((rc = mdb_put(txn, store->meta_, &k, &v, 0)) != 0) return rc;
+      k = Val("schema_version");
+      v = Val(schema);
+      if ((rc = mdb_put(txn, store->meta_, &k, &v, 0)) != 0) return rc;
+    }
+    return 0;
+  });
+  if (!s) return s;
+  return store;
+}
+
+VmStore::~VmStore() {
+  if (env_ != nullptr) mdb_env_close(env_);
+}
+
+template <typename Body>
+Status VmStore::Write(const Body& body) {
+  std::lock_guard writer(write_mu_);
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    int rc = 0;
+    Status logical;
+    {
+      std::shared_lock txns(resize_mu_);
+      MDB_txn* txn = nullptr;
+      rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+      if (rc != 0) return Status::Error(LmdbError("begin write", rc));
+      rc = body(txn, &logical);
+      if (rc != 0 || !logical.ok()) {
+        mdb_txn_abort(txn);
+      } else {
+        rc = mdb_txn_commit(txn);  // frees txn, success or not
+        if (rc == 0) {
+          ++commits_;
+          return Status::Ok();
+        }
+      }
+      if (!logical.ok()) return logical;
+      if (rc != MDB_MAP_FULL) return Status::Error(LmdbError("write", rc));
+    }
+    // Full: grow the map (no transaction may be open while it changes) and
+    // run the whole transaction again.
+    std::unique_lock resize(resize_mu_);
+    size_t grown = map_size_ * 2;
+    rc = mdb_env_set_mapsize(env_, grown);
+    if (rc != 0) return Status::Error(LmdbError("grow map to " + std::to_string(grown), rc));
+    map_size_ = grown;
+  }
+  return Status::Error("store: still full after growing the map 16 times");
+}
+
+Result<VmRecord> VmStore::Get(const std::string& id) const {
+  std::shared_lock txns(resize_mu_);
+  ReadTxn txn(env_);
+  if (txn.rc() != 0) return Status::Error(LmdbError("read", txn.rc()));
+  MDB_val k = Val(id), v;
+  int rc = mdb_get(txn.get(), vms_, &k, &v);
+  if (rc == MDB_NOTFOUND) return Status::NotFound("no VM with id " + id);
+  if (rc != 0) return Status::Error(LmdbError("get " + id, rc));
+  return DecodeVmRecord(View(v), id);
+}
+
+Result<VmRecord> VmStore::GetByName(const std::string& name) const {
+  std::shared_lock txns(resize_mu_);
+  ReadTxn txn(env_);
+  if (txn.rc() != 0) return Status::Error(LmdbError("read", txn.rc()));
+  MDB_val k = Val(name), id, v;
+  int rc = mdb_get(txn.get(), names_, &k, &id);
+  if (rc == MDB_NOTFOUND) return Status::NotFound("no VM named '" + name + "'");
+  if (rc != 0) return Status::Error(LmdbError("get name " + name, rc));
+  std::string id_str(View(id));
+  k = Val(id_str);
+  rc = mdb_get(txn.get(), vms_, &k, &v);
+  if (rc != 0) {
+    return Status::Error("store: name '" + name + "' points at vm " + id_str +
+                         ", which has no record");
+  }
+  return DecodeVmRecord(View(v), id_str);
+}
+
+Result<VmRecord> VmStore::Resolve(const std::string& ref) const {
+  if (ref.empty()) return Status::Invalid("empty VM reference; give a name or an id");
+  if (IsVmId(ref)) return Get(ref);
+  auto by_name = GetByName(ref);
+  if (by_name.ok() || by_name.status().code() != StatusCode::kNotFound) return by_name;
+
+  std::vector<std::pair<std::string, std::string>> matches;  // id, name
+  {
+    std::shared_lock txns(resize_mu_);
+    ReadTxn txn(env_);
+    if (txn.rc() != 0) return Status::Error(LmdbError("read", txn.rc()));
+    MDB_cursor* cur = nullptr;
+    if (int rc = mdb_cursor_open(txn.get(), vms_, &cur); rc != 0) {
+      return Status::Error(LmdbError("cursor", rc));
+    }
+    MDB_val k = Val(ref), v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      std::string_view id = View(k);
+      if (id.substr(0, ref.size()) != ref) break;
+      auto rec = DecodeVmRecord(View(v), id);
+      matches.emplace_back(std::string(id), rec ? rec->name : "corrupt");
+    }
+    mdb_cursor_close(cur);
+  }
+  if (matches.empty())
+    return Status::NotFound("no VM named '" + ref + "' or with an id starting '" + ref + "'");
+  if (matches.size() > 1) {
+    std::string list;
+    for (const auto& [id, name] : matches) {
+      list += (list.empty() ? "" : ", ") + id.substr(0, 12) + " (" + name + ")";
+    }
+    return Status::Conflict("'" + ref + "' is ambiguous: it starts the ids of " +
+                            std::to_string(matches.size()) + " VMs: " + list +
+                            "; give more of the id or the name");
+  }
+  return Get(matches.front().first);
+}
+
+VmListing VmStore::List() const {
+  VmListing out;
+  std::shared_lock txns(resize_mu_);
+  ReadTxn txn(env_);
+  if (txn.rc() != 0) return out;
+  MDB_cursor* cur = nullptr;
+  if (mdb_cursor_open(txn.get(), vms_, &cur) != 0) return out;
+  MDB_val k, v;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    auto rec = DecodeVmRecord(View(v), View(k));
+    if (rec) {
+      out.records.push_back(std::move(rec.value()));
+    } else {
+      out.corrupt.push_back({std::string(View(k)), rec.status().message()});
+    }
+  }
+  mdb_cursor_close(cur);
+  return out;
+}
+
+Status VmStore::Upsert(const VmRecord& record) {
+  return Write(
+      [&](MDB_txn* txn, Status* logical) { return PutRecord(txn, vms_, names_, record, logical); });
+}
+
+Status VmStore::Delete(const std::string& id) {
+  return Write([&](MDB_txn* txn, Status*) {
+    std::string name = CurrentName(txn, vms_, names_, id);
+    if (!name.empty()) {
+      MDB_val nk = Val(name), nv;
+      if (mdb_get(txn, names_, &nk, &nv) == 0 && View(nv) == id) {
+        int rc = mdb_del(txn, names_, &nk, nullptr);
+        if (rc != 0) return rc;
+      }
+    }
+    MDB_val k = Val(id);
+    int rc = mdb_del(txn, vms_, &k, nullptr);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  });
+}
+
+Result<VmStore::BatchResult> VmStore::UpdateMany(const std::vector<std::string>& ids,
+                                                 const Mutator& mutate) {
+  BatchResult result;
+  Status s = Write([&](MDB_txn* txn, Status* logical) {
+    result = BatchResult{};  // the body may run again after the map grows
+    for (const auto& id : ids) {
+      MDB_val k = Val(id), v;
+      int rc = mdb_get(txn, vms_, &k, &v);
+      if (rc == MDB_NOTFOUND) {
+        result.skipped.push_back(id + ": no such VM");
+        continue;
+      }
+      if (rc != 0) return rc;
+      auto rec = DecodeVmRecord(View(v), id);
+      if (!rec) {
+        result.skipped.push_back(rec.status().message());
+        continue;
+      }
+      if (Status m = mutate(*rec); !m) {
+        *logical = m;
+        return 0;
+      }
+      if ((rc = PutRecord(txn, vms_, names_, *rec, logical)) != 0 || !logical->ok()) return rc;
+      ++result.written;
+    }
+    return 0;
+  });
+  if (!s) return s;
+  return result;
+}
+
+Status VmStore::Update(const std::string& id, const Mutator& mutate) {
+  auto r = UpdateMany({id}, mutate);
+  if (!r) return r.status();
+  if (!r->skipped.empty()) {
+    const std::string& why = r->skipped.front();
+    return why.ends_with(": no such VM") ? Status::NotFound("no VM with id " + id)
+                                         : Status::Error(why);
+  }
+  return Status::Ok();
+}
+
+size_t VmStore::map_size() const {
+  std::shared_lock txns(resize_mu_);
+  return map_size_;
+}
+
+uint64_t VmStore::commits() const {
+  return commits_.load();
+}
+
+}  // namespace banger
