@@ -15,14 +15,15 @@ Result<std::string> HandleStore::Get(const std::string& vm_id, const std::string
       }
     }
   }
-  auto record = store_.Get(vm_id);
-  if (!record) {
-    if (record.status().code() == StatusCode::kNotFound) {
+  auto found = store_.Get(vm_id);
+  if (!found) {
+    if (found.status().code() == StatusCode::kNotFound) {
       return Status::NotFound("no handle " + capability + "." + key + " for vm " + vm_id +
                               " (handle cache empty, no record of the VM)");
     }
-    return record.status();
+    return found.status();
   }
+  const VmRecordPtr& record = *found;
   std::lock_guard lock(mu_);
   // The record is authoritative for what the cache did not hold.
   VmHandles& cached = cache_[vm_id];

@@ -60,14 +60,14 @@ ServiceStatus StoreVmServices::HandleClear(const std::string& vm_id, const std::
 ServiceStatus StoreVmServices::GetVm(const std::string& ref, const VmVisitor& visit) {
   auto r = store_.Resolve(ref);
   if (!r) return From(r.status());
-  visit(MakeVmView(*r));
+  visit(MakeVmView(**r));
   return ServiceStatus::Ok();
 }
 
 ServiceStatus StoreVmServices::ListVms(const VmVisitor& visit) {
   // Corrupt records are not VMs a capability can act on; `bangerctl vm ls`
   // reports them.
-  for (const auto& r : store_.List().records) visit(MakeVmView(r));
+  for (const auto& r : store_.List().records) visit(MakeVmView(*r));
   return ServiceStatus::Ok();
 }
 

@@ -105,37 +105,42 @@ const char* TypeName(const msgpack::object& o) {
   }
 }
 
-[[noreturn]] void Mismatch(const std::string& path, const msgpack::object& o, const char* want) {
-  throw FieldError{"field '" + path + "' is " + TypeName(o) + ", expected " + want};
+// Where a field sits ("spec" + "vcpus"); turned into text only on error.
+struct Path {
+  std::string_view prefix;
+  std::string_view key;
+  std::string str() const {
+    return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+  }
+};
+
+[[noreturn]] void Mismatch(const Path& path, const msgpack::object& o, const char* want) {
+  throw FieldError{"field '" + path.str() + "' is " + TypeName(o) + ", expected " + want};
 }
 
-std::string_view Key(const msgpack::object_kv& kv, const std::string& where) {
-  if (kv.key.type != msgpack::type::STR) Mismatch(where + " key", kv.key, "a string");
+std::string_view Key(const msgpack::object_kv& kv, std::string_view where) {
+  if (kv.key.type != msgpack::type::STR) Mismatch({where, "(key)"}, kv.key, "a string");
   return {kv.key.via.str.ptr, kv.key.via.str.size};
 }
 
-std::string Join(const std::string& prefix, std::string_view key) {
-  return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
-}
-
-void GetStr(const msgpack::object& o, const std::string& path, std::string& out) {
+void GetStr(const msgpack::object& o, const Path& path, std::string& out) {
   if (o.type != msgpack::type::STR) Mismatch(path, o, "a string");
   out.assign(o.via.str.ptr, o.via.str.size);
 }
 
 template <typename T>
-void GetUint(const msgpack::object& o, const std::string& path, T& out) {
+void GetUint(const msgpack::object& o, const Path& path, T& out) {
   if (o.type != msgpack::type::POSITIVE_INTEGER) Mismatch(path, o, "an unsigned integer");
   if (o.via.u64 > std::numeric_limits<T>::max()) {
-    throw FieldError{"field '" + path + "' is out of range"};
+    throw FieldError{"field '" + path.str() + "' is out of range"};
   }
   out = static_cast<T>(o.via.u64);
 }
 
-void GetInt(const msgpack::object& o, const std::string& path, int64_t& out) {
+void GetInt(const msgpack::object& o, const Path& path, int64_t& out) {
   if (o.type == msgpack::type::POSITIVE_INTEGER) {
     if (o.via.u64 > static_cast<uint64_t>(INT64_MAX)) {
-      throw FieldError{"field '" + path + "' is out of range"};
+      throw FieldError{"field '" + path.str() + "' is out of range"};
     }
     out = static_cast<int64_t>(o.via.u64);
   } else if (o.type == msgpack::type::NEGATIVE_INTEGER) {
@@ -145,7 +150,7 @@ void GetInt(const msgpack::object& o, const std::string& path, int64_t& out) {
   }
 }
 
-double GetNumber(const msgpack::object& o, const std::string& path) {
+double GetNumber(const msgpack::object& o, const Path& path) {
   switch (o.type) {
     case msgpack::type::FLOAT32:
     case msgpack::type::FLOAT64:
@@ -159,7 +164,7 @@ double GetNumber(const msgpack::object& o, const std::string& path) {
   }
 }
 
-const msgpack::object_map& GetMap(const msgpack::object& o, const std::string& path) {
+const msgpack::object_map& GetMap(const msgpack::object& o, const Path& path) {
   if (o.type != msgpack::type::MAP) Mismatch(path, o, "a map");
   return o.via.map;
 }
@@ -171,10 +176,10 @@ std::string Raw(const msgpack::object& o) {
 }
 
 void DecodeSpec(const msgpack::object& o, VmSpec& s) {
-  const auto& map = GetMap(o, "spec");
+  const auto& map = GetMap(o, {"", "spec"});
   for (const auto& kv : std::span(map.ptr, map.size)) {
     std::string_view k = Key(kv, "spec");
-    std::string path = Join("spec", k);
+    Path path{"spec", k};
     if (k == "kernel_image")
       GetStr(kv.val, path, s.kernel_image);
     else if (k == "rootfs")
@@ -193,10 +198,10 @@ void DecodeSpec(const msgpack::object& o, VmSpec& s) {
 }
 
 void DecodeRuntime(const msgpack::object& o, VmRuntime& r) {
-  const auto& map = GetMap(o, "runtime");
+  const auto& map = GetMap(o, {"", "runtime"});
   for (const auto& kv : std::span(map.ptr, map.size)) {
     std::string_view k = Key(kv, "runtime");
-    std::string path = Join("runtime", k);
+    Path path{"runtime", k};
     if (k == "vmm_state")
       GetStr(kv.val, path, r.vmm_state);
     else if (k == "pid")
@@ -223,31 +228,31 @@ void DecodeRuntime(const msgpack::object& o, VmRuntime& r) {
 }
 
 void DecodeHandles(const msgpack::object& o, VmHandles& handles) {
-  const auto& caps = GetMap(o, "handles");
+  const auto& caps = GetMap(o, {"", "handles"});
   for (const auto& cap : std::span(caps.ptr, caps.size)) {
-    std::string name(Key(cap, "handles"));
-    std::string cap_path = Join("handles", name);
-    auto& dest = handles[name];
-    const auto& keys = GetMap(cap.val, cap_path);
+    std::string_view name = Key(cap, "handles");
+    auto& dest = handles[std::string(name)];
+    const auto& keys = GetMap(cap.val, {"handles", name});
     for (const auto& kv : std::span(keys.ptr, keys.size)) {
-      std::string key(Key(kv, cap_path));
-      GetStr(kv.val, Join(cap_path, key), dest[key]);
+      std::string_view key = Key(kv, "handles");
+      GetStr(kv.val, {"handles", key}, dest[std::string(key)]);
     }
   }
 }
 
 void DecodeStats(const msgpack::object& o, VmStats& s) {
-  const auto& map = GetMap(o, "stats");
+  const auto& map = GetMap(o, {"", "stats"});
   for (const auto& kv : std::span(map.ptr, map.size)) {
     std::string_view k = Key(kv, "stats");
     if (k == "collected_at") {
-      GetInt(kv.val, "stats.collected_at", s.collected_at_ms);
+      GetInt(kv.val, {"stats", k}, s.collected_at_ms);
     } else if (k == "values") {
-      const auto& values = GetMap(kv.val, "stats.values");
+      const auto& values = GetMap(kv.val, {"stats", k});
       s.values.reserve(values.size);
       for (const auto& v : std::span(values.ptr, values.size)) {
-        std::string name(Key(v, "stats.values"));
-        s.values.emplace_back(name, GetNumber(v.val, Join("stats.values", name)));
+        std::string_view name = Key(v, "stats.values");
+        double value = GetNumber(v.val, {"stats.values", name});
+        s.values.emplace_back(std::string(name), value);
       }
     } else {
       s.unknown.emplace_back(std::string(k), Raw(kv.val));
@@ -342,32 +347,38 @@ std::string EncodeVmRecord(const VmRecord& r) {
 }
 
 Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint) {
-  const std::string who = "vm record " + std::string(id_hint);
-  msgpack::object_handle handle;
+  // Built only on error: decoding a listing must not allocate per record
+  // for messages it will not need.
+  auto who = [&] { return "vm record " + std::string(id_hint); };
+  // One zone per thread, cleared and reused: the object tree of a record
+  // then costs no allocation.
+  thread_local msgpack::zone zone;
+  zone.clear();
+  msgpack::object root;
   try {
     size_t offset = 0;
+    bool referenced = false;
     // Strings are referenced in place (no copy) until copied into the record.
-    handle = msgpack::unpack(blob.data(), blob.size(), offset,
-                             [](msgpack::type::object_type, std::size_t, void*) { return true; });
+    root = msgpack::unpack(zone, blob.data(), blob.size(), offset, referenced,
+                           [](msgpack::type::object_type, std::size_t, void*) { return true; });
     if (offset != blob.size()) {
-      return Status::Error(who + ": " + std::to_string(blob.size() - offset) +
+      return Status::Error(who() + ": " + std::to_string(blob.size() - offset) +
                            " stray bytes after the record");
     }
   } catch (const msgpack::insufficient_bytes&) {
-    return Status::Error(who + ": truncated (" + std::to_string(blob.size()) +
+    return Status::Error(who() + ": truncated (" + std::to_string(blob.size()) +
                          " bytes end inside the record)");
   } catch (const std::exception& e) {
-    return Status::Error(who + ": not msgpack (" + e.what() + ")");
+    return Status::Error(who() + ": not msgpack (" + e.what() + ")");
   }
-  const msgpack::object& root = handle.get();
   if (root.type != msgpack::type::MAP) {
-    return Status::Error(who + ": is " + TypeName(root) + ", expected a map");
+    return Status::Error(who() + ": is " + TypeName(root) + ", expected a map");
   }
   VmRecord r;
   try {
     for (const auto& kv : std::span(root.via.map.ptr, root.via.map.size)) {
       std::string_view k = Key(kv, "record");
-      std::string path(k);
+      Path path{"", k};
       if (k == "v") {
         // A newer version is readable by design (its unknown keys are kept);
         // encoding writes this agent's version, which says which keys to expect.
@@ -404,11 +415,11 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
       }
     }
   } catch (const FieldError& e) {
-    return Status::Error(who + ": " + e.message);
+    return Status::Error(who() + ": " + e.message);
   }
-  if (r.id.empty()) return Status::Error(who + ": has no id");
+  if (r.id.empty()) return Status::Error(who() + ": has no id");
   if (r.id != id_hint && !id_hint.empty()) {
-    return Status::Error(who + ": holds id " + r.id + ", not the key it is stored under");
+    return Status::Error(who() + ": holds id " + r.id + ", not the key it is stored under");
   }
   return r;
 }

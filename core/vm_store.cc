@@ -3,6 +3,7 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -54,18 +55,11 @@ std::string NameOwnedBy(MDB_txn* txn, MDB_dbi names, const std::string& id) {
   return found;
 }
 
-// The name recorded for id (from the record if it decodes, else by scan).
-std::string CurrentName(MDB_txn* txn, MDB_dbi vms, MDB_dbi names, const std::string& id) {
-  MDB_val k = Val(id), v;
-  if (mdb_get(txn, vms, &k, &v) != 0) return "";
-  auto rec = DecodeVmRecord(View(v), id);
-  if (rec) return rec->name;
-  return NameOwnedBy(txn, names, id);
-}
-
 // Writes record + name index inside txn. Returns an LMDB code; a logical
 // failure (name taken) goes to *logical.
-int PutRecord(MDB_txn* txn, MDB_dbi vms, MDB_dbi names, const VmRecord& record, Status* logical) {
+// `old_name` is the name the id holds now ("" for a new record).
+int PutRecord(MDB_txn* txn, MDB_dbi vms, MDB_dbi names, const VmRecord& record,
+              const std::string& old_name, Status* logical, std::vector<VmStore::Change>* changes) {
   if (!IsVmId(record.id)) {
     *logical = Status::Invalid("store: '" + record.id + "' is not a VM id");
     return 0;
@@ -82,18 +76,22 @@ int PutRecord(MDB_txn* txn, MDB_dbi vms, MDB_dbi names, const VmRecord& record, 
     return 0;
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-  std::string old_name = CurrentName(txn, vms, names, record.id);
+  bool name_indexed = rc == 0;  // and, as checked above, to this id
   if (!old_name.empty() && old_name != record.name) {
     MDB_val ok = Val(old_name);
     rc = mdb_del(txn, names, &ok, nullptr);
     if (rc != 0 && rc != MDB_NOTFOUND) return rc;
   }
-  MDB_val id = Val(record.id);
-  nk = Val(record.name);
-  if ((rc = mdb_put(txn, names, &nk, &id, 0)) != 0) return rc;
+  if (!name_indexed) {
+    MDB_val id = Val(record.id);
+    nk = Val(record.name);
+    if ((rc = mdb_put(txn, names, &nk, &id, 0)) != 0) return rc;
+  }
   std::string blob = EncodeVmRecord(record);
   MDB_val key = Val(record.id), val = Val(blob);
-  return mdb_put(txn, vms, &key, &val, 0);
+  rc = mdb_put(txn, vms, &key, &val, 0);
+  if (rc == 0) changes->push_back({record.id, std::make_shared<const VmRecord>(record)});
+  return rc;
 }
 
 }  // namespace
@@ -161,7 +159,7 @@ Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
     }
   }
 
-  Status s = store->Write([&](MDB_txn* txn, Status*) {
+  Status s = store->Write([&](MDB_txn* txn, Status*, std::vector<Change>*) {
     int rc = mdb_dbi_open(txn, "vms", MDB_CREATE, &store->vms_);
     if (rc == 0) rc = mdb_dbi_open(txn, "names", MDB_CREATE, &store->names_);
     if (rc == 0) rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &store->meta_);
@@ -182,7 +180,69 @@ Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
     return 0;
   });
   if (!s) return s;
+  if (Status loaded = store->LoadSnapshot(); !loaded) return loaded;
   return store;
+}
+
+Status VmStore::LoadSnapshot() {
+  ReadTxn txn(env_);
+  if (txn.rc() != 0) return Status::Error(LmdbError("read", txn.rc()));
+  MDB_cursor* cur = nullptr;
+  if (int rc = mdb_cursor_open(txn.get(), vms_, &cur); rc != 0) {
+    return Status::Error(LmdbError("cursor", rc));
+  }
+  std::unique_lock cache(cache_mu_);
+  MDB_val k, v;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    std::string id(View(k));
+    auto rec = DecodeVmRecord(View(v), id);
+    if (!rec) {
+      corrupt_[id] = rec.status().message();
+      continue;
+    }
+    names_to_ids_[rec->name] = id;
+    by_id_[id] = std::make_shared<const VmRecord>(std::move(rec.value()));
+  }
+  mdb_cursor_close(cur);
+  return Status::Ok();
+}
+
+void VmStore::Apply(const std::vector<Change>& changes) {
+  std::unique_lock cache(cache_mu_);
+  for (const auto& c : changes) {
+    corrupt_.erase(c.id);
+    auto old = by_id_.find(c.id);
+    if (old != by_id_.end()) {
+      auto n = names_to_ids_.find(old->second->name);
+      if (n != names_to_ids_.end() && n->second == c.id) names_to_ids_.erase(n);
+    }
+    if (c.record) {
+      names_to_ids_[c.record->name] = c.id;
+      by_id_[c.id] = c.record;
+    } else if (old != by_id_.end()) {
+      by_id_.erase(old);
+    }
+  }
+}
+
+std::string VmStore::CurrentName(MDB_txn* txn, const std::string& id) const {
+  {
+    std::shared_lock cache(cache_mu_);
+    auto it = by_id_.find(id);
+    if (it != by_id_.end()) return it->second->name;
+    if (!corrupt_.count(id)) return "";
+  }
+  // A corrupt record's name field cannot be read: find it in the index.
+  return NameOwnedBy(txn, names_, id);
+}
+
+Result<VmRecordPtr> VmStore::Lookup(const std::string& id) const {
+  auto it = by_id_.find(id);
+  if (it != by_id_.end()) return it->second;
+  auto bad = corrupt_.find(id);
+  if (bad != corrupt_.end()) return Status::Error(bad->second);
+  return Status::NotFound("no VM with id " + id);
 }
 
 VmStore::~VmStore() {
@@ -195,18 +255,20 @@ Status VmStore::Write(const Body& body) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     int rc = 0;
     Status logical;
+    std::vector<Change> changes;
     {
       std::shared_lock txns(resize_mu_);
       MDB_txn* txn = nullptr;
       rc = mdb_txn_begin(env_, nullptr, 0, &txn);
       if (rc != 0) return Status::Error(LmdbError("begin write", rc));
-      rc = body(txn, &logical);
+      rc = body(txn, &logical, &changes);
       if (rc != 0 || !logical.ok()) {
         mdb_txn_abort(txn);
       } else {
         rc = mdb_txn_commit(txn);  // frees txn, success or not
         if (rc == 0) {
           ++commits_;
+          Apply(changes);  // still under write_mu_: the snapshot follows commit order
           return Status::Ok();
         }
       }
@@ -224,63 +286,39 @@ Status VmStore::Write(const Body& body) {
   return Status::Error("store: still full after growing the map 16 times");
 }
 
-Result<VmRecord> VmStore::Get(const std::string& id) const {
-  std::shared_lock txns(resize_mu_);
-  ReadTxn txn(env_);
-  if (txn.rc() != 0) return Status::Error(LmdbError("read", txn.rc()));
-  MDB_val k = Val(id), v;
-  int rc = mdb_get(txn.get(), vms_, &k, &v);
-  if (rc == MDB_NOTFOUND) return Status::NotFound("no VM with id " + id);
-  if (rc != 0) return Status::Error(LmdbError("get " + id, rc));
-  return DecodeVmRecord(View(v), id);
+Result<VmRecordPtr> VmStore::Get(const std::string& id) const {
+  std::shared_lock cache(cache_mu_);
+  return Lookup(id);
 }
 
-Result<VmRecord> VmStore::GetByName(const std::string& name) const {
-  std::shared_lock txns(resize_mu_);
-  ReadTxn txn(env_);
-  if (txn.rc() != 0) return Status::Error(LmdbError("read", txn.rc()));
-  MDB_val k = Val(name), id, v;
-  int rc = mdb_get(txn.get(), names_, &k, &id);
-  if (rc == MDB_NOTFOUND) return Status::NotFound("no VM named '" + name + "'");
-  if (rc != 0) return Status::Error(LmdbError("get name " + name, rc));
-  std::string id_str(View(id));
-  k = Val(id_str);
-  rc = mdb_get(txn.get(), vms_, &k, &v);
-  if (rc != 0) {
-    return Status::Error("store: name '" + name + "' points at vm " + id_str +
-                         ", which has no record");
-  }
-  return DecodeVmRecord(View(v), id_str);
+Result<VmRecordPtr> VmStore::GetByName(const std::string& name) const {
+  std::shared_lock cache(cache_mu_);
+  auto it = names_to_ids_.find(name);
+  if (it == names_to_ids_.end()) return Status::NotFound("no VM named '" + name + "'");
+  return Lookup(it->second);
 }
 
-Result<VmRecord> VmStore::Resolve(const std::string& ref) const {
+Result<VmRecordPtr> VmStore::Resolve(const std::string& ref) const {
   if (ref.empty()) return Status::Invalid("empty VM reference; give a name or an id");
   if (IsVmId(ref)) return Get(ref);
-  auto by_name = GetByName(ref);
-  if (by_name.ok() || by_name.status().code() != StatusCode::kNotFound) return by_name;
+  std::shared_lock cache(cache_mu_);
+  if (auto it = names_to_ids_.find(ref); it != names_to_ids_.end()) return Lookup(it->second);
 
+  // An id prefix: every record or corrupt blob whose id starts with ref.
   std::vector<std::pair<std::string, std::string>> matches;  // id, name
-  {
-    std::shared_lock txns(resize_mu_);
-    ReadTxn txn(env_);
-    if (txn.rc() != 0) return Status::Error(LmdbError("read", txn.rc()));
-    MDB_cursor* cur = nullptr;
-    if (int rc = mdb_cursor_open(txn.get(), vms_, &cur); rc != 0) {
-      return Status::Error(LmdbError("cursor", rc));
-    }
-    MDB_val k = Val(ref), v;
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      std::string_view id = View(k);
-      if (id.substr(0, ref.size()) != ref) break;
-      auto rec = DecodeVmRecord(View(v), id);
-      matches.emplace_back(std::string(id), rec ? rec->name : "corrupt");
-    }
-    mdb_cursor_close(cur);
+  for (auto it = by_id_.lower_bound(ref);
+       it != by_id_.end() && it->first.compare(0, ref.size(), ref) == 0; ++it) {
+    matches.emplace_back(it->first, it->second->name);
   }
-  if (matches.empty())
+  for (auto it = corrupt_.lower_bound(ref);
+       it != corrupt_.end() && it->first.compare(0, ref.size(), ref) == 0; ++it) {
+    matches.emplace_back(it->first, "corrupt");
+  }
+  if (matches.empty()) {
     return Status::NotFound("no VM named '" + ref + "' or with an id starting '" + ref + "'");
+  }
   if (matches.size() > 1) {
+    std::sort(matches.begin(), matches.end());
     std::string list;
     for (const auto& [id, name] : matches) {
       list += (list.empty() ? "" : ", ") + id.substr(0, 12) + " (" + name + ")";
@@ -289,38 +327,43 @@ Result<VmRecord> VmStore::Resolve(const std::string& ref) const {
                             std::to_string(matches.size()) + " VMs: " + list +
                             "; give more of the id or the name");
   }
-  return Get(matches.front().first);
+  return Lookup(matches.front().first);
 }
 
 VmListing VmStore::List() const {
   VmListing out;
-  std::shared_lock txns(resize_mu_);
-  ReadTxn txn(env_);
-  if (txn.rc() != 0) return out;
-  MDB_cursor* cur = nullptr;
-  if (mdb_cursor_open(txn.get(), vms_, &cur) != 0) return out;
-  MDB_val k, v;
-  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    auto rec = DecodeVmRecord(View(v), View(k));
-    if (rec) {
-      out.records.push_back(std::move(rec.value()));
-    } else {
-      out.corrupt.push_back({std::string(View(k)), rec.status().message()});
-    }
-  }
-  mdb_cursor_close(cur);
+  std::shared_lock cache(cache_mu_);
+  out.records.reserve(by_id_.size());
+  for (const auto& [id, rec] : by_id_) out.records.push_back(rec);
+  for (const auto& [id, error] : corrupt_) out.corrupt.push_back({id, error});
   return out;
 }
 
 Status VmStore::Upsert(const VmRecord& record) {
-  return Write(
-      [&](MDB_txn* txn, Status* logical) { return PutRecord(txn, vms_, names_, record, logical); });
+  return Write([&](MDB_txn* txn, Status* logical, std::vector<Change>* changes) {
+    return PutRecord(txn, vms_, names_, record, CurrentName(txn, record.id), logical, changes);
+  });
+}
+
+Status VmStore::UpsertMany(const std::vector<VmRecord>& records) {
+  return Write([&](MDB_txn* txn, Status* logical, std::vector<Change>* changes) {
+    std::unordered_map<std::string, std::string> batch_names;  // id -> name written
+    for (const auto& r : records) {
+      // An earlier record of this batch may have renamed or created r.id.
+      auto earlier = batch_names.find(r.id);
+      std::string old_name =
+          earlier != batch_names.end() ? earlier->second : CurrentName(txn, r.id);
+      int rc = PutRecord(txn, vms_, names_, r, old_name, logical, changes);
+      batch_names[r.id] = r.name;
+      if (rc != 0 || !logical->ok()) return rc;
+    }
+    return 0;
+  });
 }
 
 Status VmStore::Delete(const std::string& id) {
-  return Write([&](MDB_txn* txn, Status*) {
-    std::string name = CurrentName(txn, vms_, names_, id);
+  return Write([&](MDB_txn* txn, Status*, std::vector<Change>* changes) {
+    std::string name = CurrentName(txn, id);
     if (!name.empty()) {
       MDB_val nk = Val(name), nv;
       if (mdb_get(txn, names_, &nk, &nv) == 0 && View(nv) == id) {
@@ -330,33 +373,37 @@ Status VmStore::Delete(const std::string& id) {
     }
     MDB_val k = Val(id);
     int rc = mdb_del(txn, vms_, &k, nullptr);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    changes->push_back({id, nullptr});
+    return 0;
   });
 }
 
 Result<VmStore::BatchResult> VmStore::UpdateMany(const std::vector<std::string>& ids,
                                                  const Mutator& mutate) {
   BatchResult result;
-  Status s = Write([&](MDB_txn* txn, Status* logical) {
+  Status s = Write([&](MDB_txn* txn, Status* logical, std::vector<Change>* changes) {
     result = BatchResult{};  // the body may run again after the map grows
     for (const auto& id : ids) {
-      MDB_val k = Val(id), v;
-      int rc = mdb_get(txn, vms_, &k, &v);
-      if (rc == MDB_NOTFOUND) {
-        result.skipped.push_back(id + ": no such VM");
+      // The snapshot is exactly the committed state here: writers are
+      // serialised and each applies its changes before the next begins.
+      Result<VmRecordPtr> current = [&] {
+        std::shared_lock cache(cache_mu_);
+        return Lookup(id);
+      }();
+      if (!current) {
+        result.skipped.push_back(current.status().code() == StatusCode::kNotFound
+                                     ? id + ": no such VM"
+                                     : current.status().message());
         continue;
       }
-      if (rc != 0) return rc;
-      auto rec = DecodeVmRecord(View(v), id);
-      if (!rec) {
-        result.skipped.push_back(rec.status().message());
-        continue;
-      }
-      if (Status m = mutate(*rec); !m) {
+      VmRecord copy = **current;
+      if (Status m = mutate(copy); !m) {
         *logical = m;
         return 0;
       }
-      if ((rc = PutRecord(txn, vms_, names_, *rec, logical)) != 0 || !logical->ok()) return rc;
+      int rc = PutRecord(txn, vms_, names_, copy, (*current)->name, logical, changes);
+      if (rc != 0 || !logical->ok()) return rc;
       ++result.written;
     }
     return 0;

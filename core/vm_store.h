@@ -4,24 +4,34 @@
 // writes the record. Every write is committed durably (LMDB's default sync)
 // before it returns.
 //
-// Thread-safety: every method may be called from any thread. Reads use their
-// own read-only transactions (MVCC) and never wait for a writer; writers are
-// serialised. The one exception is growing the map (MDB_MAP_FULL), which
-// waits for in-flight reads to finish for the microseconds it takes.
+// The agent is the only writer of its state dir (StateDirLock), so the store
+// also keeps every record decoded, as an immutable shared snapshot
+// (VmRecordPtr): loaded at open, replaced after each commit. Reads are served
+// from it and never decode or touch the disk; LMDB remains the durable truth.
+// A record that did not decode at open stays reported as corrupt until it is
+// rewritten or deleted.
+//
+// Thread-safety: every method may be called from any thread. Readers never
+// wait for a write transaction or its fsync; they only share a lock with the
+// in-memory swap that follows a commit (microseconds). Writers are
+// serialised.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
 #include "core/vm_record.h"
 
 typedef struct MDB_env MDB_env;
+typedef struct MDB_txn MDB_txn;
 
 namespace banger {
 
@@ -30,8 +40,12 @@ struct CorruptRecord {
   std::string error;
 };
 
+// A record as it was last committed. Immutable: to change a VM, copy the
+// record, change the copy, write it.
+using VmRecordPtr = std::shared_ptr<const VmRecord>;
+
 struct VmListing {
-  std::vector<VmRecord> records;  // by id
+  std::vector<VmRecordPtr> records;  // by id
   std::vector<CorruptRecord> corrupt;
 };
 
@@ -56,12 +70,12 @@ class VmStore {
 
   // Reads. NOT_FOUND-style errors say what was looked for; a record that
   // does not decode is an error naming its id.
-  Result<VmRecord> Get(const std::string& id) const;
-  Result<VmRecord> GetByName(const std::string& name) const;
+  Result<VmRecordPtr> Get(const std::string& id) const;
+  Result<VmRecordPtr> GetByName(const std::string& name) const;
   // ref = full id, a unique id prefix, or a name. An exact id wins, then a
   // name, then a prefix; a prefix that matches several VMs is an error
   // listing them.
-  Result<VmRecord> Resolve(const std::string& ref) const;
+  Result<VmRecordPtr> Resolve(const std::string& ref) const;
   // Every record; corrupt ones are reported, never hidden or dropped.
   VmListing List() const;
 
@@ -69,6 +83,8 @@ class VmStore {
   // own; a rename releases the old name). Delete removes record and name
   // (absent is OK).
   Status Upsert(const VmRecord& record);
+  // Several upserts in ONE transaction (one durable commit): all or none.
+  Status UpsertMany(const std::vector<VmRecord>& records);
   Status Delete(const std::string& id);
 
   // Read-modify-write of several records in ONE transaction (one durable
@@ -85,6 +101,12 @@ class VmStore {
   Status Update(const std::string& id, const Mutator& mutate);
 
   size_t map_size() const;
+
+  // What a committed write changes in the snapshot (internal).
+  struct Change {
+    std::string id;
+    VmRecordPtr record;  // null: the id is gone
+  };
   const std::string& dir() const { return dir_; }
   // Number of write transactions committed since open (tests and stats).
   uint64_t commits() const;
@@ -92,9 +114,13 @@ class VmStore {
  private:
   VmStore() = default;
   // Runs `body` in a write transaction, growing the map and retrying when
-  // LMDB reports it full.
+  // LMDB reports it full; after the commit, applies its changes.
   template <typename Body>
   Status Write(const Body& body);
+  Status LoadSnapshot();
+  void Apply(const std::vector<Change>& changes);
+  Result<VmRecordPtr> Lookup(const std::string& id) const;  // cache_mu_ held
+  std::string CurrentName(MDB_txn* txn, const std::string& id) const;
 
   std::string dir_;
   MDB_env* env_ = nullptr;
@@ -103,6 +129,11 @@ class VmStore {
   std::mutex write_mu_;
   size_t map_size_ = 0;
   std::atomic<uint64_t> commits_{0};
+
+  mutable std::shared_mutex cache_mu_;
+  std::map<std::string, VmRecordPtr> by_id_;  // ordered: id-prefix lookups
+  std::unordered_map<std::string, std::string> names_to_ids_;
+  std::map<std::string, std::string> corrupt_;  // id -> decode error
 };
 
 }  // namespace banger

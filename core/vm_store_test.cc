@@ -93,8 +93,8 @@ class VmStoreTest : public ::testing::Test {
 TEST_F(VmStoreTest, UpsertGetByIdAndName) {
   VmRecord r = Record(Id('a', 1), "web-1");
   ASSERT_TRUE(store_->Upsert(r).ok());
-  EXPECT_EQ(store_->Get(r.id)->name, "web-1");
-  EXPECT_EQ(store_->GetByName("web-1")->id, r.id);
+  EXPECT_EQ((*store_->Get(r.id))->name, "web-1");
+  EXPECT_EQ((*store_->GetByName("web-1"))->id, r.id);
   auto missing = store_->Get(Id('f', 9));
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->GetByName("nope").status().message(), "no VM named 'nope'");
@@ -108,7 +108,7 @@ TEST_F(VmStoreTest, NamesAreUniqueAndRenamesReleaseTheOldName) {
   EXPECT_FALSE(store_->Get(Id('b', 2)).ok()) << "a refused upsert wrote the record";
   ASSERT_TRUE(store_->Upsert(Record(Id('a', 1), "web-2")).ok());  // rename
   EXPECT_TRUE(store_->Upsert(Record(Id('b', 2), "web-1")).ok());  // old name is free
-  EXPECT_EQ(store_->GetByName("web-2")->id, Id('a', 1));
+  EXPECT_EQ((*store_->GetByName("web-2"))->id, Id('a', 1));
 }
 
 TEST_F(VmStoreTest, DeleteRemovesRecordAndName) {
@@ -126,11 +126,11 @@ TEST_F(VmStoreTest, ResolveByIdNamePrefixAndAmbiguity) {
   ASSERT_TRUE(store_->Upsert(Record(a1, "web-1")).ok());
   ASSERT_TRUE(store_->Upsert(Record(a2, "web-2")).ok());
   ASSERT_TRUE(store_->Upsert(Record(b, "aaaa")).ok());  // a name that looks like a prefix
-  EXPECT_EQ(store_->Resolve(a1)->name, "web-1");
-  EXPECT_EQ(store_->Resolve("web-2")->id, a2);
-  EXPECT_EQ(store_->Resolve("bbbb")->id, b);
-  EXPECT_EQ(store_->Resolve("aaaa1")->id, a1);
-  EXPECT_EQ(store_->Resolve("aaaa")->id, b) << "a name wins over an id prefix";
+  EXPECT_EQ((*store_->Resolve(a1))->name, "web-1");
+  EXPECT_EQ((*store_->Resolve("web-2"))->id, a2);
+  EXPECT_EQ((*store_->Resolve("bbbb"))->id, b);
+  EXPECT_EQ((*store_->Resolve("aaaa1"))->id, a1);
+  EXPECT_EQ((*store_->Resolve("aaaa"))->id, b) << "a name wins over an id prefix";
   auto ambiguous = store_->Resolve("aaa");
   ASSERT_FALSE(ambiguous.ok());
   EXPECT_EQ(ambiguous.status().code(), StatusCode::kConflict);
@@ -181,7 +181,17 @@ TEST_F(VmStoreTest, UpdateManyIsOneTransaction) {
   EXPECT_EQ(store_->commits() - before, 1u);
   EXPECT_EQ(r->written, 50u);
   ASSERT_EQ(r->skipped.size(), 1u);
-  EXPECT_EQ(store_->Get(Id('a', 10))->stats.collected_at_ms, 1234);
+  EXPECT_EQ((*store_->Get(Id('a', 10)))->stats.collected_at_ms, 1234);
+}
+
+TEST_F(VmStoreTest, UpsertManyIsAllOrNothing) {
+  ASSERT_TRUE(store_->Upsert(Record(Id('a', 1), "taken")).ok());
+  uint64_t before = store_->commits();
+  ASSERT_TRUE(store_->UpsertMany({Record(Id('b', 1), "b1"), Record(Id('b', 2), "b2")}).ok());
+  EXPECT_EQ(store_->commits() - before, 1u);
+  Status s = store_->UpsertMany({Record(Id('c', 1), "c1"), Record(Id('c', 2), "taken")});
+  EXPECT_EQ(s.code(), StatusCode::kConflict);
+  EXPECT_FALSE(store_->Get(Id('c', 1)).ok()) << "half a batch was written";
 }
 
 TEST_F(VmStoreTest, AMutatorErrorAbortsTheWholeBatch) {
@@ -192,7 +202,7 @@ TEST_F(VmStoreTest, AMutatorErrorAbortsTheWholeBatch) {
     return rec.name == "two" ? Status::Error("refused") : Status::Ok();
   });
   EXPECT_FALSE(r.ok());
-  EXPECT_EQ(store_->Get(Id('a', 1))->last_error, "");
+  EXPECT_EQ((*store_->Get(Id('a', 1)))->last_error, "");
 }
 
 TEST_F(VmStoreTest, MapGrowsInsteadOfFailing) {
@@ -222,11 +232,11 @@ TEST_F(VmStoreTest, ReadersDoNotWaitForAWriter) {
   });
   while (!writer_inside) std::this_thread::yield();
   auto r = store_->Get(Id('a', 1));  // would deadlock if reads waited for the writer
-  EXPECT_TRUE(r.ok());
-  EXPECT_EQ(r->last_error, "");  // the reader sees the last committed state
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)->last_error, "");  // the reader sees the last committed state
   reader_done = true;
   writer.join();
-  EXPECT_EQ(store_->Get(Id('a', 1))->last_error, "written");
+  EXPECT_EQ((*store_->Get(Id('a', 1)))->last_error, "written");
 }
 
 TEST_F(VmStoreTest, ConcurrentReadersDuringWrites) {
@@ -241,7 +251,7 @@ TEST_F(VmStoreTest, ConcurrentReadersDuringWrites) {
         if (!l.corrupt.empty() || l.records.size() < last) ++errors;
         last = l.records.size();
         for (const auto& r : l.records) {
-          if (!store_->Get(r.id).ok()) ++errors;
+          if (!store_->Get(r->id).ok()) ++errors;
         }
       }
     });
@@ -341,7 +351,7 @@ TEST_F(VmStoreTest, HandlesWriteThroughAndSurviveAReopen) {
   ASSERT_TRUE(handles.Clear(Id('a', 1), "tap", "").ok());
   handles.ForgetAll();
   EXPECT_FALSE(handles.Get(Id('a', 1), "tap", "guest_ip").ok());
-  EXPECT_TRUE(store_->Get(Id('a', 1))->handles.empty());
+  EXPECT_TRUE((*store_->Get(Id('a', 1)))->handles.empty());
   EXPECT_TRUE(handles.Clear(Id('f', 1), "tap", "").ok()) << "clearing a gone VM is OK";
 }
 
