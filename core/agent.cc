@@ -10,6 +10,7 @@
 #include "core/capability_report.h"
 #include "core/peer_credentials.h"
 #include "core/version.h"
+#include "core/vmm_process.h"
 
 namespace banger {
 
@@ -25,6 +26,15 @@ Status Agent::Start() {
                            std::to_string(BANGER_ABI_MAJOR) + "." +
                            std::to_string(BANGER_ABI_MINOR) + "), config " +
                            (config_.source.empty() ? "(built-in defaults)" : config_.source));
+  if (auto vmm = ResolveVmmBinary(config_.vmm_binary); vmm) {
+    bool stand_in = std::filesystem::path(*vmm).filename() != "firecracker";
+    logger_.Info("core", "VMM binary: " + *vmm +
+                             (stand_in ? " (not Firecracker: a stand-in, for tests and the dev "
+                                         "profile)"
+                                       : ""));
+  } else {
+    logger_.Warn("core", vmm.status().message() + "; VMs cannot start until it is fixed");
+  }
   std::error_code ec;
   std::filesystem::create_directories(config_.state_dir, ec);
   if (ec) return Status::Error("state dir " + config_.state_dir + ": " + ec.message());

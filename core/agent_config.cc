@@ -9,8 +9,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+
 #include <set>
 #include <sstream>
+#include "core/duration.h"
 
 namespace banger {
 namespace po = boost::program_options;
@@ -153,6 +155,18 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
           return fail("'" + value + "' is not a size in MiB between 1 and 1048576");
         }
         config.store_map_size_mib = mib;
+      } else if (key == "vmm_binary") {
+        if (value.empty()) return fail("must not be empty (firecracker, or a path)");
+        config.vmm_binary = value;
+      } else if (key == "vmm_ready_timeout" || key == "vmm_stop_timeout" ||
+                 key == "vmm_api_timeout") {
+        auto d = ParseDuration(value);
+        if (!d || d->count() == 0) {
+          return fail("'" + value + "' is not a duration; write it like 500ms, 10s or 2m");
+        }
+        (key == "vmm_ready_timeout"  ? config.vmm_ready_timeout
+         : key == "vmm_stop_timeout" ? config.vmm_stop_timeout
+                                     : config.vmm_api_timeout) = *d;
       } else if (key == "allow_plugin_symlinks") {
         auto b = ParseBool(value);
         if (!b) return fail("'" + value + "' is not a boolean; use true or false");
@@ -160,7 +174,8 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
       } else {
         return fail(
             "unknown key; [core] takes state_dir, socket, socket_group, plugin_dirs, log_level, "
-            "allow_plugin_symlinks, store_map_size_mib");
+            "allow_plugin_symlinks, store_map_size_mib, vmm_binary, vmm_ready_timeout, "
+            "vmm_stop_timeout, vmm_api_timeout");
       }
     } else if (section == "plugins") {
       if (key != "enable" && key != "required") {

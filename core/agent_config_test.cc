@@ -69,6 +69,9 @@ TEST(AgentConfigTest, BadValuesNameKeyAndLine) {
   ExpectError("[core]\nplugin_dirs = ,\n", "needs at least one directory");
   ExpectError("[core]\nstore_map_size_mib = 12x\n", "b.conf:2: core.store_map_size_mib: '12x'");
   ExpectError("[core]\nstore_map_size_mib = 0\n", "between 1 and 1048576");
+  ExpectError("[core]\nvmm_stop_timeout = 10\n",
+              "b.conf:2: core.vmm_stop_timeout: '10' is not a duration; write it like 500ms");
+  ExpectError("[core]\nvmm_binary =\n", "b.conf:2: core.vmm_binary: must not be empty");
 }
 
 TEST(AgentConfigTest, PluginsSectionIsChecked) {
@@ -111,6 +114,18 @@ TEST(AgentConfigTest, MissingFileIsAnError) {
             std::string::npos);
 }
 
+TEST(AgentConfigTest, VmmKeysParse) {
+  auto c = ParseAgentConfig(
+      "[core]\nvmm_binary = /opt/fc\nvmm_stop_timeout = 2s\nvmm_ready_timeout = 1m30s\n"
+      "vmm_api_timeout = 250ms\n",
+      "t");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->vmm_binary, "/opt/fc");
+  EXPECT_EQ(c->vmm_stop_timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c->vmm_ready_timeout, std::chrono::milliseconds(90000));
+  EXPECT_EQ(c->vmm_api_timeout, std::chrono::milliseconds(250));
+}
+
 TEST(AgentConfigTest, SplitListAndParseBool) {
   EXPECT_EQ(SplitList(" a, b,,c ,"), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(ParseBool("on"), true);
@@ -137,6 +152,10 @@ TEST(AgentConfigTest, ShippedConfigDocumentsTheDefaults) {
   EXPECT_EQ(shipped->log_level, defaults->log_level);
   EXPECT_EQ(shipped->allow_plugin_symlinks, defaults->allow_plugin_symlinks);
   EXPECT_EQ(shipped->store_map_size_mib, defaults->store_map_size_mib);
+  EXPECT_EQ(shipped->vmm_binary, defaults->vmm_binary);
+  EXPECT_EQ(shipped->vmm_ready_timeout, defaults->vmm_ready_timeout);
+  EXPECT_EQ(shipped->vmm_stop_timeout, defaults->vmm_stop_timeout);
+  EXPECT_EQ(shipped->vmm_api_timeout, defaults->vmm_api_timeout);
   for (const char* key :
        {"core.state_dir", "core.socket", "core.socket_group", "core.plugin_dirs", "core.log_level",
         "core.allow_plugin_symlinks", "plugins.enable", "plugins.required"}) {

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
       "plugin-dir", po::value<std::vector<std::string>>(),
       "override [core] plugin_dirs (repeat for several)")(
       "log-level", po::value<std::string>(), "override [core] log_level (debug|info|warn|error)")(
+      "vmm-binary", po::value<std::string>(), "override [core] vmm_binary")(
       "check-config", "parse the config, print the result and exit");
   po::variables_map vm;
   try {
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   if (vm.count("state-dir")) config.state_dir = vm["state-dir"].as<std::string>();
   if (vm.count("socket")) config.socket_path = vm["socket"].as<std::string>();
   if (vm.count("socket-group")) config.socket_group = vm["socket-group"].as<std::string>();
+  if (vm.count("vmm-binary")) config.vmm_binary = vm["vmm-binary"].as<std::string>();
   if (vm.count("plugin-dir")) config.plugin_dirs = vm["plugin-dir"].as<std::vector<std::string>>();
   if (vm.count("log-level")) {
     auto level = banger::ParseLogLevel(vm["log-level"].as<std::string>());

@@ -69,6 +69,7 @@ HttpResponse RouteTable::Dispatch(HttpRequest& request) const {
     request.params = std::move(params);
     return route.handler(request);
   }
+  if (unmatched_) return unmatched_(request);
   if (path_matched) {
     return ErrorResponse(405, request.method + " is not allowed on " + request.path);
   }

@@ -18,6 +18,8 @@ class RouteTable {
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
   void Add(std::string method, std::string pattern, Handler handler);
+  // Answers requests no route matches (instead of the 404/405 below).
+  void SetUnmatched(Handler handler) { unmatched_ = std::move(handler); }
   // Finds the route, fills request.params and calls it; 404 when no pattern
   // matches the path, 405 when one matches but not with this method.
   HttpResponse Dispatch(HttpRequest& request) const;
@@ -29,6 +31,7 @@ class RouteTable {
     Handler handler;
   };
   std::vector<Route> routes_;
+  Handler unmatched_;
 };
 
 // Splits "/a/b/c" into {"a","b","c"} (percent-decoded).

@@ -80,56 +80,90 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
   return condition();
 }
 
-AgentProcess::AgentProcess(const std::vector<std::string>& args, const std::string& log_path)
-    : log_path_(log_path) {
+std::vector<std::string> AgentProcess::Argv(const std::vector<std::string>& args) {
   std::vector<std::string> argv{BANGERD_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+AgentProcess::AgentProcess(const std::vector<std::string>& args, const std::string& log_path)
+    : log_path_(log_path), process_(Argv(args), log_path) {}
+
+bool AgentProcess::WaitReady(const std::string& socket) {
+  bool ready = WaitFor([&] {
+    if (process_.WaitExit(std::chrono::milliseconds(0)) >= 0) return true;  // it died
+    auto r = UnixHttpCall(socket, "GET", "/v1/info", "", std::chrono::seconds(1));
+    return r.ok() && r.reply.status == 200;
+  });
+  return ready && process_.WaitExit(std::chrono::milliseconds(0)) < 0;
+}
+
+int AgentProcess::Stop(int sig) {
+  process_.Kill(sig);
+  return process_.WaitExit(std::chrono::seconds(60));
+}
+
+std::string AgentProcess::log() const {
+  return ReadFile(log_path_);
+}
+
+bool IsRoot() {
+  return ::geteuid() == 0;
+}
+
+}  // namespace banger::testing
+
+namespace banger::testing {
+
+NetNamespace::NetNamespace() {
+  static int counter = 0;
+  name_ = "banger-t" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  ok_ = RunCommand({"ip", "netns", "add", name_}).exit_code == 0;
+  if (ok_) RunCommand({"ip", "netns", "exec", name_, "ip", "link", "set", "lo", "up"});
+}
+
+NetNamespace::~NetNamespace() {
+  if (ok_) RunCommand({"ip", "netns", "del", name_});
+}
+
+std::vector<std::string> NetNamespace::Wrap(const std::vector<std::string>& argv) const {
+  std::vector<std::string> out{"ip", "netns", "exec", name_};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+CommandResult NetNamespace::Run(const std::vector<std::string>& argv) const {
+  return RunCommand(Wrap(argv));
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::string& log_path) {
+  std::vector<std::string> args = argv;
   std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
+  for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
-  posix_spawn_file_actions_adddup2(&actions, 2, 1);
-  if (::posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ) != 0) pid_ = -1;
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  if (::posix_spawnp(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ) != 0) pid_ = -1;
   posix_spawn_file_actions_destroy(&actions);
 }
 
-AgentProcess::~AgentProcess() {
-  if (pid_ > 0 && exit_code_ < 0) Stop(SIGKILL);
-}
-
-bool AgentProcess::WaitReady(const std::string& socket) {
-  return WaitFor([&] {
-           int status;
-           if (exit_code_ >= 0) return true;
-           if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-             exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-             return true;
-           }
-           auto r = UnixHttpCall(socket, "GET", "/v1/info", "", std::chrono::seconds(1));
-           return r.ok() && r.reply.status == 200;
-         }) &&
-         exit_code_ < 0;
-}
-
-int AgentProcess::Stop(int sig) {
-  if (exit_code_ >= 0) return exit_code_;
-  ::kill(pid_, sig);
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ > 0 && exit_code_ < 0) {
+    ::kill(pid_, SIGKILL);
+    WaitExit(std::chrono::seconds(10));
   }
-  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return exit_code_;
 }
 
-int AgentProcess::WaitExit(std::chrono::milliseconds timeout) {
+int BackgroundProcess::WaitExit(std::chrono::milliseconds timeout) {
   WaitFor(
       [&] {
-        int status;
         if (exit_code_ >= 0) return true;
+        int status;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
           exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
           return true;
@@ -140,12 +174,8 @@ int AgentProcess::WaitExit(std::chrono::milliseconds timeout) {
   return exit_code_;
 }
 
-std::string AgentProcess::log() const {
-  return ReadFile(log_path_);
-}
-
-bool IsRoot() {
-  return ::geteuid() == 0;
+void BackgroundProcess::Kill(int sig) {
+  if (pid_ > 0 && exit_code_ < 0) ::kill(pid_, sig);
 }
 
 }  // namespace banger::testing

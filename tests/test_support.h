@@ -43,26 +43,58 @@ CommandResult RunCommand(const std::vector<std::string>& argv);
 bool WaitFor(const std::function<bool()>& condition,
              std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-// A bangerd started with `args`; its stderr goes to a log file.
+bool IsRoot();
+
+// A network namespace of the test's own ("banger-t<pid>-<n>"), deleted with
+// everything in it on destruction. Needs root (and `ip`).
+class NetNamespace {
+ public:
+  NetNamespace();
+  ~NetNamespace();
+  const std::string& name() const { return name_; }
+  bool ok() const { return ok_; }
+  // argv run inside the namespace (`ip netns exec NAME argv...`).
+  std::vector<std::string> Wrap(const std::vector<std::string>& argv) const;
+  CommandResult Run(const std::vector<std::string>& argv) const;
+
+ private:
+  std::string name_;
+  bool ok_ = false;
+};
+
+// A background process (no shell); killed with SIGKILL on destruction if
+// still running. Output goes to `log_path`.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::string& log_path);
+  ~BackgroundProcess();
+  pid_t pid() const { return pid_; }
+  // Exit code (128+signal when killed) once it exited within `timeout`, else -1.
+  int WaitExit(std::chrono::milliseconds timeout);
+  void Kill(int sig);
+
+ private:
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
+// A bangerd started with `args`; its output goes to a log file.
 class AgentProcess {
  public:
   AgentProcess(const std::vector<std::string>& args, const std::string& log_path);
-  ~AgentProcess();
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_.pid(); }
   // True once a GET /v1/info on `socket` answers 200 (false if it exited).
   bool WaitReady(const std::string& socket);
   // Sends `sig` and waits for the exit; returns the exit code (or 128+signal).
   int Stop(int sig);
   // Waits for it to exit by itself; returns the exit code or -1 on timeout.
-  int WaitExit(std::chrono::milliseconds timeout);
+  int WaitExit(std::chrono::milliseconds timeout) { return process_.WaitExit(timeout); }
   std::string log() const;
 
  private:
-  pid_t pid_ = -1;
-  int exit_code_ = -1;
+  static std::vector<std::string> Argv(const std::vector<std::string>& args);
   std::string log_path_;
+  BackgroundProcess process_;
 };
-
-bool IsRoot();
 
 }  // namespace banger::testing
