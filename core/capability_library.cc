@@ -39,6 +39,8 @@ CapabilityHooks ReadHooks(const banger_capability* d) {
   BANGER_READ_HOOK(tick_interval_ms);
   BANGER_READ_HOOK(query);
   BANGER_READ_HOOK(shutdown);
+  // A 1.0 descriptor has zeros in that slot, but the rule is the minor.
+  if (d->abi_minor >= 1) BANGER_READ_HOOK(rediscover);
 #undef BANGER_READ_HOOK
   return h;
 }
@@ -63,6 +65,7 @@ std::string DescribeHooks(const CapabilityHooks& h) {
   }
   add(h.query != nullptr, "query");
   add(h.shutdown != nullptr, "shutdown");
+  add(h.rediscover != nullptr, "rediscover");
   return out;
 }
 

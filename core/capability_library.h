@@ -26,6 +26,7 @@ struct CapabilityHooks {
   uint32_t tick_interval_ms = 0;
   decltype(banger_capability::query) query = nullptr;
   decltype(banger_capability::shutdown) shutdown = nullptr;
+  decltype(banger_capability::rediscover) rediscover = nullptr;  // ABI >= 1.1
 };
 
 struct ConfigKeyDoc {

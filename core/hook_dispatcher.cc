@@ -117,14 +117,17 @@ std::vector<Plugin*> HookDispatcher::Running() const {
   return out;
 }
 
-Status HookDispatcher::Prepare(const banger_vm& vm) {
+Status HookDispatcher::Prepare(const banger_vm& vm,
+                               const std::function<void(const std::string&)>& around) {
   std::vector<Plugin*> touched;
   for (Plugin* p : Running()) {
     auto prepare = p->library->hooks.prepare;
     if (prepare == nullptr) continue;
     touched.push_back(p);
+    if (around) around(p->name);
     HookOutcome r =
         Call(*p, "prepare", [&](banger_message* m) { return prepare(p->self, &vm, m); });
+    if (around) around("");
     if (r.code == BANGER_OK || r.code == BANGER_SKIP) continue;
     Status failure =
         Status::Error(p->name + ": prepare vm \"" + std::string(vm.name) + "\": " + r.message);
@@ -161,6 +164,24 @@ Status HookDispatcher::Tick(Plugin& plugin, int64_t now_unix_ms) {
       Call(plugin, "tick", [&](banger_message* m) { return tick(plugin.self, now_unix_ms, m); });
   if (r.code == BANGER_OK || r.code == BANGER_SKIP) return Status::Ok();
   return Status::Error(plugin.name + ": tick: " + r.message);
+}
+
+std::optional<std::string> HookDispatcher::Rediscover(const std::string& capability,
+                                                      const banger_vm& vm, const std::string& key) {
+  Plugin* p = registry_.Find(capability);
+  if (p == nullptr || p->state != PluginState::kOk || !p->library->hooks.rediscover) {
+    return std::nullopt;
+  }
+  auto rediscover = p->library->hooks.rediscover;
+  char value[1024] = {0};
+  HookOutcome r = Call(*p, "rediscover", [&](banger_message* m) {
+    return rediscover(p->self, &vm, key.c_str(), value, sizeof value, m);
+  });
+  if (r.code == BANGER_OK) return std::string(value);
+  if (r.code != BANGER_NOT_FOUND) {
+    logger_.Warn(capability, "rediscover " + key + " for vm \"" + vm.name + "\": " + r.message);
+  }
+  return std::nullopt;
 }
 
 Result<std::string> HookDispatcher::Query(const std::string& capability, const std::string& verb,

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,7 +40,9 @@ class HookDispatcher {
   // Prepares `vm` with every running capability in order. On a failure the
   // failed capability and the ones before it are cleaned up (reverse order)
   // and the error names the capability and any cleanup failures.
-  Status Prepare(const banger_vm& vm);
+  // `around` (optional) is called with each capability's name before its
+  // prepare and with "" after it (the lifecycle tracks who may contribute).
+  Status Prepare(const banger_vm& vm, const std::function<void(const std::string&)>& around = {});
 
   // Cleans up `vm` with every running capability in reverse order; each one
   // is called even when an earlier one failed; failures are joined.
@@ -46,6 +50,11 @@ class HookDispatcher {
 
   // Runs `plugin`'s tick.
   Status Tick(Plugin& plugin, int64_t now_unix_ms);
+
+  // Asks `capability`'s rediscover hook for handle `key` of `vm`. nullopt
+  // when it has no such hook, finds nothing, or fails (logged).
+  std::optional<std::string> Rediscover(const std::string& capability, const banger_vm& vm,
+                                        const std::string& key);
 
   // Calls `capability`'s query hook; the reply is its JSON text.
   Result<std::string> Query(const std::string& capability, const std::string& verb,

@@ -88,7 +88,7 @@ TEST_F(AgentTest, ListsEveryStatusAndSurvivesEveryBadPlugin) {
   }
   EXPECT_CONTAINS(table.output, "recorder");
   EXPECT_CONTAINS(table.output, "1.2.3");
-  EXPECT_CONTAINS(table.output, "init,prepare,cleanup,tick(50ms),query,shutdown");
+  EXPECT_CONTAINS(table.output, "init,prepare,cleanup,tick(50ms),query,shutdown,rediscover");
 
   CommandResult listing = Ctl({"caps", "--json"});
   ASSERT_EQ(listing.exit_code, 0) << listing.output;
@@ -98,7 +98,7 @@ TEST_F(AgentTest, ListsEveryStatusAndSurvivesEveryBadPlugin) {
     if (!status.count(c["name"])) status[c["name"]] = c["status_text"];
     if (!abi.count(c["name"])) abi[c["name"]] = c["abi"];
   }
-  EXPECT_EQ(abi["recorder"], "1.0");
+  EXPECT_EQ(abi["recorder"], "1.1");
   EXPECT_EQ(abi["wrong-major"], "2.0");  // what the refused file was built for
   EXPECT_EQ(abi["newer-minor"], "1.7");
   EXPECT_EQ(status["recorder"], "ok");

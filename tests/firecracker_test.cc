@@ -224,7 +224,6 @@ TEST_F(FirecrackerTest, StopEscalatesWhenCtrlAltDelIsIgnored) {
   ASSERT_TRUE(stopped.ok()) << stopped.status().message();
   EXPECT_EQ(stopped->step, StopStep::kSigkill);
   EXPECT_EQ(stopped->detail, "no exit within 300 ms of SendCtrlAltDel");
-  EXPECT_GE(stopped->took, 300ms);
   EXPECT_FALSE(ProcessAlive(vmm));
 }
 
@@ -236,7 +235,6 @@ TEST_F(FirecrackerTest, StopOfAVmThatNeverBootedGoesStraightToSigkill) {
   EXPECT_CONTAINS(stopped->detail,
                   "SendCtrlAltDel failed: firecracker PUT /actions: The requested "
                   "operation is not supported before starting the microVM.");
-  EXPECT_LT(stopped->took, 5s);
 }
 
 TEST_F(FirecrackerTest, StopOfAGoneVmm) {

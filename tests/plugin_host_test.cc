@@ -83,7 +83,8 @@ TEST_F(PluginHostTest, GoodPluginsLoadInDependencyOrder) {
   EXPECT_EQ(StatusOf("recorder"), "ok");
   Plugin* rec = registry_->Find("recorder");
   EXPECT_EQ(rec->library->version, "1.2.3");
-  EXPECT_EQ(DescribeHooks(rec->library->hooks), "init,prepare,cleanup,tick(50ms),query,shutdown");
+  EXPECT_EQ(DescribeHooks(rec->library->hooks),
+            "init,prepare,cleanup,tick(50ms),query,shutdown,rediscover");
   EXPECT_EQ(DescribeHooks(registry_->Find("plain-c")->library->hooks),
             "init,prepare,cleanup,shutdown");
   // init ran in dependency order
@@ -102,7 +103,7 @@ TEST_F(PluginHostTest, WrongAbiMajorIsRefusedNamingBothVersions) {
   CopyPlugins(plugin_dir_, {"wrong-major"});
   Discover("[plugins]\nenable = wrong-major\n");
   EXPECT_CONTAINS(StatusOf("wrong-major"),
-                  "error: built for capability ABI 2.0, this agent speaks ABI 1.0 (majors must "
+                  "error: built for capability ABI 2.0, this agent speaks ABI 1.1 (majors must "
                   "match)");
 }
 
@@ -110,7 +111,15 @@ TEST_F(PluginHostTest, NewerAbiMinorIsRefusedNamingBothVersions) {
   CopyPlugins(plugin_dir_, {"newer-minor"});
   Discover("[plugins]\nenable = newer-minor\n");
   EXPECT_CONTAINS(StatusOf("newer-minor"),
-                  "built for capability ABI 1.7, newer than this agent's ABI 1.0");
+                  "built for capability ABI 1.7, newer than this agent's ABI 1.1");
+}
+
+TEST_F(PluginHostTest, AnOlderMinorLoads) {
+  CopyPlugins(plugin_dir_, {"older-minor"});
+  Discover("[plugins]\nenable = older-minor\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  EXPECT_EQ(StatusOf("older-minor"), "ok");
+  EXPECT_EQ(registry_->Find("older-minor")->library->abi_minor, 0);
 }
 
 TEST_F(PluginHostTest, MissingEntrySymbol) {

@@ -10,9 +10,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
-#include <nlohmann/json_fwd.hpp>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <thread>
 #include <vector>

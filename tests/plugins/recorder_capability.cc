@@ -5,6 +5,7 @@
 #include <banger/capability.hpp>
 
 #include <atomic>
+#include <optional>
 #include <stdexcept>
 
 namespace {
@@ -46,6 +47,13 @@ class Recorder {
 
   void Shutdown() {
     host_.Info("hook shutdown -");
+  }
+
+  // Finds handle "lost" of any VM (as if the object were found on the host).
+  std::optional<std::string> Rediscover(const banger::Vm& vm, std::string_view key) {
+    host_.Info("hook rediscover " + std::string(vm.name()) + " " + std::string(key));
+    if (key != "lost") return std::nullopt;
+    return "found-" + std::string(vm.name());
   }
 
  private:

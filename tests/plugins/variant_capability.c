@@ -81,23 +81,21 @@ static void variant_shutdown(void* self) {
 
 static const char* const variant_deps[] = {VARIANT_DEPS NULL};
 
+/* Designated initializers: a later minor names a reserved slot without
+ * breaking this source. */
 static const banger_capability variant_descriptor = {
-    sizeof(banger_capability),
-    VARIANT_ABI_MAJOR,
-    VARIANT_ABI_MINOR,
-    VARIANT_NAME,
-    "0.1.0",
-    "test capability " VARIANT_NAME,
-    variant_deps,
-    NULL,
-    variant_init,
-    variant_prepare,
-    variant_cleanup,
-    NULL,
-    0,
-    NULL,
-    variant_shutdown,
-    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
+    .struct_size = sizeof(banger_capability),
+    .abi_major = VARIANT_ABI_MAJOR,
+    .abi_minor = VARIANT_ABI_MINOR,
+    .name = VARIANT_NAME,
+    .version = "0.1.0",
+    .description = "test capability " VARIANT_NAME,
+    .dependencies = variant_deps,
+    .init = variant_init,
+    .prepare = variant_prepare,
+    .cleanup = variant_cleanup,
+    .shutdown = variant_shutdown,
+};
 
 #ifndef VARIANT_NO_ENTRY
 BANGER_EXPORT const banger_capability* banger_capability_entry(void) {

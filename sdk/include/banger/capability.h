@@ -44,9 +44,11 @@
 extern "C" {
 #endif
 
-/* ABI version implemented by this header. */
+/* ABI version implemented by this header.
+ *   1.0  the descriptor, hooks and host services table
+ *   1.1  the rediscover hook (in the first reserved slot; same struct size) */
 #define BANGER_ABI_MAJOR 1
-#define BANGER_ABI_MINOR 0
+#define BANGER_ABI_MINOR 1
 
 /* The one symbol a capability exports: `const banger_capability* NAME(void)`. */
 #define BANGER_ENTRY_SYMBOL "banger_capability_entry"
@@ -203,8 +205,10 @@ struct banger_host {
    * VM (a tap name, a guest IP). Keys and values are short strings.
    * handle_get: reads `key` of `capability` (NULL: the caller's own) for VM
    *   `vm_id` into out[out_size]. Looks in the host's cache, then the VM's
-   *   durable record. OK; NOT_FOUND when no source has a value (the message
-   *   says which sources were consulted); TRUNCATED; UNAVAILABLE.
+   *   durable record, then asks the owning capability's rediscover hook (if
+   *   it has one). OK; NOT_FOUND when no source has a value: the object was
+   *   never allocated (the message names the sources consulted); TRUNCATED;
+   *   UNAVAILABLE.
    * handle_set: records the caller's own `key` = `value`; durable (committed)
    *   before it returns, so create the kernel object only after OK.
    * handle_clear: forgets the caller's `key` (NULL: all of the caller's keys
@@ -318,7 +322,17 @@ typedef struct banger_capability {
    * everything held in self. No other hook runs after it. */
   void (*shutdown)(void* self);
 
-  void* reserved[8]; /* zero; for hooks of later minors */
+  /* Since ABI 1.1. Optional. Finds handle `key` of this capability for `vm`
+   * when neither the host's handle cache nor the VM's record holds it (the
+   * agent died between creating an object and recording it, or the record
+   * lost it): look for the object itself (e.g. a device named after the VM)
+   * and write its identity into out[out_size]. OK: the host records the value
+   * and hands it to whoever asked (typically cleanup); NOT_FOUND: there is no
+   * such object. Must not create anything. */
+  int (*rediscover)(void* self, const banger_vm* vm, const char* key, char* out, size_t out_size,
+                    banger_message* msg);
+
+  void* reserved[7]; /* zero; for hooks of later minors */
 } banger_capability;
 
 /* The entry point every capability defines (exported, C linkage). */

@@ -15,6 +15,8 @@
 //     banger::Status Query(std::string_view verb, const banger::Vm& vm,
 //                          std::string_view args_json, std::string& reply);
 //     void Shutdown();                                         // optional
+//     std::optional<std::string> Rediscover(const banger::Vm&,  // optional (ABI 1.1)
+//                                           std::string_view key);
 //   };
 //   BANGER_CAPABILITY(Hello, (banger::Info{.name = "hello", .version = "1.0.0",
 //                                          .description = "says hello"}))
@@ -30,6 +32,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <optional>
@@ -363,6 +366,21 @@ int Query(void* self, const char* verb, const banger_vm* vm, const char* args,
 }
 
 template <typename T>
+int Rediscover(void* self, const banger_vm* vm, const char* key, char* out, size_t out_size,
+               banger_message* msg) {
+  return Guard(msg, [&] {
+    std::optional<std::string> found = static_cast<T*>(self)->Rediscover(Vm(vm), key);
+    if (!found) return static_cast<int>(BANGER_NOT_FOUND);
+    if (found->size() >= out_size) {
+      banger_message_set(msg, "rediscovered value is %zu bytes", found->size());
+      return static_cast<int>(BANGER_TRUNCATED);
+    }
+    std::memcpy(out, found->c_str(), found->size() + 1);
+    return static_cast<int>(BANGER_OK);
+  });
+}
+
+template <typename T>
 void Shutdown(void* self) {
   auto* obj = static_cast<T*>(self);
   try {
@@ -406,6 +424,10 @@ constexpr banger_capability MakeDescriptor(const Info& info) {
                   { t.Query(s, vm, s, out) } -> std::same_as<Status>;
                 })
     d.query = &detail::Query<T>;
+  if constexpr (requires(T & t, const Vm& vm, std::string_view key) {
+                  { t.Rediscover(vm, key) } -> std::same_as<std::optional<std::string>>;
+                })
+    d.rediscover = &detail::Rediscover<T>;
   d.shutdown = &detail::Shutdown<T>;
   return d;
 }
