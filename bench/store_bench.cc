@@ -46,17 +46,17 @@ VmRecord RealisticRecord(int i) {
       1024,
       8ull << 30,
       {}};
-  r.runtime = {"Running",
-               100000 + i,
-               987654321ull + i,
-               dir + "/firecracker.sock",
-               dir + "/vsock.sock",
-               static_cast<uint32_t>(3 + i),
-               dir + "/metrics.json",
-               dir + "/vmm.log",
-               dir + "/system.img",
-               dir + "/work.img",
-               {}};
+  r.runtime.vmm_state = "Running";
+  r.runtime.pid = 100000 + i;
+  r.runtime.pid_start_time = 987654321ull + i;
+  r.runtime.api_socket = dir + "/firecracker.sock";
+  r.runtime.vsock_path = dir + "/vsock.sock";
+  r.runtime.vsock_cid = static_cast<uint32_t>(3 + i);
+  r.runtime.metrics_path = dir + "/metrics.json";
+  r.runtime.log_path = dir + "/vmm.log";
+  r.runtime.overlay_path = dir + "/system.img";
+  r.runtime.work_disk_path = dir + "/work.img";
+  r.runtime.started_at_ms = r.created_at_ms + 500;
   r.handles["tap"] = {{"tap_name", "bt" + std::to_string(i)},
                       {"host_ip", "172.16." + std::to_string(i / 64) + ".1"},
                       {"guest_ip", "172.16." + std::to_string(i / 64) + ".2"},

@@ -10,6 +10,8 @@
 #include "core/capability_report.h"
 #include "core/peer_credentials.h"
 #include "core/version.h"
+#include "core/vm_routes.h"
+#include "core/vm_view.h"
 #include "core/vmm_process.h"
 
 namespace banger {
@@ -54,8 +56,23 @@ Status Agent::Start() {
   services_ = std::make_unique<HostServices>(logger_, verbs_);
   services_->AttachVmServices(vm_services_.get());
   dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *services_, logger_);
+  ops_ = std::make_unique<OperationLog>(logger_);
+  vms_ = std::make_unique<VmService>(
+      VmServiceOptions{config_.state_dir, config_.vmm_binary, config_.vmm_ready_timeout,
+                       config_.vmm_stop_timeout, config_.vmm_api_timeout},
+      *store_, *handles_, *dispatcher_, *ops_, logger_);
+  vm_services_->AttachLifecycle(vms_.get());
+  vm_services_->AttachRediscoverer(
+      [this](const std::string& capability, const VmRecord& vm, const std::string& key) {
+        return dispatcher_->Rediscover(capability, MakeVmView(vm), key);
+      });
   started_ok_ = true;  // from here on, Stop has shutdown hooks to run
   if (Status s = dispatcher_->InitAll(); !s) return s;
+
+  // Before serving: whatever happened while the agent was away is settled.
+  int changed = vms_->Reconcile(/*at_start=*/true);
+  logger_.Info("core", "reconcile at start: " + std::to_string(store_->List().records.size()) +
+                           " VMs, " + std::to_string(changed) + " changed");
 
   PeerPolicy peers{::geteuid(), std::nullopt};
   if (!config_.socket_group.empty()) {
@@ -68,6 +85,12 @@ Status Agent::Start() {
   server_->Start();
   ticks_ = std::make_unique<TickScheduler>(*dispatcher_, logger_);
   ticks_->Start();
+  reconciler_ = std::make_unique<PeriodicTask>(config_.reconcile_interval, [this] {
+    if (int n = vms_->Reconcile(/*at_start=*/false); n > 0) {
+      logger_.Info("core", "reconcile: " + std::to_string(n) + " VMs changed");
+    }
+  });
+  reconciler_->Start();
   logger_.Info("core", "serving the control API on " + config_.socket_path + " with " +
                            std::to_string(dispatcher_->Running().size()) + " capabilities");
   return Status::Ok();
@@ -76,6 +99,7 @@ Status Agent::Start() {
 void Agent::Stop() {
   if (!started_ok_) return;
   started_ok_ = false;
+  if (reconciler_) reconciler_->Stop();
   if (ticks_) ticks_->Stop();
   if (server_) server_->Stop();
   dispatcher_->ShutdownAll();
@@ -84,7 +108,7 @@ void Agent::Stop() {
 
 void Agent::AddRoutes() {
   routes_.Add("GET", "/v1/capabilities", [this](const HttpRequest&) {
-    return HttpResponse{200, CapabilitiesReport(*registry_, &verbs_, /*offline=*/false)};
+    return JsonResponse(200, CapabilitiesReport(*registry_, &verbs_, /*offline=*/false));
   });
   routes_.Add("GET", "/v1/capabilities/{name}", [this](const HttpRequest& req) {
     Plugin* p = registry_->Find(req.params.at("name"));
@@ -92,8 +116,9 @@ void Agent::AddRoutes() {
       return ErrorResponse(
           404, "no capability named '" + req.params.at("name") + "' (bangerctl caps lists them)");
     }
-    return HttpResponse{200, CapabilityReport(*p, &verbs_)};
+    return JsonResponse(200, CapabilityReport(*p, &verbs_));
   });
+  AddVmRoutes(routes_, *vms_, *store_, verbs_, *dispatcher_, *ops_);
   routes_.Add("GET", "/v1/info", [this](const HttpRequest&) {
     auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
                                                                started_)
@@ -107,7 +132,7 @@ void Agent::AddRoutes() {
         {"socket", config_.socket_path},
         {"config", config_.source},
         {"plugin_dirs", config_.plugin_dirs}};
-    return HttpResponse{200, j.dump(2) + "\n"};
+    return JsonResponse(200, j.dump(2) + "\n");
   });
 }
 

@@ -1,6 +1,7 @@
 // Agent: bangerd's top level. Owns the parts and wires them: config ->
 // state dir lock -> record store -> plugin registry (discover, load) -> hook
-// dispatcher (init) -> control server (routes) -> tick scheduler. Start once, Stop once, from the
+// dispatcher (init) -> VM service (reconcile) -> control server (routes) ->
+// tick scheduler and periodic reconcile. Start once, Stop once, from the
 // main thread; Stop undoes Start in reverse (ticks stop, the socket closes, shutdown hooks run in
 // reverse load order, the socket file is removed).
 #pragma once
@@ -14,12 +15,15 @@
 #include "core/hook_dispatcher.h"
 #include "core/host_services.h"
 #include "core/logger.h"
+#include "core/operation_log.h"
+#include "core/periodic_task.h"
 #include "core/plugin_registry.h"
 #include "core/route_table.h"
 #include "core/state_dir_lock.h"
 #include "core/store_vm_services.h"
 #include "core/tick_scheduler.h"
 #include "core/verb_registry.h"
+#include "core/vm_service.h"
 #include "core/vm_store.h"
 
 namespace banger {
@@ -48,7 +52,10 @@ class Agent {
   std::unique_ptr<PluginRegistry> registry_;
   std::unique_ptr<HostServices> services_;
   std::unique_ptr<HookDispatcher> dispatcher_;
+  std::unique_ptr<OperationLog> ops_;
+  std::unique_ptr<VmService> vms_;
   std::unique_ptr<TickScheduler> ticks_;
+  std::unique_ptr<PeriodicTask> reconciler_;
   RouteTable routes_;
   std::unique_ptr<ControlServer> server_;
   bool started_ok_ = false;

@@ -159,14 +159,15 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
         if (value.empty()) return fail("must not be empty (firecracker, or a path)");
         config.vmm_binary = value;
       } else if (key == "vmm_ready_timeout" || key == "vmm_stop_timeout" ||
-                 key == "vmm_api_timeout") {
+                 key == "vmm_api_timeout" || key == "reconcile_interval") {
         auto d = ParseDuration(value);
         if (!d || d->count() == 0) {
           return fail("'" + value + "' is not a duration; write it like 500ms, 10s or 2m");
         }
-        (key == "vmm_ready_timeout"  ? config.vmm_ready_timeout
-         : key == "vmm_stop_timeout" ? config.vmm_stop_timeout
-                                     : config.vmm_api_timeout) = *d;
+        (key == "vmm_ready_timeout"    ? config.vmm_ready_timeout
+         : key == "vmm_stop_timeout"   ? config.vmm_stop_timeout
+         : key == "reconcile_interval" ? config.reconcile_interval
+                                       : config.vmm_api_timeout) = *d;
       } else if (key == "allow_plugin_symlinks") {
         auto b = ParseBool(value);
         if (!b) return fail("'" + value + "' is not a boolean; use true or false");
@@ -175,7 +176,7 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
         return fail(
             "unknown key; [core] takes state_dir, socket, socket_group, plugin_dirs, log_level, "
             "allow_plugin_symlinks, store_map_size_mib, vmm_binary, vmm_ready_timeout, "
-            "vmm_stop_timeout, vmm_api_timeout");
+            "vmm_stop_timeout, vmm_api_timeout, reconcile_interval");
       }
     } else if (section == "plugins") {
       if (key != "enable" && key != "required") {

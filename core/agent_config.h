@@ -34,13 +34,14 @@ struct AgentConfig {
   std::vector<std::string> plugin_dirs;
   LogLevel log_level = LogLevel::kInfo;
   bool allow_plugin_symlinks = false;
-  uint64_t store_map_size_mib = 64;                   // initial LMDB map size; grows when full
-  std::string vmm_binary = "firecracker";             // a path, or a name looked up in PATH
-  std::chrono::milliseconds vmm_ready_timeout{5000};  // launch: API must answer by then
-  std::chrono::milliseconds vmm_stop_timeout{10000};  // SendCtrlAltDel grace before SIGKILL
-  std::chrono::milliseconds vmm_api_timeout{5000};    // each Firecracker API call
-  std::vector<std::string> enabled;                   // [plugins] enable, in order given
-  std::vector<std::string> required;                  // [plugins] required (implies enabled)
+  uint64_t store_map_size_mib = 64;                     // initial LMDB map size; grows when full
+  std::string vmm_binary = "firecracker";               // a path, or a name looked up in PATH
+  std::chrono::milliseconds vmm_ready_timeout{5000};    // launch: API must answer by then
+  std::chrono::milliseconds vmm_stop_timeout{10000};    // SendCtrlAltDel grace before SIGKILL
+  std::chrono::milliseconds vmm_api_timeout{5000};      // each Firecracker API call
+  std::chrono::milliseconds reconcile_interval{30000};  // periodic reconcile of VMs
+  std::vector<std::string> enabled;                     // [plugins] enable, in order given
+  std::vector<std::string> required;                    // [plugins] required (implies enabled)
   std::map<std::string, std::vector<ConfigEntry>> sections;  // [name] -> entries
   std::map<std::string, int> lines;                          // "core.socket" -> line it was set on
 };

@@ -156,6 +156,7 @@ TEST(AgentConfigTest, ShippedConfigDocumentsTheDefaults) {
   EXPECT_EQ(shipped->vmm_ready_timeout, defaults->vmm_ready_timeout);
   EXPECT_EQ(shipped->vmm_stop_timeout, defaults->vmm_stop_timeout);
   EXPECT_EQ(shipped->vmm_api_timeout, defaults->vmm_api_timeout);
+  EXPECT_EQ(shipped->reconcile_interval, defaults->reconcile_interval);
   for (const char* key :
        {"core.state_dir", "core.socket", "core.socket_group", "core.plugin_dirs", "core.log_level",
         "core.allow_plugin_symlinks", "plugins.enable", "plugins.required"}) {

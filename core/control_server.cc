@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
@@ -191,6 +192,26 @@ void ControlServer::Serve(int fd) {
           logger_.Error("core", request.method + " " + request.path + ": " + e.what());
           response = ErrorResponse(500, std::string("internal error: ") + e.what());
         }
+      }
+      if (response.stream) {
+        // Chunked: the handler emits as it goes (e.g. a VM start's stages).
+        http::response<http::empty_body> head{static_cast<http::status>(response.status),
+                                              req.version()};
+        head.set(http::field::server, "bangerd");
+        head.set(http::field::content_type, response.content_type);
+        head.keep_alive(false);
+        head.chunked(true);
+        http::response_serializer<http::empty_body> sr{head};
+        http::write_header(socket, sr, ec);
+        bool client_gone = static_cast<bool>(ec);
+        response.stream([&](const std::string& chunk) {
+          if (client_gone || chunk.empty()) return !client_gone;
+          boost::asio::write(socket, http::make_chunk(boost::asio::buffer(chunk)), ec);
+          client_gone = static_cast<bool>(ec);
+          return !client_gone;
+        });
+        if (!client_gone) boost::asio::write(socket, http::make_chunk_last(), ec);
+        break;
       }
       http::response<http::string_body> res{static_cast<http::status>(response.status),
                                             req.version()};

@@ -118,7 +118,8 @@ std::vector<Plugin*> HookDispatcher::Running() const {
 }
 
 Status HookDispatcher::Prepare(const banger_vm& vm,
-                               const std::function<void(const std::string&)>& around) {
+                               const std::function<void(const std::string&)>& around,
+                               std::vector<std::string>* rollback_failed) {
   std::vector<Plugin*> touched;
   for (Plugin* p : Running()) {
     auto prepare = p->library->hooks.prepare;
@@ -131,18 +132,19 @@ Status HookDispatcher::Prepare(const banger_vm& vm,
     if (r.code == BANGER_OK || r.code == BANGER_SKIP) continue;
     Status failure =
         Status::Error(p->name + ": prepare vm \"" + std::string(vm.name) + "\": " + r.message);
-    Status undo = CleanupThrough(vm, touched);
+    Status undo = CleanupThrough(vm, touched, rollback_failed);
     if (!undo) return Status::Error(failure.message() + " (rollback: " + undo.message() + ")");
     return failure;
   }
   return Status::Ok();
 }
 
-Status HookDispatcher::Cleanup(const banger_vm& vm) {
-  return CleanupThrough(vm, Running());
+Status HookDispatcher::Cleanup(const banger_vm& vm, std::vector<std::string>* failed) {
+  return CleanupThrough(vm, Running(), failed);
 }
 
-Status HookDispatcher::CleanupThrough(const banger_vm& vm, const std::vector<Plugin*>& plugins) {
+Status HookDispatcher::CleanupThrough(const banger_vm& vm, const std::vector<Plugin*>& plugins,
+                                      std::vector<std::string>* failed) {
   std::string failures;
   for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) {
     Plugin* p = *it;
@@ -151,6 +153,7 @@ Status HookDispatcher::CleanupThrough(const banger_vm& vm, const std::vector<Plu
     HookOutcome r =
         Call(*p, "cleanup", [&](banger_message* m) { return cleanup(p->self, &vm, m); });
     if (r.code == BANGER_OK || r.code == BANGER_SKIP) continue;
+    if (failed) failed->push_back(p->name);
     failures += (failures.empty() ? "" : "; ") + p->name + ": cleanup vm \"" +
                 std::string(vm.name) + "\": " + r.message;
   }

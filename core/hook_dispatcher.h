@@ -42,11 +42,15 @@ class HookDispatcher {
   // and the error names the capability and any cleanup failures.
   // `around` (optional) is called with each capability's name before its
   // prepare and with "" after it (the lifecycle tracks who may contribute).
-  Status Prepare(const banger_vm& vm, const std::function<void(const std::string&)>& around = {});
+  // Names of capabilities whose rollback cleanup failed go to
+  // `rollback_failed` (if given).
+  Status Prepare(const banger_vm& vm, const std::function<void(const std::string&)>& around = {},
+                 std::vector<std::string>* rollback_failed = nullptr);
 
   // Cleans up `vm` with every running capability in reverse order; each one
-  // is called even when an earlier one failed; failures are joined.
-  Status Cleanup(const banger_vm& vm);
+  // is called even when an earlier one failed; failures are joined. The
+  // names of the capabilities that failed go to `failed` (if given).
+  Status Cleanup(const banger_vm& vm, std::vector<std::string>* failed = nullptr);
 
   // Runs `plugin`'s tick.
   Status Tick(Plugin& plugin, int64_t now_unix_ms);
@@ -61,7 +65,8 @@ class HookDispatcher {
                             const banger_vm& vm, const std::string& args_json);
 
  private:
-  Status CleanupThrough(const banger_vm& vm, const std::vector<Plugin*>& plugins);
+  Status CleanupThrough(const banger_vm& vm, const std::vector<Plugin*>& plugins,
+                        std::vector<std::string>* failed = nullptr);
 
   PluginRegistry& registry_;
   HostServices& services_;

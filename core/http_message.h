@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -25,7 +26,22 @@ struct HttpResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  // When set, the response is streamed instead of `body`: the server sends
+  // the status with chunked transfer encoding and calls `stream`, whose
+  // `emit` sends one chunk (returns false once the client is gone).
+  using Emit = std::function<bool(const std::string& chunk)>;
+  std::function<void(const Emit& emit)> stream;
 };
+
+// A JSON (or other) body with `status`.
+inline HttpResponse JsonResponse(int status, std::string body,
+                                 std::string content_type = "application/json") {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = std::move(content_type);
+  return r;
+}
 
 // {"error": "<message>"} with `status`.
 HttpResponse ErrorResponse(int status, const std::string& message);

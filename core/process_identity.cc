@@ -62,16 +62,16 @@ bool ProcessAlive(const ProcessIdentity& p) {
   return f && f->start_time == p.start_time && f->state != 'Z' && f->state != 'X';
 }
 
-Result<ProcessIdentity> FindProcessByApiSocket(const std::string& api_socket,
-                                               uint64_t recorded_start_time) {
+std::map<std::string, std::vector<ProcessIdentity>> ScanApiSocketProcesses() {
+  std::map<std::string, std::vector<ProcessIdentity>> found;
   std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
-  if (!proc) return Status::Error("cannot read /proc");
-  std::string refused;
+  if (!proc) return found;
   while (dirent* e = ::readdir(proc.get())) {
     char* end = nullptr;
     long pid = std::strtol(e->d_name, &end, 10);
     if (pid <= 0 || *end != '\0') continue;
     std::string cmdline = ReadSmallFile("/proc/" + std::string(e->d_name) + "/cmdline");
+    if (cmdline.find("--api-sock") == std::string::npos) continue;
     std::vector<std::string> args;
     for (size_t i = 0; i < cmdline.size();) {
       size_t z = cmdline.find('\0', i);
@@ -79,23 +79,32 @@ Result<ProcessIdentity> FindProcessByApiSocket(const std::string& api_socket,
       args.push_back(cmdline.substr(i, z - i));
       i = z + 1;
     }
-    bool match = false;
-    for (size_t i = 0; i < args.size() && !match; ++i) {
-      match = (args[i] == "--api-sock" && i + 1 < args.size() && args[i + 1] == api_socket) ||
-              args[i] == "--api-sock=" + api_socket;
+    std::string socket;
+    for (size_t i = 0; i < args.size() && socket.empty(); ++i) {
+      if (args[i] == "--api-sock" && i + 1 < args.size()) socket = args[i + 1];
+      if (args[i].rfind("--api-sock=", 0) == 0) socket = args[i].substr(11);
     }
-    if (!match) continue;
+    if (socket.empty()) continue;
     auto f = ReadStat(static_cast<pid_t>(pid));
-    if (!f || f->state == 'Z') continue;
-    if (f->start_time == recorded_start_time) {
-      return ProcessIdentity{static_cast<pid_t>(pid), f->start_time};
-    }
-    refused = "pid " + std::to_string(pid) + " has api socket " + api_socket + " but started at " +
-              std::to_string(f->start_time) + ", not at the recorded " +
-              std::to_string(recorded_start_time) + ": not the VMM that was recorded; refusing it";
+    if (!f || f->state == 'Z' || f->state == 'X') continue;
+    found[socket].push_back({static_cast<pid_t>(pid), f->start_time});
   }
-  if (!refused.empty()) return Status::Conflict(refused);
-  return Status::NotFound("no process has --api-sock " + api_socket);
+  return found;
+}
+
+Result<ProcessIdentity> FindProcessByApiSocket(const std::string& api_socket,
+                                               uint64_t recorded_start_time) {
+  auto all = ScanApiSocketProcesses();
+  auto it = all.find(api_socket);
+  if (it == all.end()) return Status::NotFound("no process has --api-sock " + api_socket);
+  for (const auto& p : it->second) {
+    if (p.start_time == recorded_start_time) return p;
+  }
+  const ProcessIdentity& other = it->second.front();
+  return Status::Conflict("pid " + std::to_string(other.pid) + " has api socket " + api_socket +
+                          " but started at " + std::to_string(other.start_time) +
+                          ", not at the recorded " + std::to_string(recorded_start_time) +
+                          ": not the VMM that was recorded; refusing it");
 }
 
 }  // namespace banger

@@ -7,8 +7,10 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -23,6 +25,10 @@ struct ProcessIdentity {
 std::optional<uint64_t> ProcessStartTime(pid_t pid);
 // True when the process exists, has that start time and is not a zombie.
 bool ProcessAlive(const ProcessIdentity& p);
+
+// Every live process whose command line holds `--api-sock <path>` (or
+// `--api-sock=<path>`), by that path: one /proc scan for all VMs.
+std::map<std::string, std::vector<ProcessIdentity>> ScanApiSocketProcesses();
 
 // Finds the process whose command line holds `--api-sock <path>` (or
 // `--api-sock=<path>`). Accepted only if its start time equals

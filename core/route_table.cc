@@ -5,7 +5,7 @@
 namespace banger {
 
 HttpResponse ErrorResponse(int status, const std::string& message) {
-  return HttpResponse{status, nlohmann::json{{"error", message}}.dump() + "\n"};
+  return JsonResponse(status, nlohmann::json{{"error", message}}.dump() + "\n");
 }
 
 namespace {

@@ -15,7 +15,7 @@ HttpRequest Request(const std::string& method, const std::string& path) {
 HttpResponse Echo(const HttpRequest& r) {
   std::string s = r.method;
   for (const auto& [k, v] : r.params) s += " " + k + "=" + v;
-  return {200, s};
+  return JsonResponse(200, s);
 }
 
 TEST(RouteTableTest, MatchesLiteralAndParamSegments) {

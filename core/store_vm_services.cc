@@ -41,10 +41,27 @@ ServiceStatus NoLifecycle(const char* what) {
 
 ServiceStatus StoreVmServices::HandleGet(const std::string& vm_id, const std::string& capability,
                                          const std::string& key, std::string* value) {
+  // The cascade: handle cache -> the VM's record -> the capability's own
+  // rediscovery. What rediscovery finds is recorded, so the next cleanup
+  // (or a crash before it) still knows it.
   auto r = handles_.Get(vm_id, capability, key);
-  if (!r) return From(r.status());
-  *value = std::move(r.value());
-  return ServiceStatus::Ok();
+  if (r) {
+    *value = std::move(r.value());
+    return ServiceStatus::Ok();
+  }
+  if (r.status().code() != StatusCode::kNotFound) return From(r.status());
+  auto vm = store_.Get(vm_id);
+  if (rediscover_ && vm) {
+    if (auto found = rediscover_(capability, **vm, key)) {
+      if (Status s = handles_.Set(vm_id, capability, key, *found); !s) return From(s);
+      *value = *found;
+      return ServiceStatus::Ok();
+    }
+  }
+  return ServiceStatus{BANGER_NOT_FOUND,
+                       "never allocated: no " + capability + "." + key + " for vm " +
+                           (vm ? "\"" + (*vm)->name + "\"" : vm_id) +
+                           " in the handle cache, the VM's record, or by rediscovery"};
 }
 
 ServiceStatus StoreVmServices::HandleSet(const std::string& vm_id, const std::string& capability,
@@ -71,19 +88,26 @@ ServiceStatus StoreVmServices::ListVms(const VmVisitor& visit) {
   return ServiceStatus::Ok();
 }
 
-ServiceStatus StoreVmServices::AddNetworkInterface(const std::string&, const std::string&,
-                                                   const banger_net_iface&) {
-  return NoLifecycle("vmm_add_network_interface");
+ServiceStatus StoreVmServices::AddNetworkInterface(const std::string& capability,
+                                                   const std::string& vm_id,
+                                                   const banger_net_iface& iface) {
+  VmLifecycleServices* l = lifecycle_.load();
+  if (!l) return NoLifecycle("vmm_add_network_interface");
+  return l->AddNetworkInterface(capability, vm_id, iface);
 }
 
-ServiceStatus StoreVmServices::AppendBootArgs(const std::string&, const std::string&,
-                                              const std::string&) {
-  return NoLifecycle("vmm_append_boot_args");
+ServiceStatus StoreVmServices::AppendBootArgs(const std::string& capability,
+                                              const std::string& vm_id, const std::string& args) {
+  VmLifecycleServices* l = lifecycle_.load();
+  if (!l) return NoLifecycle("vmm_append_boot_args");
+  return l->AppendBootArgs(capability, vm_id, args);
 }
 
-ServiceStatus StoreVmServices::RequestStop(const std::string&, const std::string&,
-                                           const std::string&) {
-  return NoLifecycle("vm_request_stop");
+ServiceStatus StoreVmServices::RequestStop(const std::string& capability, const std::string& vm_id,
+                                           const std::string& reason) {
+  VmLifecycleServices* l = lifecycle_.load();
+  if (!l) return NoLifecycle("vm_request_stop");
+  return l->RequestStop(capability, vm_id, reason);
 }
 
 ServiceStatus StoreVmServices::PublishStats(const std::string&,

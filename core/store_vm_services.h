@@ -5,6 +5,10 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
+#include <functional>
+#include <optional>
+
 #include "core/handle_store.h"
 #include "core/vm_services.h"
 #include "core/vm_store.h"
@@ -14,9 +18,29 @@ namespace banger {
 // A capability.h status code for a core Status.
 int ToBangerCode(const Status& s);
 
+// The services that need the VM lifecycle (implemented by VmService).
+class VmLifecycleServices {
+ public:
+  virtual ~VmLifecycleServices() = default;
+  virtual ServiceStatus AddNetworkInterface(const std::string& capability, const std::string& vm_id,
+                                            const banger_net_iface& iface) = 0;
+  virtual ServiceStatus AppendBootArgs(const std::string& capability, const std::string& vm_id,
+                                       const std::string& args) = 0;
+  virtual ServiceStatus RequestStop(const std::string& capability, const std::string& vm_id,
+                                    const std::string& reason) = 0;
+};
+
+// Asks the owning capability to find a handle the cache and record lack.
+using HandleRediscoverer = std::function<std::optional<std::string>(
+    const std::string& capability, const VmRecord& vm, const std::string& key)>;
+
 class StoreVmServices : public VmServices {
  public:
   StoreVmServices(VmStore& store, HandleStore& handles) : store_(store), handles_(handles) {}
+
+  // Both set once, before capabilities are initialised; not owned.
+  void AttachLifecycle(VmLifecycleServices* lifecycle) { lifecycle_ = lifecycle; }
+  void AttachRediscoverer(HandleRediscoverer r) { rediscover_ = std::move(r); }
 
   ServiceStatus HandleGet(const std::string& vm_id, const std::string& capability,
                           const std::string& key, std::string* value) override;
@@ -38,6 +62,8 @@ class StoreVmServices : public VmServices {
  private:
   VmStore& store_;
   HandleStore& handles_;
+  std::atomic<VmLifecycleServices*> lifecycle_{nullptr};
+  HandleRediscoverer rediscover_;
 };
 
 }  // namespace banger

@@ -1,15 +1,14 @@
 // TickScheduler: calls each running capability's tick hook at its own
-// interval, one thread per ticking capability, so a slow tick delays only
-// itself. A tick never overlaps the previous tick of the same capability.
-// Start once, Stop once (Stop joins; also done by the destructor).
+// interval, one PeriodicTask (thread) per ticking capability, so a slow tick
+// delays only itself and never overlaps its previous run. Start once, Stop
+// once (also done by the destructor).
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <memory>
 #include <vector>
 
 #include "core/hook_dispatcher.h"
+#include "core/periodic_task.h"
 
 namespace banger {
 
@@ -23,14 +22,9 @@ class TickScheduler {
   void Stop();
 
  private:
-  void Run(Plugin* plugin);
-
   HookDispatcher& dispatcher_;
   const Logger& logger_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<PeriodicTask>> tasks_;
 };
 
 }  // namespace banger

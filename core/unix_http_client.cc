@@ -15,6 +15,13 @@ namespace http = boost::beast::http;
 HttpCallResult UnixHttpCall(const std::string& socket_path, const std::string& method,
                             const std::string& target, const std::string& body,
                             std::chrono::milliseconds timeout) {
+  return UnixHttpStream(socket_path, method, target, body, timeout, {});
+}
+
+HttpCallResult UnixHttpStream(const std::string& socket_path, const std::string& method,
+                              const std::string& target, const std::string& body,
+                              std::chrono::milliseconds timeout,
+                              const std::function<void(std::string_view)>& on_chunk) {
   HttpCallResult result;
   asio::io_context io;
   asio::local::stream_protocol::socket socket(io);
@@ -29,6 +36,14 @@ HttpCallResult UnixHttpCall(const std::string& socket_path, const std::string& m
   req.prepare_payload();
   http::response_parser<http::string_body> parser;
   parser.body_limit(64u << 20);
+  // Chunked bodies go to the caller as they arrive (and are not kept). The
+  // parser holds the callback by reference: it lives as long as the parser.
+  auto forward = [&](std::uint64_t, boost::beast::string_view data,
+                     boost::system::error_code&) -> std::size_t {
+    on_chunk(std::string_view(data.data(), data.size()));
+    return data.size();
+  };
+  if (on_chunk) parser.on_chunk_body(forward);
 
   boost::system::error_code failure;
   const char* stage = "connect";

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -31,5 +33,13 @@ struct HttpCallResult {
 HttpCallResult UnixHttpCall(const std::string& socket_path, const std::string& method,
                             const std::string& target, const std::string& body,
                             std::chrono::milliseconds timeout);
+
+// The same, for a reply that may be streamed (chunked): each chunk of the
+// body goes to `on_chunk` as it arrives; a reply that is not chunked ends up
+// in reply.body as usual.
+HttpCallResult UnixHttpStream(const std::string& socket_path, const std::string& method,
+                              const std::string& target, const std::string& body,
+                              std::chrono::milliseconds timeout,
+                              const std::function<void(std::string_view)>& on_chunk);
 
 }  // namespace banger

@@ -48,7 +48,7 @@ void PackSpec(Packer& p, msgpack::sbuffer& buf, const VmSpec& s) {
 }
 
 void PackRuntime(Packer& p, msgpack::sbuffer& buf, const VmRuntime& r) {
-  p.pack_map(static_cast<uint32_t>(10 + r.unknown.size()));
+  p.pack_map(static_cast<uint32_t>(11 + r.unknown.size()));
   PackStr(p, "vmm_state");
   PackStr(p, r.vmm_state);
   PackStr(p, "pid");
@@ -69,6 +69,8 @@ void PackRuntime(Packer& p, msgpack::sbuffer& buf, const VmRuntime& r) {
   PackStr(p, r.overlay_path);
   PackStr(p, "work_disk_path");
   PackStr(p, r.work_disk_path);
+  PackStr(p, "started_at");
+  p.pack_int64(r.started_at_ms);
   PackUnknown(p, buf, r.unknown);
 }
 
@@ -222,6 +224,8 @@ void DecodeRuntime(const msgpack::object& o, VmRuntime& r) {
       GetStr(kv.val, path, r.overlay_path);
     else if (k == "work_disk_path")
       GetStr(kv.val, path, r.work_disk_path);
+    else if (k == "started_at")
+      GetInt(kv.val, path, r.started_at_ms);
     else
       r.unknown.emplace_back(std::string(k), Raw(kv.val));
   }
@@ -300,7 +304,7 @@ bool IsVmId(std::string_view s) {
 std::string EncodeVmRecord(const VmRecord& r) {
   msgpack::sbuffer buf(1024);
   Packer p(buf);
-  p.pack_map(static_cast<uint32_t>(12 + r.unknown.size()));
+  p.pack_map(static_cast<uint32_t>(14 + r.unknown.size()));
   PackStr(p, "v");
   p.pack_uint32(kVmRecordSchemaVersion);
   PackStr(p, "id");
@@ -317,6 +321,10 @@ std::string EncodeVmRecord(const VmRecord& r) {
   p.pack_int64(r.last_touched_at_ms);
   PackStr(p, "last_error");
   PackStr(p, r.last_error);
+  PackStr(p, "last_stop_reason");
+  PackStr(p, r.last_stop_reason);
+  PackStr(p, "stopped_at");
+  p.pack_int64(r.stopped_at_ms);
   PackStr(p, "spec");
   PackSpec(p, buf, r.spec);
   PackStr(p, "runtime");
@@ -402,6 +410,10 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
         GetInt(kv.val, path, r.last_touched_at_ms);
       } else if (k == "last_error") {
         GetStr(kv.val, path, r.last_error);
+      } else if (k == "last_stop_reason") {
+        GetStr(kv.val, path, r.last_stop_reason);
+      } else if (k == "stopped_at") {
+        GetInt(kv.val, path, r.stopped_at_ms);
       } else if (k == "spec") {
         DecodeSpec(kv.val, r.spec);
       } else if (k == "runtime") {

@@ -48,6 +48,7 @@ struct VmRuntime {
   std::string log_path;
   std::string overlay_path;
   std::string work_disk_path;
+  int64_t started_at_ms = 0;  // when the VMM booted (InstanceStart); 0 when not running
   UnknownFields unknown;
 };
 
@@ -69,6 +70,8 @@ struct VmRecord {
   int64_t updated_at_ms = 0;
   int64_t last_touched_at_ms = 0;
   std::string last_error;
+  std::string last_stop_reason;  // "user", "stale-reaper: untouched for 2h", ...
+  int64_t stopped_at_ms = 0;
   VmSpec spec;
   VmRuntime runtime;
   VmHandles handles;

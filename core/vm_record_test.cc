@@ -16,6 +16,8 @@ VmRecord FullRecord() {
   r.updated_at_ms = 1764126000456;
   r.last_touched_at_ms = 1764126000789;
   r.last_error = "previous start: firecracker PUT /drives/rootfs: no such file";
+  r.last_stop_reason = "stale-reaper: untouched for 2h";
+  r.stopped_at_ms = 1764126000999;
   r.spec = {"/var/lib/banger/images/vmlinux-6.1",
             "/var/lib/banger/images/debian-12.ext4",
             "console=ttyS0 reboot=k panic=1 pci=off",
@@ -33,6 +35,7 @@ VmRecord FullRecord() {
   r.runtime.log_path = "/var/lib/banger/vms/0123456789abcdef/vmm.log";
   r.runtime.overlay_path = "/var/lib/banger/vms/0123456789abcdef/system.img";
   r.runtime.work_disk_path = "/var/lib/banger/vms/0123456789abcdef/work.img";
+  r.runtime.started_at_ms = 1764126000500;
   r.handles["tap"] = {{"tap_name", "bt7"}, {"host_ip", "172.16.0.29"}, {"guest_ip", "172.16.0.30"}};
   r.handles["nat"] = {{"rule_key", "bt7/172.16.0.30"}};
   r.stats.collected_at_ms = 1764126001000;
@@ -48,6 +51,9 @@ void ExpectSame(const VmRecord& a, const VmRecord& b) {
   EXPECT_EQ(a.updated_at_ms, b.updated_at_ms);
   EXPECT_EQ(a.last_touched_at_ms, b.last_touched_at_ms);
   EXPECT_EQ(a.last_error, b.last_error);
+  EXPECT_EQ(a.last_stop_reason, b.last_stop_reason);
+  EXPECT_EQ(a.stopped_at_ms, b.stopped_at_ms);
+  EXPECT_EQ(a.runtime.started_at_ms, b.runtime.started_at_ms);
   EXPECT_EQ(a.spec.kernel_image, b.spec.kernel_image);
   EXPECT_EQ(a.spec.rootfs, b.spec.rootfs);
   EXPECT_EQ(a.spec.boot_args, b.spec.boot_args);

@@ -128,7 +128,7 @@ Result<std::string> ResolveVmmBinary(const std::string& binary) {
                              "' is not in PATH; install Firecracker or set [core] vmm_binary");
 }
 
-Result<ProcessIdentity> LaunchVmm(const VmmLaunchSpec& spec) {
+Result<ProcessIdentity> SpawnVmm(const VmmLaunchSpec& spec) {
   auto binary = ResolveVmmBinary(spec.binary);
   if (!binary) return binary.status();
   // Firecracker refuses an existing API socket and binds the vsock path at
@@ -171,20 +171,21 @@ Result<ProcessIdentity> LaunchVmm(const VmmLaunchSpec& spec) {
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return Status::Error("cannot start " + *binary + ": " + std::strerror(rc));
+  // The start time is fixed at fork, so it can be read before the exec.
+  return ProcessIdentity{pid, ProcessStartTime(pid).value_or(0)};
+}
 
-  auto start_time = ProcessStartTime(pid);
-  ProcessIdentity vmm{pid, start_time.value_or(0)};
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-
+Status WaitVmmReady(const ProcessIdentity& vmm, const VmmLaunchSpec& spec) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, vmm.pid, 0)));
   // Ready when the API answers GET /. Poll briefly: Firecracker is up in ~10 ms.
   FirecrackerClient client(spec.api_socket, milliseconds(500));
   auto deadline = Clock::now() + spec.ready_timeout;
-  auto pause = milliseconds(2);
+  auto pause = milliseconds(1);
   Status last = Status::Error("not polled");
   while (Clock::now() < deadline) {
-    if (pidfd.valid() && WaitExit(pidfd.get(), milliseconds(0))) {
+    if (!pidfd.valid() || WaitExit(pidfd.get(), milliseconds(0))) {
       int status = 0;
-      ::waitpid(pid, &status, 0);
+      ::waitpid(vmm.pid, &status, 0);
       std::string how = WIFEXITED(status)     ? "exit status " + std::to_string(WEXITSTATUS(status))
                         : WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
                                               : "unknown status";
@@ -192,17 +193,22 @@ Result<ProcessIdentity> LaunchVmm(const VmmLaunchSpec& spec) {
                            "): " + LastLogLine(spec.log_path));
     }
     auto info = client.GetInstanceInfo();
-    if (info) return vmm;
+    if (info) return Status::Ok();
     last = info.status();
     std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, milliseconds(50));
+    pause = std::min(pause * 2, milliseconds(20));
   }
-  ::kill(pid, SIGKILL);
-  int status;
-  ::waitpid(pid, &status, 0);
+  if (pidfd.valid()) SigkillAndWait(pidfd.get(), vmm);
   return Status::Error("the VMM did not answer GET / within " +
                        std::to_string(spec.ready_timeout.count()) + " ms (" + last.message() +
                        "); killed it");
+}
+
+Result<ProcessIdentity> LaunchVmm(const VmmLaunchSpec& spec) {
+  auto vmm = SpawnVmm(spec);
+  if (!vmm) return vmm.status();
+  if (Status ready = WaitVmmReady(*vmm, spec); !ready) return ready;
+  return vmm;
 }
 
 Result<StopOutcome> StopVmm(const ProcessIdentity& vmm, const std::string& api_socket,

@@ -32,10 +32,17 @@ struct VmmLaunchSpec {
 // Resolves `binary` to an executable path (PATH lookup for a bare name).
 Result<std::string> ResolveVmmBinary(const std::string& binary);
 
-// Removes stale files, starts the VMM in its own session with
-// `--api-sock <api_socket> --id <id>`, and waits until it answers GET /.
-// On failure nothing is left running and the error says what happened (not
-// found, exited during start with the last log line, no answer in time).
+// Removes stale files and starts the VMM in its own session with
+// `--api-sock <api_socket> --id <id>`; returns at once with its identity, so
+// the caller can record it before waiting for it.
+Result<ProcessIdentity> SpawnVmm(const VmmLaunchSpec& spec);
+
+// Waits until the spawned VMM answers GET /. On failure it is killed and
+// reaped, and the error says what happened (exited during start, with the
+// last line of its log; no answer in time).
+Status WaitVmmReady(const ProcessIdentity& vmm, const VmmLaunchSpec& spec);
+
+// SpawnVmm then WaitVmmReady: on failure nothing is left running.
 Result<ProcessIdentity> LaunchVmm(const VmmLaunchSpec& spec);
 
 enum class StopStep {

@@ -17,15 +17,16 @@ namespace fcsim {
 
 using banger::HttpRequest;
 using banger::HttpResponse;
+using banger::JsonResponse;
 using nlohmann::json;
 
 namespace {
 
 HttpResponse Fault(const std::string& message) {
-  return HttpResponse{400, json{{"fault_message", message}}.dump()};
+  return JsonResponse(400, json{{"fault_message", message}}.dump());
 }
 HttpResponse NoContent() {
-  return HttpResponse{204, ""};
+  return JsonResponse(204, "");
 }
 
 std::string OsError(int err) {
@@ -79,13 +80,13 @@ void SimVmm::AddRoutes(banger::RouteTable& routes) {
               {"id", options_.id},
               {"state", running_ ? "Running" : "Not started"},
               {"vmm_version", "1.17.0-dev (fc-sim)"}};
-    return HttpResponse{200, info.dump()};
+    return JsonResponse(200, info.dump());
   });
   routes.Add("GET", "/machine-config", delayed([this](const HttpRequest&) {
                metrics_.Add("get_api_requests", "machine_cfg_count");
                std::lock_guard lock(mu_);
                json cfg{{"vcpu_count", vcpus_}, {"mem_size_mib", mem_mib_}, {"smt", false}};
-               return HttpResponse{200, cfg.dump()};
+               return JsonResponse(200, cfg.dump());
              }));
   for (const char* what :
        {"boot-source", "vsock", "machine-config", "metrics", "logger", "actions"}) {

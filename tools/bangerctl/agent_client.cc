@@ -36,4 +36,35 @@ banger::Result<nlohmann::json> AgentClient::Call(const std::string& method,
   return j;
 }
 
+banger::Status AgentClient::Stream(
+    const std::string& method, const std::string& target, const std::string& body,
+    const std::function<void(const nlohmann::json&)>& on_event) const {
+  std::string pending;
+  auto r = banger::UnixHttpStream(
+      socket_path_, method, target, body, std::chrono::minutes(30), [&](std::string_view chunk) {
+        pending.append(chunk);
+        size_t nl;
+        while ((nl = pending.find('\n')) != std::string::npos) {
+          auto line = nlohmann::json::parse(pending.substr(0, nl), nullptr, false);
+          pending.erase(0, nl + 1);
+          if (!line.is_discarded()) on_event(line);
+        }
+      });
+  if (!r.ok()) {
+    std::string hint;
+    if (r.failure == banger::HttpFailure::kNoSocket || r.failure == banger::HttpFailure::kRefused) {
+      hint = "; is bangerd running? (set --socket or BANGER_SOCKET)";
+    }
+    return banger::Status::Error("cannot reach bangerd: " + r.error + hint);
+  }
+  if (r.reply.status >= 300) {
+    auto j = nlohmann::json::parse(r.reply.body, nullptr, false);
+    if (j.is_object() && j.contains("error") && j["error"].is_string()) {
+      return banger::Status::Error(j["error"].get<std::string>());
+    }
+    return banger::Status::Error("bangerd answered HTTP " + std::to_string(r.reply.status));
+  }
+  return banger::Status::Ok();
+}
+
 }  // namespace bangerctl

@@ -3,6 +3,7 @@
 // body or a one-line error (the agent's own "error" text when it sent one).
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -18,6 +19,11 @@ class AgentClient {
   explicit AgentClient(std::string socket_path) : socket_path_(std::move(socket_path)) {}
   banger::Result<nlohmann::json> Call(const std::string& method, const std::string& target,
                                       const std::string& body = "") const;
+  // A call whose reply is NDJSON (?stream=1): `on_event` gets each JSON line
+  // as it arrives. An error reply before the stream is the returned error.
+  banger::Status Stream(const std::string& method, const std::string& target,
+                        const std::string& body,
+                        const std::function<void(const nlohmann::json&)>& on_event) const;
 
  private:
   std::string socket_path_;

@@ -2,6 +2,8 @@
 // loaded (or, with --offline, what a config would load), or show one.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -6,6 +6,7 @@
 #include "banger/capability.h"
 #include "core/version.h"
 #include "tools/bangerctl/capabilities_command.h"
+#include "tools/bangerctl/vm_command.h"
 
 namespace {
 
@@ -15,6 +16,13 @@ commands:
   capabilities, caps            list the capabilities the agent loaded (--no-trunc: whole status)
   caps NAME                     show one: description, config keys, hook counters, last error
   caps --config F --offline     what config F would load, without an agent
+  vm create NAME --kernel K --rootfs R [--boot-args A] [--vcpus N] [--memory MIB]
+                 [--work-disk SIZE]
+  vm start|stop|kill NAME       stages are shown as they complete
+  vm rm NAME [--force]          --force stops a running VM first
+  vm ls | vm show NAME | vm touch NAME
+  vm VERB NAME [key=value ...]  a capability's verb (e.g. health, stats)
+  ops                           recent operations and their stages
   version                       print bangerctl's version
 
 options:
@@ -55,6 +63,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(rest.begin() + 1, rest.end());
   if (command == "capabilities" || command == "caps") {
     return bangerctl::RunCapabilitiesCommand(global, args);
+  }
+  if (command == "vm") return bangerctl::RunVmCommand(global, args);
+  if (command == "ops" || command == "operations") {
+    return bangerctl::RunOperationsCommand(global, args);
   }
   if (command == "version") {
     std::cout << "bangerctl " << banger::kBangerVersion << " (capability ABI " << BANGER_ABI_MAJOR

@@ -1,0 +1,354 @@
+#include "tools/bangerctl/vm_command.h"
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "tools/bangerctl/agent_client.h"
+#include "tools/bangerctl/table.h"
+
+namespace bangerctl {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kVmUsage =
+    "usage: bangerctl vm COMMAND ...\n"
+    "  create NAME --kernel PATH --rootfs PATH [--boot-args ARGS] [--vcpus N] [--memory MIB]\n"
+    "              [--work-disk SIZE]\n"
+    "  start|stop|kill NAME        (stages are shown as they complete)\n"
+    "  rm NAME [--force]           (--force stops a running VM first)\n"
+    "  ls | show NAME | touch NAME\n"
+    "  VERB NAME [key=value ...]   a capability's verb, e.g. health, stats\n"
+    "NAME is a VM's name, id, or a unique id prefix. Every command takes --json.\n";
+
+int Fail(const std::string& message, int code = 1) {
+  std::cerr << "bangerctl: " << message << "\n";
+  return code;
+}
+
+int Usage(const std::string& why) {
+  std::cerr << "bangerctl: " << why << "\n" << kVmUsage;
+  return 2;
+}
+
+std::string Url(const std::string& ref) {
+  std::string out;
+  for (unsigned char c : ref) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return "/v1/vms/" + out;
+}
+
+// The guest IP, by convention the "guest_ip" handle of whichever capability
+// gives the VM its network.
+std::string GuestIp(const json& vm) {
+  for (const auto& [cap, keys] : vm["handles"].items()) {
+    if (keys.contains("guest_ip")) return keys["guest_ip"];
+  }
+  return "";
+}
+
+std::string Time(int64_t ms) {
+  if (ms <= 0) return "-";
+  time_t secs = static_cast<time_t>(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string Bytes(uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+void PrintStage(const json& e) {
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-18s %8.1f ms  %s", e.value("stage", "").c_str(),
+                e.value("ms", 0.0),
+                e.value("error", "").empty() ? e.value("detail", "").c_str()
+                                             : ("FAILED: " + e.value("error", "")).c_str());
+  std::string s = line;
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  std::cout << s << "\n" << std::flush;
+}
+
+int Lifecycle(const GlobalOptions& g, const std::string& action, const std::string& ref) {
+  AgentClient client(ResolveSocket(g.socket));
+  if (g.json) {
+    auto r = client.Call("POST", Url(ref) + "/" + action);
+    if (!r) return Fail(r.status().message());
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  std::string error;
+  json vm;
+  banger::Status s =
+      client.Stream("POST", Url(ref) + "/" + action + "?stream=1", "", [&](const json& e) {
+        std::string kind = e.value("event", "");
+        if (kind == "stage") PrintStage(e);
+        if (kind == "result") vm = e["vm"];
+        if (kind == "error") error = e.value("error", "");
+      });
+  if (!s) return Fail(s.message());
+  if (!error.empty()) return Fail(error);
+  if (vm.is_null()) return Fail(action + " " + ref + ": the agent's reply ended early");
+  std::string past = action == "start" ? "started" : action == "stop" ? "stopped" : "killed";
+  std::cout << past << " " << vm.value("name", ref) << " (" << vm.value("short_id", "")
+            << "), state " << vm.value("state", "") << "\n";
+  return 0;
+}
+
+int Create(const GlobalOptions& g, const std::vector<std::string>& args) {
+  if (args.empty() || args[0].empty() || args[0][0] == '-') return Usage("vm create: NAME first");
+  json body{{"name", args[0]}};
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (i + 1 >= args.size()) return Usage("vm create: " + a + " needs a value");
+    const std::string& v = args[++i];
+    if (a == "--kernel" || a == "--rootfs") {
+      // Paths are the caller's: make them absolute before they reach the agent.
+      body[a.substr(2)] = std::filesystem::absolute(v).lexically_normal().string();
+    } else if (a == "--boot-args") {
+      body["boot_args"] = v;
+    } else if (a == "--vcpus" || a == "--memory") {
+      char* end = nullptr;
+      unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end) return Usage("vm create: " + a + " takes a number");
+      body[a == "--vcpus" ? "vcpus" : "memory_mib"] = n;
+    } else if (a == "--work-disk") {
+      auto size = ParseSize(v);
+      if (!size) return Usage("vm create: --work-disk takes a size like 512M or 4G");
+      body["work_disk_bytes"] = *size;
+    } else {
+      return Usage("vm create: unknown option " + a);
+    }
+  }
+  if (!body.contains("kernel") || !body.contains("rootfs")) {
+    return Usage("vm create: --kernel and --rootfs are required");
+  }
+  auto r = AgentClient(ResolveSocket(g.socket)).Call("POST", "/v1/vms", body.dump());
+  if (!r) return Fail(r.status().message());
+  if (g.json) {
+    std::cout << r->dump(2) << "\n";
+  } else {
+    std::cout << "created " << (*r)["name"].get<std::string>() << " ("
+              << (*r)["short_id"].get<std::string>() << ")\n";
+  }
+  return 0;
+}
+
+int List(const GlobalOptions& g) {
+  auto r = AgentClient(ResolveSocket(g.socket)).Call("GET", "/v1/vms");
+  if (!r) return Fail(r.status().message());
+  if (g.json) {
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  Table t({"NAME", "ID", "STATE", "IP", "UPTIME", "VCPUS", "MEMORY", "LAST ERROR"});
+  for (const auto& vm : (*r)["vms"]) {
+    int64_t up = vm.value("uptime_s", int64_t{0});
+    std::string err = vm.value("last_error", "");
+    if (err.size() > 48) err = err.substr(0, 45) + "...";
+    t.AddRow({vm["name"], vm["short_id"], vm["state"], GuestIp(vm),
+              vm["state"] == "running" ? FormatUptime(up) : "",
+              std::to_string(vm["spec"]["vcpus"].get<int>()),
+              std::to_string(vm["spec"]["memory_mib"].get<int>()) + " MiB", err});
+  }
+  for (const auto& c : (*r)["corrupt"]) {
+    t.AddRow({"?", c["id"].get<std::string>().substr(0, 8), "corrupt", "", "", "", "", ""});
+  }
+  std::cout << t.Render();
+  for (const auto& c : (*r)["corrupt"]) {
+    std::cout << "corrupt record " << c["id"].get<std::string>() << ": "
+              << c["error"].get<std::string>() << "\n";
+  }
+  return 0;
+}
+
+int Show(const GlobalOptions& g, const std::string& ref) {
+  auto r = AgentClient(ResolveSocket(g.socket)).Call("GET", Url(ref));
+  if (!r) return Fail(r.status().message());
+  const json& vm = *r;
+  if (g.json) {
+    std::cout << vm.dump(2) << "\n";
+    return 0;
+  }
+  auto field = [](const std::string& label, const std::string& value) {
+    std::string padded = label + ":";
+    padded.resize(16, ' ');
+    std::cout << padded << (value.empty() ? "-" : value) << "\n";
+  };
+  field("name", vm["name"]);
+  field("id", vm["id"]);
+  field("state", vm["state"]);
+  if (vm["state"] == "running") field("uptime", FormatUptime(vm["uptime_s"]));
+  field("ip", GuestIp(vm));
+  field("created", Time(vm["created_at_ms"]));
+  field("last touched", Time(vm["last_touched_at_ms"]));
+  if (!vm.value("last_stop_reason", "").empty()) {
+    field("last stopped",
+          Time(vm["stopped_at_ms"]) + " by " + vm["last_stop_reason"].get<std::string>());
+  }
+  field("last error", vm["last_error"]);
+  const json& spec = vm["spec"];
+  field("kernel", spec["kernel_image"]);
+  field("rootfs", spec["rootfs"]);
+  field("boot args", spec["boot_args"]);
+  field("vcpus", std::to_string(spec["vcpus"].get<int>()));
+  field("memory", std::to_string(spec["memory_mib"].get<int>()) + " MiB");
+  field("work disk", spec["work_disk_bytes"].get<uint64_t>() ? Bytes(spec["work_disk_bytes"]) : "");
+  const json& rt = vm["runtime"];
+  field("vmm pid", rt["pid"].get<int64_t>() ? std::to_string(rt["pid"].get<int64_t>()) : "");
+  field("vsock cid", rt["vsock_cid"].get<int>() ? std::to_string(rt["vsock_cid"].get<int>()) : "");
+  field("api socket", rt["api_socket"]);
+  field("log", rt["log_path"]);
+  std::cout << "handles:\n";
+  if (vm["handles"].empty()) std::cout << "  (none)\n";
+  for (const auto& [cap, keys] : vm["handles"].items()) {
+    for (const auto& [k, v] : keys.items()) {
+      std::cout << "  " << cap << "." << k << " = " << v.get<std::string>() << "\n";
+    }
+  }
+  const json& stats = vm["stats"];
+  if (!stats["values"].empty()) {
+    std::cout << "stats (" << Time(stats["collected_at_ms"]) << "):\n";
+    for (const auto& [k, v] : stats["values"].items()) std::cout << "  " << k << " = " << v << "\n";
+  }
+  return 0;
+}
+
+int Verb(const GlobalOptions& g, const std::string& verb, const std::vector<std::string>& args) {
+  if (args.empty()) return Usage("vm " + verb + ": NAME is required");
+  json body = json::object();
+  for (size_t i = 1; i < args.size(); ++i) {
+    auto eq = args[i].find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Usage("vm " + verb + ": arguments are key=value, not '" + args[i] + "'");
+    }
+    body[args[i].substr(0, eq)] = args[i].substr(eq + 1);
+  }
+  auto r = AgentClient(ResolveSocket(g.socket))
+               .Call("POST", Url(args[0]) + "/" + verb, body.empty() ? "" : body.dump());
+  if (!r) return Fail(r.status().message());
+  std::cout << r->dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+std::optional<uint64_t> ParseSize(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(text.c_str(), &end, 10);
+  if (end == text.c_str()) return std::nullopt;
+  std::string unit(end);
+  uint64_t mult = unit == "" || unit == "B"      ? 1
+                  : unit == "K" || unit == "KiB" ? 1ull << 10
+                  : unit == "M" || unit == "MiB" ? 1ull << 20
+                  : unit == "G" || unit == "GiB" ? 1ull << 30
+                  : unit == "T" || unit == "TiB" ? 1ull << 40
+                                                 : 0;
+  if (mult == 0) return std::nullopt;
+  return n * mult;
+}
+
+std::string FormatUptime(int64_t s) {
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return std::to_string(s / 60) + "m" + (s % 60 ? std::to_string(s % 60) + "s" : "");
+  if (s < 86400) {
+    return std::to_string(s / 3600) + "h" +
+           (s % 3600 / 60 ? std::to_string(s % 3600 / 60) + "m" : "");
+  }
+  return std::to_string(s / 86400) + "d" +
+         (s % 86400 / 3600 ? std::to_string(s % 86400 / 3600) + "h" : "");
+}
+
+int RunVmCommand(const GlobalOptions& g, const std::vector<std::string>& args) {
+  if (args.empty()) return Usage("vm: which command?");
+  const std::string& cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  bool force = false;
+  std::vector<std::string> positional;
+  for (const auto& a : rest) {
+    if (a == "--force" || a == "-f") {
+      force = true;
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (cmd == "create") return Create(g, rest);
+  if (cmd == "ls" || cmd == "list") return List(g);
+  if (positional.empty()) return Usage("vm " + cmd + ": NAME is required");
+  const std::string& ref = positional[0];
+  if (cmd == "start" || cmd == "stop" || cmd == "kill") return Lifecycle(g, cmd, ref);
+  if (cmd == "show") return Show(g, ref);
+  if (cmd == "touch") {
+    auto r = AgentClient(ResolveSocket(g.socket)).Call("POST", Url(ref) + "/touch");
+    if (!r) return Fail(r.status().message());
+    if (g.json) std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  if (cmd == "rm" || cmd == "remove") {
+    auto r =
+        AgentClient(ResolveSocket(g.socket)).Call("DELETE", Url(ref) + (force ? "?force=1" : ""));
+    if (!r) return Fail(r.status().message());
+    if (g.json) {
+      std::cout << r->dump(2) << "\n";
+    } else {
+      std::cout << "removed " << ref << "\n";
+    }
+    return 0;
+  }
+  // Anything else is a capability's verb; the agent says if nobody knows it.
+  return Verb(g, cmd, positional);
+}
+
+int RunOperationsCommand(const GlobalOptions& g, const std::vector<std::string>& args) {
+  if (!args.empty()) return Fail("ops takes no arguments", 2);
+  auto r = AgentClient(ResolveSocket(g.socket)).Call("GET", "/v1/operations");
+  if (!r) return Fail(r.status().message());
+  if (g.json) {
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  Table t({"ID", "OP", "VM", "STARTED", "MS", "RESULT", "STAGES"});
+  for (const auto& op : (*r)["operations"]) {
+    std::string stages;
+    for (const auto& s : op["stages"]) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%s:%.1f", s["stage"].get<std::string>().c_str(),
+                    s["ms"].get<double>());
+      stages += (stages.empty() ? "" : " ") + std::string(buf);
+    }
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.1f", op["ms"].get<double>());
+    std::string result = !op["done"].get<bool>()                  ? "running"
+                         : op["error"].get<std::string>().empty() ? "ok"
+                                                                  : "error";
+    t.AddRow({op["id"], op["op"], op["vm"], Time(op["started_at_ms"]), ms, result, stages});
+  }
+  std::cout << t.Render();
+  return 0;
+}
+
+}  // namespace bangerctl
