@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
   config.state_dir = Absolute(config.state_dir);
   config.socket_path = Absolute(config.socket_path);
   for (auto& d : config.plugin_dirs) d = Absolute(d);
+  if (config.vmm_binary.find('/') != std::string::npos)
+    config.vmm_binary = Absolute(config.vmm_binary);
   if (banger::Status s = banger::ValidateAgentConfig(config); !s) {
     std::cerr << "bangerd: " << s.message() << "\n";
     return 1;

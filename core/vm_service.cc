@@ -444,8 +444,9 @@ void VmService::ClearHandlesExcept(const VmRecord& vm, const std::vector<std::st
 
 int VmService::KillStrays(const VmRecord& vm,
                           const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
-  if (vm.runtime.api_socket.empty()) return 0;
-  auto it = scan.find(vm.runtime.api_socket);
+  // The path is derived from the id, not read from the record: a VM that was
+  // never started has none recorded, yet a VMM may serve it.
+  auto it = scan.find(VmPathsFor(options_.state_dir, vm.id).api_socket);
   if (it == scan.end()) return 0;
   int killed = 0;
   for (const auto& p : it->second) {

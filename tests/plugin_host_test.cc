@@ -11,7 +11,10 @@
 #include "core/hook_dispatcher.h"
 #include "core/host_services.h"
 #include "core/plugin_registry.h"
+#include "core/store_vm_services.h"
 #include "core/tick_scheduler.h"
+#include "core/vm_store.h"
+#include "core/vm_view.h"
 #include "tests/test_support.h"
 
 namespace banger {
@@ -408,6 +411,56 @@ TEST_F(PluginHostTest, ExecServiceRunsArgvWithTimeout) {
   EXPECT_STREQ(text, "sleep was killed after 100 ms");
   const char* config_value = nullptr;
   EXPECT_EQ(host->config_get(host, "nothing", &config_value), BANGER_NOT_FOUND);
+}
+
+TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
+  CopyPlugins(plugin_dir_, {"recorder", "plain-c"});
+  Discover("[plugins]\nenable = recorder, plain-c\n");
+  auto store = VmStore::Open({dir_ / "store", 1u << 20});
+  ASSERT_TRUE(store.ok());
+  HandleStore handles(**store);
+  StoreVmServices vm_services(**store, handles);
+  vm_services.AttachRediscoverer(
+      [&](const std::string& cap, const VmRecord& vm, const std::string& key) {
+        return dispatcher_->Rediscover(cap, MakeVmView(vm), key);
+      });
+  services_->AttachVmServices(&vm_services);
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  VmRecord r;
+  r.id = NewVmId();
+  r.name = "web-1";
+  ASSERT_TRUE((*store)->Upsert(r).ok());
+
+  const banger_host* rec = services_->TableFor(*registry_->Find("recorder"));
+  char out[64] = {0}, text[256] = {0};
+  banger_message msg{text, sizeof text};
+  // Neither cache nor record: the recorder's rediscover finds it...
+  ASSERT_EQ(rec->handle_get(rec, r.id.c_str(), nullptr, "lost", out, sizeof out, &msg), BANGER_OK)
+      << text;
+  EXPECT_STREQ(out, "found-web-1");
+  // ...and it is now recorded, durably.
+  EXPECT_EQ((*(*store)->Get(r.id))->handles.at("recorder").at("lost"), "found-web-1");
+  // Nothing anywhere: "never allocated", naming every source.
+  EXPECT_EQ(rec->handle_get(rec, r.id.c_str(), nullptr, "tap", out, sizeof out, &msg),
+            BANGER_NOT_FOUND);
+  EXPECT_STREQ(text,
+               "never allocated: no recorder.tap for vm \"web-1\" in the handle cache, the VM's "
+               "record, or by rediscovery");
+  // A capability without a rediscover hook ends at the record.
+  const banger_host* plain = services_->TableFor(*registry_->Find("plain-c"));
+  EXPECT_EQ(plain->handle_get(plain, r.id.c_str(), nullptr, "lost", out, sizeof out, &msg),
+            BANGER_NOT_FOUND);
+  // One capability may read another's handles.
+  ASSERT_EQ(plain->handle_get(plain, r.id.c_str(), "recorder", "lost", out, sizeof out, &msg),
+            BANGER_OK);
+  EXPECT_STREQ(out, "found-web-1");
+  // Set is durable before it returns, and clear forgets.
+  ASSERT_EQ(plain->handle_set(plain, r.id.c_str(), "tap_name", "bt0", &msg), BANGER_OK);
+  EXPECT_EQ((*(*store)->Get(r.id))->handles.at("plain-c").at("tap_name"), "bt0");
+  ASSERT_EQ(plain->handle_clear(plain, r.id.c_str(), nullptr, &msg), BANGER_OK);
+  EXPECT_EQ((*(*store)->Get(r.id))->handles.count("plain-c"), 0u);
+  dispatcher_->ShutdownAll();
+  dispatcher_.reset();
 }
 
 }  // namespace

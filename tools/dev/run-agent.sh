@@ -2,13 +2,41 @@
 # The dev profile: installs what is missing, builds, and runs bangerd in the
 # foreground with the documented default config, state under ./var and the
 # control socket at ./var/run/bangerd.sock, loading the capabilities just
-# built. Ctrl-C stops it cleanly. Extra arguments go to bangerd.
+# built. The VMM is fc-sim (no KVM needed), and the agent runs inside a
+# network namespace of its own (banger-dev), so trying it never touches this
+# host's network. Ctrl-C stops it cleanly. Extra arguments go to bangerd.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/dev/install-deps.sh
 tools/dev/build.sh
-mkdir -p var/run
-echo "bangerd: state in ./var, socket ./var/run/bangerd.sock"
-echo "try:     build/tools/bangerctl/bangerctl --socket var/run/bangerd.sock caps"
-exec build/core/bangerd --config config/bangerd.conf --state-dir var \
-  --socket var/run/bangerd.sock --plugin-dir build/plugins "$@"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "run-agent: run as root (it creates the network namespace banger-dev)" >&2
+  exit 1
+fi
+netns=banger-dev
+if ! ip netns list | grep -qw "$netns"; then
+  ip netns add "$netns"
+  ip netns exec "$netns" ip link set lo up
+fi
+
+# Demo images: fc-sim opens them but boots nothing, so any files will do.
+mkdir -p var/run var/images
+[ -f var/images/vmlinux ] || echo "placeholder kernel for fc-sim" > var/images/vmlinux
+[ -f var/images/rootfs.ext4 ] || truncate -s 256M var/images/rootfs.ext4
+
+ctl="build/tools/bangerctl/bangerctl --socket var/run/bangerd.sock"
+cat <<EOT
+bangerd: state in ./var, socket ./var/run/bangerd.sock, VMM fc-sim, network namespace $netns
+try, in another shell:
+  $ctl caps
+  $ctl vm create demo --kernel var/images/vmlinux --rootfs var/images/rootfs.ext4 --work-disk 1G
+  $ctl vm start demo
+  $ctl vm ls
+  $ctl vm stop demo
+EOT
+status=0
+ip netns exec "$netns" build/core/bangerd --config config/bangerd.conf --state-dir var \
+  --socket var/run/bangerd.sock --plugin-dir build/plugins \
+  --vmm-binary build/tests/fc-sim/fc-sim "$@" || status=$?
+exit $status

@@ -1,0 +1,369 @@
+// The VM lifecycle end to end: a real bangerd with fc-sim as its VMM and two
+// test capabilities (plain-c, then recorder) that log every hook call.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "core/process_identity.h"
+#include "core/unix_http_client.h"
+#include "tests/test_support.h"
+
+namespace banger {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::AgentProcess;
+using testing::TempDir;
+
+#define EXPECT_CONTAINS(haystack, needle) \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+
+struct ApiReply {
+  int status = 0;
+  json body;
+};
+
+class LifecycleTest : public ::testing::Test {
+ protected:
+  LifecycleTest() : socket_(dir_ / "run/b.sock") {
+    testing::CopyPlugins(dir_ / "plugins", {"plain-c", "recorder"});
+    std::filesystem::create_directories(dir_ / "img");
+    testing::WriteFile(dir_ / "img/vmlinux", "kernel");
+    testing::WriteFile(dir_ / "img/rootfs.ext4", std::string(1 << 16, 'r'));
+    WriteConfig();
+  }
+  ~LifecycleTest() override {
+    agent_.reset();
+    // Whatever a failing test left running is not left for the next one.
+    for (const auto& p : VmmsOfThisTest()) ::kill(p.pid, SIGKILL);
+  }
+
+  void WriteConfig(const std::string& vmm_binary = FC_SIM_PATH,
+                   const std::string& extra_core = "") {
+    testing::WriteFile(dir_ / "bangerd.conf",
+                       "[core]\nstate_dir = " + (dir_ / "state") + "\nsocket = " + socket_ +
+                           "\nplugin_dirs = " + (dir_ / "plugins") +
+                           "\nvmm_binary = " + vmm_binary + "\n" + extra_core +
+                           "\n[plugins]\nenable = plain-c, recorder\n");
+  }
+
+  void StartAgent(const std::string& log = "agent.log") {
+    agent_ = std::make_unique<AgentProcess>(
+        std::vector<std::string>{"--config", dir_ / "bangerd.conf"}, dir_ / log);
+    ASSERT_TRUE(agent_->WaitReady(socket_)) << agent_->log();
+  }
+
+  ApiReply Api(const std::string& method, const std::string& path, const json& body = nullptr) {
+    auto r = UnixHttpCall(socket_, method, path, body.is_null() ? "" : body.dump(), 60s);
+    ApiReply out;
+    if (!r.ok()) {
+      out.body = json{{"error", "transport: " + r.error}};
+      return out;
+    }
+    out.status = r.reply.status;
+    out.body = json::parse(r.reply.body, nullptr, false);
+    return out;
+  }
+
+  ApiReply Create(const std::string& name) {
+    return Api("POST", "/v1/vms",
+               {{"name", name},
+                {"kernel", dir_ / "img/vmlinux"},
+                {"rootfs", dir_ / "img/rootfs.ext4"},
+                {"work_disk_bytes", 1 << 20}});
+  }
+
+  // VMM processes serving a socket under this test's dir.
+  std::vector<ProcessIdentity> VmmsOfThisTest() {
+    std::vector<ProcessIdentity> out;
+    for (const auto& [socket, procs] : ScanApiSocketProcesses()) {
+      if (socket.rfind(dir_.path(), 0) == 0) out.insert(out.end(), procs.begin(), procs.end());
+    }
+    return out;
+  }
+
+  std::string Log(const std::string& name = "agent.log") { return testing::ReadFile(dir_ / name); }
+
+  TempDir dir_;
+  std::string socket_;
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+TEST_F(LifecycleTest, CreateStartShowStopRemove) {
+  StartAgent();
+  ApiReply created = Create("web-1");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.body["state"], "created");
+  std::string id = created.body["id"];
+  EXPECT_TRUE(std::filesystem::exists(dir_ / ("state/vms/" + id + "/system.img")));
+  EXPECT_EQ(std::filesystem::file_size(dir_ / ("state/vms/" + id + "/work.img")), 1u << 20);
+
+  ApiReply started = Api("POST", "/v1/vms/web-1/start");
+  ASSERT_EQ(started.status, 200) << started.body;
+  EXPECT_EQ(started.body["state"], "running");
+  EXPECT_EQ(started.body["runtime"]["vmm_state"], "Running");
+  EXPECT_GE(started.body["runtime"]["vsock_cid"].get<int>(), 3);
+  pid_t pid = started.body["runtime"]["pid"];
+  EXPECT_TRUE(ProcessAlive({pid, started.body["runtime"]["pid_start_time"]}));
+  EXPECT_CONTAINS(Log(), "plain-c: hook prepare web-1");
+  EXPECT_LT(Log().find("plain-c: hook prepare web-1"), Log().find("recorder: hook prepare web-1"));
+
+  ApiReply shown = Api("GET", "/v1/vms/" + id.substr(0, 6));  // by id prefix
+  EXPECT_EQ(shown.body["name"], "web-1");
+
+  ApiReply stopped = Api("POST", "/v1/vms/web-1/stop");
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  EXPECT_EQ(stopped.body["state"], "stopped");
+  EXPECT_EQ(stopped.body["runtime"]["pid"], 0);
+  EXPECT_EQ(stopped.body["last_stop_reason"], "user");
+  EXPECT_TRUE(VmmsOfThisTest().empty());
+  std::string log = Log();
+  EXPECT_LT(log.find("recorder: hook cleanup web-1"), log.find("plain-c: hook cleanup web-1"));
+
+  // Every stage was logged as one JSON line.
+  EXPECT_CONTAINS(log, "\"op\":\"vm.start\"");
+  EXPECT_CONTAINS(log, "\"stage\":\"vmm.boot\"");
+  ApiReply ops = Api("GET", "/v1/operations");
+  ASSERT_GE(ops.body["operations"].size(), 3u);
+  EXPECT_EQ(ops.body["operations"][0]["op"], "vm.stop");
+
+  ApiReply removed = Api("DELETE", "/v1/vms/web-1");
+  EXPECT_EQ(removed.status, 200) << removed.body;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / ("state/vms/" + id)));
+  EXPECT_EQ(Api("GET", "/v1/vms/web-1").status, 404);
+}
+
+TEST_F(LifecycleTest, BangerctlDrivesTheLifecycleAndPluginVerbs) {
+  StartAgent();
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {BANGERCTL_PATH, "--socket", socket_});
+    return testing::RunCommand(args);
+  };
+  auto created = ctl({"vm", "create", "web-1", "--kernel", dir_ / "img/vmlinux", "--rootfs",
+                      dir_ / "img/rootfs.ext4", "--work-disk", "1M"});
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  auto started = ctl({"vm", "start", "web-1"});
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  for (const char* stage : {"record.starting", "prepare", "vmm.spawn", "vmm.ready", "vmm.configure",
+                            "vmm.boot", "record.running"}) {
+    EXPECT_CONTAINS(started.output, stage);
+  }
+  EXPECT_CONTAINS(started.output, "started web-1");
+  auto ls = ctl({"vm", "ls"});
+  EXPECT_CONTAINS(ls.output, "NAME   ID        STATE    IP  UPTIME");
+  EXPECT_CONTAINS(ls.output, "running");
+  auto json_ls = ctl({"--json", "vm", "ls"});
+  EXPECT_EQ(json::parse(json_ls.output)["vms"][0]["state"], "running");
+  // A capability's verb, unknown to bangerctl.
+  auto echo = ctl({"vm", "echo", "web-1"});
+  EXPECT_EQ(echo.exit_code, 0) << echo.output;
+  EXPECT_EQ(json::parse(echo.output)["greeting"], "hello");
+  auto unknown = ctl({"vm", "frobnicate", "web-1"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_CONTAINS(unknown.output, "no command 'frobnicate' for VMs");
+  EXPECT_CONTAINS(unknown.output, "echo");
+  auto show = ctl({"vm", "show", "web-1"});
+  EXPECT_CONTAINS(show.output, "state:          running");
+  auto stop = ctl({"vm", "stop", "web-1"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  EXPECT_CONTAINS(stop.output, "ctrl-alt-del");
+  auto rm = ctl({"vm", "rm", "web-1"});
+  EXPECT_EQ(rm.exit_code, 0) << rm.output;
+  auto missing = ctl({"vm", "start", "web-1"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.output,
+            "bangerctl: start web-1: no VM named 'web-1' or with an id starting "
+            "'web-1'\n");
+}
+
+TEST_F(LifecycleTest, AFailedPrepareRollsBackTheCapabilitiesBeforeIt) {
+  StartAgent();
+  ASSERT_EQ(Create("fail-prepare").status, 201);
+  ApiReply r = Api("POST", "/v1/vms/fail-prepare/start");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body["error"],
+            "vm \"fail-prepare\": start failed at prepare: recorder: prepare vm \"fail-prepare\": "
+            "prepare refused by test");
+  std::string log = Log();
+  EXPECT_CONTAINS(log, "plain-c: hook prepare fail-prepare");
+  EXPECT_CONTAINS(log, "recorder: hook cleanup fail-prepare");
+  EXPECT_CONTAINS(log, "plain-c: hook cleanup fail-prepare");
+  EXPECT_EQ(log.find("vmm.spawn\",\"vm\":\"fail-prepare"), std::string::npos)
+      << "a VMM was started";
+  ApiReply vm = Api("GET", "/v1/vms/fail-prepare");
+  EXPECT_EQ(vm.body["state"], "error");
+  EXPECT_CONTAINS(vm.body["last_error"].get<std::string>(), "start failed at prepare");
+  EXPECT_TRUE(VmmsOfThisTest().empty());
+}
+
+TEST_F(LifecycleTest, AKernelThatVanishedFailsTheStartAndLeavesNothing) {
+  StartAgent();
+  ASSERT_EQ(Create("web-1").status, 201);
+  std::filesystem::remove(dir_ / "img/vmlinux");
+  ApiReply r = Api("POST", "/v1/vms/web-1/start");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["error"],
+            "vm \"web-1\": start failed at vmm.configure: firecracker PUT "
+            "/boot-source: The kernel file cannot be opened: No such file or "
+            "directory (os error 2)");
+  EXPECT_TRUE(VmmsOfThisTest().empty()) << "the VMM of a failed start was left running";
+  EXPECT_CONTAINS(Log(), "recorder: hook cleanup web-1");
+  ApiReply vm = Api("GET", "/v1/vms/web-1");
+  EXPECT_EQ(vm.body["state"], "error");
+  EXPECT_EQ(vm.body["runtime"]["pid"], 0);
+}
+
+TEST_F(LifecycleTest, StopEscalatesToSigkillWhenTheGuestIgnoresCtrlAltDel) {
+  std::string wrapper = dir_ / "stubborn-vmm";
+  testing::WriteFile(
+      wrapper, std::string("#!/bin/sh\nexec ") + FC_SIM_PATH + " --ignore-ctrl-alt-del \"$@\"\n");
+  std::filesystem::permissions(wrapper, std::filesystem::perms(0755));
+  WriteConfig(wrapper, "vmm_stop_timeout = 300ms");
+  StartAgent();
+  ASSERT_EQ(Create("web-1").status, 201);
+  ASSERT_EQ(Api("POST", "/v1/vms/web-1/start").status, 200);
+  ApiReply stopped = Api("POST", "/v1/vms/web-1/stop");
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  EXPECT_EQ(stopped.body["state"], "stopped");
+  EXPECT_TRUE(VmmsOfThisTest().empty());
+  EXPECT_CONTAINS(Log(), "\"detail\":\"sigkill (no exit within 300 ms of SendCtrlAltDel)\"");
+  EXPECT_CONTAINS(Log(), "recorder: hook cleanup web-1");
+}
+
+TEST_F(LifecycleTest, AKilledAgentReadoptsRunningVms) {
+  StartAgent();
+  ASSERT_EQ(Create("web-1").status, 201);
+  ASSERT_EQ(Create("web-2").status, 201);
+  ApiReply a = Api("POST", "/v1/vms/web-1/start");
+  ApiReply b = Api("POST", "/v1/vms/web-2/start");
+  ASSERT_EQ(b.status, 200) << b.body;
+  agent_->Stop(SIGKILL);
+  EXPECT_EQ(VmmsOfThisTest().size(), 2u) << "VMMs must outlive the agent";
+  StartAgent("agent2.log");
+  ApiReply again = Api("GET", "/v1/vms/web-1");
+  EXPECT_EQ(again.body["state"], "running");
+  EXPECT_EQ(again.body["runtime"]["pid"], a.body["runtime"]["pid"]);
+  EXPECT_EQ(Log("agent2.log").find("hook cleanup"), std::string::npos)
+      << "re-adopted VMs were cleaned";
+  ApiReply stopped = Api("POST", "/v1/vms/web-1/stop");
+  EXPECT_EQ(stopped.body["state"], "stopped") << stopped.body;
+  ApiReply stopped2 = Api("POST", "/v1/vms/web-2/stop");
+  EXPECT_EQ(stopped2.body["state"], "stopped") << stopped2.body;
+  EXPECT_TRUE(VmmsOfThisTest().empty());
+}
+
+TEST_F(LifecycleTest, AVmmThatDiedWhileTheAgentWasDownIsCleanedUpAtStart) {
+  StartAgent();
+  ASSERT_EQ(Create("web-1").status, 201);
+  ApiReply a = Api("POST", "/v1/vms/web-1/start");
+  ASSERT_EQ(a.status, 200);
+  agent_->Stop(SIGKILL);
+  ProcessIdentity vmm{a.body["runtime"]["pid"].get<pid_t>(), a.body["runtime"]["pid_start_time"]};
+  ::kill(vmm.pid, SIGKILL);
+  ASSERT_TRUE(testing::WaitFor([&] { return !ProcessAlive(vmm); }));
+  StartAgent("agent2.log");
+  ApiReply vm = Api("GET", "/v1/vms/web-1");
+  EXPECT_EQ(vm.body["state"], "stopped") << vm.body;
+  EXPECT_EQ(vm.body["last_stop_reason"], "VMM exited (found by reconcile)");
+  EXPECT_CONTAINS(Log("agent2.log"), "recorder: hook cleanup web-1");
+  EXPECT_CONTAINS(Log("agent2.log"), "plain-c: hook cleanup web-1");
+}
+
+TEST_F(LifecycleTest, AVmmRunningForAStoppedVmIsStopped) {
+  WriteConfig(FC_SIM_PATH, "reconcile_interval = 100ms");
+  StartAgent();
+  ApiReply vm = Create("web-1");
+  std::string api_socket =
+      dir_ / ("state/vms/" + vm.body["id"].get<std::string>() + "/firecracker.sock");
+  // A VMM nobody recorded, serving this stopped VM's socket.
+  testing::BackgroundProcess stray({FC_SIM_PATH, "--api-sock", api_socket}, dir_ / "stray.log");
+  EXPECT_EQ(stray.WaitExit(10s), 128 + SIGKILL) << "reconcile did not stop the stray VMM";
+  EXPECT_CONTAINS(Log(), "is recorded created but a VMM ran for it; stopped 1");
+}
+
+TEST_F(LifecycleTest, NamesAreUniqueAndValidated) {
+  StartAgent();
+  ASSERT_EQ(Create("web-1").status, 201);
+  ApiReply again = Create("web-1");
+  EXPECT_EQ(again.status, 409);
+  EXPECT_CONTAINS(again.body["error"].get<std::string>(),
+                  "vm \"web-1\": create: the name is taken by vm");
+  ApiReply bad = Create("Web_1");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_CONTAINS(bad.body["error"].get<std::string>(), "'Web_1' is not a VM name");
+  ApiReply no_rootfs =
+      Api("POST", "/v1/vms",
+          {{"name", "x"}, {"kernel", dir_ / "img/vmlinux"}, {"rootfs", dir_ / "img/nope"}});
+  EXPECT_EQ(no_rootfs.status, 400);
+  EXPECT_CONTAINS(no_rootfs.body["error"].get<std::string>(),
+                  "rootfs " + (dir_ / "img/nope") + " cannot be read");
+  EXPECT_EQ(Api("POST", "/v1/vms", {{"name", "x"}}).body["error"], "create: 'kernel' is required");
+}
+
+TEST_F(LifecycleTest, RemoveRefusesARunningVmUnlessForced) {
+  StartAgent();
+  ApiReply vm = Create("web-1");
+  ASSERT_EQ(Api("POST", "/v1/vms/web-1/start").status, 200);
+  ApiReply refused = Api("DELETE", "/v1/vms/web-1");
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_EQ(refused.body["error"],
+            "vm \"web-1\" is running; stop it first, or rm --force to stop and remove it");
+  ApiReply forced = Api("DELETE", "/v1/vms/web-1?force=1");
+  EXPECT_EQ(forced.status, 200) << forced.body;
+  EXPECT_TRUE(VmmsOfThisTest().empty());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / ("state/vms/" + vm.body["id"].get<std::string>())));
+  EXPECT_CONTAINS(Log(), "recorder: hook cleanup web-1");
+}
+
+TEST_F(LifecycleTest, FiftyVmsStartedAndStoppedByEightClientsInParallel) {
+  StartAgent();
+  constexpr int kVms = 50, kClients = 8;
+  for (int i = 0; i < kVms; ++i) ASSERT_EQ(Create("vm-" + std::to_string(i)).status, 201);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = c; i < kVms; i += kClients) {
+        std::string name = "vm-" + std::to_string(i);
+        if (Api("POST", "/v1/vms/" + name + "/start").body.value("state", "") != "running")
+          ++failures;
+      }
+      for (int i = c; i < kVms; i += kClients) {
+        std::string name = "vm-" + std::to_string(i);
+        if (Api("POST", "/v1/vms/" + name + "/stop").body.value("state", "") != "stopped")
+          ++failures;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  ApiReply all = Api("GET", "/v1/vms");
+  ASSERT_EQ(all.body["vms"].size(), static_cast<size_t>(kVms));
+  std::set<char> first_chars;
+  std::string shared_prefix;
+  for (const auto& vm : all.body["vms"]) {
+    EXPECT_EQ(vm["state"], "stopped") << vm["name"];
+    EXPECT_EQ(vm["runtime"]["pid"], 0);
+    EXPECT_EQ(vm["last_error"], "");
+    char c = vm["id"].get<std::string>()[0];
+    if (!first_chars.insert(c).second) shared_prefix = std::string(1, c);
+  }
+  EXPECT_TRUE(all.body["corrupt"].empty());
+  EXPECT_TRUE(VmmsOfThisTest().empty()) << "VMMs left running";
+  // 50 random ids over 16 first characters: some share one. That prefix is
+  // ambiguous and says which VMs it matches.
+  ASSERT_FALSE(shared_prefix.empty());
+  ApiReply ambiguous = Api("GET", "/v1/vms/" + shared_prefix);
+  EXPECT_EQ(ambiguous.status, 409);
+  EXPECT_CONTAINS(ambiguous.body["error"].get<std::string>(),
+                  "'" + shared_prefix + "' is ambiguous");
+}
+
+}  // namespace
+}  // namespace banger
