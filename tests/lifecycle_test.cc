@@ -284,7 +284,10 @@ TEST_F(LifecycleTest, AVmmRunningForAStoppedVmIsStopped) {
   // A VMM nobody recorded, serving this stopped VM's socket.
   testing::BackgroundProcess stray({FC_SIM_PATH, "--api-sock", api_socket}, dir_ / "stray.log");
   EXPECT_EQ(stray.WaitExit(10s), 128 + SIGKILL) << "reconcile did not stop the stray VMM";
-  EXPECT_CONTAINS(Log(), "is recorded created but a VMM ran for it; stopped 1");
+  // The agent logs once its own wait for the kill returns: wait for the line.
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return Log().find("is recorded created but a VMM ran for it; stopped 1") != std::string::npos;
+  })) << Log();
 }
 
 TEST_F(LifecycleTest, NamesAreUniqueAndValidated) {
