@@ -22,7 +22,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: fc-sim --api-sock PATH [--id ID]\n"
     "              [--guest-vsock-dir DIR] [--metrics-interval-ms N] [--ignore-ctrl-alt-del]\n"
-    "              [--hold-mib N] [--burn-cpu PERCENT] [--api-delay-ms N]\n";
+    "              [--hold-mib N] [--burn-cpu PERCENT] [--api-delay-ms N] [--exit-delay-ms N]\n";
 
 int Usage(const std::string& why) {
   // The reason last: it is the line a launcher shows from the log's tail.
@@ -73,6 +73,10 @@ int main(int argc, char** argv) {
     } else if (a == "--burn-cpu") {
       if (!(v = value(a.c_str())) || !ParseInt(v, 0, 100, &options.burn_cpu_percent)) {
         return Usage("--burn-cpu takes a percentage 0..100");
+      }
+    } else if (a == "--exit-delay-ms") {
+      if (!(v = value(a.c_str())) || !ParseInt(v, 0, 600000, &options.exit_delay_ms)) {
+        return Usage("--exit-delay-ms takes 0..600000");
       }
     } else if (a == "--api-delay-ms") {
       if (!(v = value(a.c_str())) || !ParseInt(v, 0, 600000, &options.api_delay_ms)) {

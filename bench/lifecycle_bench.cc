@@ -1,0 +1,192 @@
+// Agent overhead of VM start and stop, and start+stop throughput, measured
+// against a real bangerd with fc-sim as its VMM and the recorder test
+// capability (prepare/cleanup hooks that log).
+//
+//   build/bench/lifecycle_bench [--vms=200] [--rounds=100] [--clients=8] [--dir=/var/tmp]
+//
+// Overhead is what the agent itself spends, read from the stage timings it
+// reports (the VMM's own boot - waiting for its API, configuring it through
+// it, InstanceStart - is excluded; so is the VMM's own shutdown):
+//   start: record.starting + prepare + vmm.spawn + record.running
+//   stop (VMM already exited): record.stopping + vmm.stop + cleanup + record.stopped
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "core/process_identity.h"
+#include "core/unix_http_client.h"
+#include "tests/test_support.h"
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int vms = 200, rounds = 100, clients = 8;
+  std::string dir = "/var/tmp";
+};
+
+std::string g_socket;
+
+json Call(const std::string& method, const std::string& path, const json& body = nullptr) {
+  auto r = banger::UnixHttpCall(g_socket, method, path, body.is_null() ? "" : body.dump(),
+                                std::chrono::seconds(120));
+  if (!r.ok()) {
+    std::fprintf(stderr, "%s %s: %s\n", method.c_str(), path.c_str(), r.error.c_str());
+    std::exit(1);
+  }
+  return json::parse(r.reply.body);
+}
+
+// A streamed lifecycle call: stage name -> ms, plus the resulting VM.
+std::map<std::string, double> Stages(const std::string& path, json* vm = nullptr) {
+  std::map<std::string, double> stages;
+  std::string pending;
+  auto r = banger::UnixHttpStream(g_socket, "POST", path + "?stream=1", "",
+                                  std::chrono::seconds(120), [&](std::string_view chunk) {
+                                    pending.append(chunk);
+                                    size_t nl;
+                                    while ((nl = pending.find('\n')) != std::string::npos) {
+                                      json e = json::parse(pending.substr(0, nl));
+                                      pending.erase(0, nl + 1);
+                                      if (e["event"] == "stage") stages[e["stage"]] = e["ms"];
+                                      if (e["event"] == "result" && vm) *vm = e["vm"];
+                                      if (e["event"] == "error") {
+                                        std::fprintf(stderr, "%s\n", e.dump().c_str());
+                                        std::exit(1);
+                                      }
+                                    }
+                                  });
+  if (!r.ok()) std::exit(1);
+  return stages;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+double P95(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, v.size() * 95 / 100)];
+}
+
+double Sum(const std::map<std::string, double>& s, std::initializer_list<const char*> names) {
+  double total = 0;
+  for (const char* n : names) total += s.count(n) ? s.at(n) : 0;
+  return total;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* prefix) { return a.substr(std::string(prefix).size()); };
+    if (a.rfind("--vms=", 0) == 0)
+      o.vms = std::stoi(value("--vms="));
+    else if (a.rfind("--rounds=", 0) == 0)
+      o.rounds = std::stoi(value("--rounds="));
+    else if (a.rfind("--clients=", 0) == 0)
+      o.clients = std::stoi(value("--clients="));
+    else if (a.rfind("--dir=", 0) == 0)
+      o.dir = value("--dir=");
+    else {
+      std::fprintf(stderr,
+                   "usage: lifecycle_bench [--vms=N] [--rounds=N] [--clients=N] [--dir=D]\n");
+      return 2;
+    }
+  }
+  std::string dir = o.dir + "/banger-lifecycle-bench-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir + "/plugins");
+  std::filesystem::copy_file(std::string(BANGER_TEST_PLUGIN_DIR) + "/recorder.so",
+                             dir + "/plugins/recorder.so");
+  std::filesystem::permissions(dir + "/plugins/recorder.so", std::filesystem::perms(0755));
+  // The "guest" shuts down at once, so a stop measures the agent, not a delay.
+  std::string vmm = dir + "/fc-sim-fast-exit";
+  banger::testing::WriteFile(
+      vmm, std::string("#!/bin/sh\nexec ") + FC_SIM_PATH + " --exit-delay-ms 0 \"$@\"\n");
+  std::filesystem::permissions(vmm, std::filesystem::perms(0755));
+  banger::testing::WriteFile(dir + "/kernel", "k");
+  banger::testing::WriteFile(dir + "/rootfs", std::string(1 << 20, 'r'));
+  g_socket = dir + "/b.sock";
+  banger::testing::WriteFile(dir + "/bangerd.conf",
+                             "[core]\nstate_dir = " + dir + "/state\nsocket = " + g_socket +
+                                 "\nplugin_dirs = " + dir + "/plugins\nvmm_binary = " + vmm +
+                                 "\nlog_level = warn\n[plugins]\nenable = recorder\n");
+  banger::testing::AgentProcess agent({"--config", dir + "/bangerd.conf"}, dir + "/agent.log");
+  if (!agent.WaitReady(g_socket)) {
+    std::fprintf(stderr, "agent did not start:\n%s", agent.log().c_str());
+    return 1;
+  }
+  for (int i = 0; i < o.vms; ++i) {
+    Call("POST", "/v1/vms",
+         {{"name", "vm-" + std::to_string(i)},
+          {"kernel", dir + "/kernel"},
+          {"rootfs", dir + "/rootfs"}});
+  }
+
+  // 1. Sequential: start overhead, and stop overhead with the VMM already gone.
+  std::vector<double> start_overhead, start_vmm, start_total, stop_overhead;
+  for (int r = 0; r < o.rounds; ++r) {
+    std::string path = "/v1/vms/vm-" + std::to_string(r % o.vms);
+    json vm;
+    auto t = Clock::now();
+    auto s = Stages(path + "/start", &vm);
+    start_total.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+    start_overhead.push_back(Sum(s, {"record.starting", "prepare", "vmm.spawn", "record.running"}));
+    start_vmm.push_back(Sum(s, {"vmm.ready", "vmm.configure", "vmm.boot"}));
+    banger::ProcessIdentity p{vm["runtime"]["pid"].get<pid_t>(), vm["runtime"]["pid_start_time"]};
+    ::kill(p.pid, SIGKILL);
+    while (banger::ProcessAlive(p)) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    auto st = Stages(path + "/stop");
+    stop_overhead.push_back(Sum(st, {"record.stopping", "vmm.stop", "cleanup", "record.stopped"}));
+  }
+
+  // 2. Throughput: `clients` threads, each starting and stopping its share.
+  std::atomic<int> next{0};
+  auto t0 = Clock::now();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < o.clients; ++c) {
+    clients.emplace_back([&] {
+      for (int i; (i = next++) < o.vms;) {
+        std::string path = "/v1/vms/vm-" + std::to_string(i);
+        Call("POST", path + "/start");
+        Call("POST", path + "/stop");
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  std::printf(
+      "lifecycle benchmark: %d rounds sequential, then %d VMs by %d clients; state in %s\n\n",
+      o.rounds, o.vms, o.clients, o.dir.c_str());
+  std::printf("%-44s %10s %10s  %s\n", "measure", "median", "p95", "target");
+  std::printf("%-44s %8.2f ms %7.2f ms  <= 5 ms median\n", "start: agent overhead",
+              Median(start_overhead), P95(start_overhead));
+  std::printf("%-44s %8.2f ms %7.2f ms\n", "start: VMM's own (ready + configure + boot)",
+              Median(start_vmm), P95(start_vmm));
+  std::printf("%-44s %8.2f ms %7.2f ms\n", "start: seen by the client (HTTP, streamed)",
+              Median(start_total), P95(start_total));
+  std::printf("%-44s %8.2f ms %7.2f ms  <= 2 ms median\n",
+              "stop (VMM already exited): agent overhead", Median(stop_overhead),
+              P95(stop_overhead));
+  std::printf("%-44s %8.1f VMs/s            >= 50 VMs/s\n",
+              ("start+stop, " + std::to_string(o.clients) + " parallel clients").c_str(),
+              o.vms / secs);
+  agent.Stop(SIGTERM);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
