@@ -41,31 +41,44 @@ Result<std::string> HandleStore::Get(const std::string& vm_id, const std::string
 
 Status HandleStore::Set(const std::string& vm_id, const std::string& capability,
                         const std::string& key, const std::string& value) {
-  if (capability.empty() || key.empty())
-    return Status::Invalid("handle capability and key must not be empty");
-  Status s = store_.Update(vm_id, [&](VmRecord& r) {
-    r.handles[capability][key] = value;
-    return Status::Ok();
-  });
-  if (!s) return s.Prefixed("set handle " + capability + "." + key);
+  return SetMany(vm_id, capability, {{key, value}});
+}
+
+Status HandleStore::SetMany(const std::string& vm_id, const std::string& capability,
+                            const std::vector<std::pair<std::string, std::string>>& values) {
+  if (capability.empty()) return Status::Invalid("handle capability must not be empty");
+  for (const auto& kv : values) {
+    if (kv.first.empty()) return Status::Invalid("handle keys must not be empty");
+  }
+  Status s = store_.Update(
+      vm_id,
+      [&](VmRecord& r) {
+        for (const auto& [k, v] : values) r.handles[capability][k] = v;
+        return Status::Ok();
+      },
+      VmStore::Sync::kDataOnly);
+  if (!s) return s.Prefixed("set handles of " + capability);
   std::lock_guard lock(mu_);
-  cache_[vm_id][capability][key] = value;
+  for (const auto& [k, v] : values) cache_[vm_id][capability][k] = v;
   return Status::Ok();
 }
 
 Status HandleStore::Clear(const std::string& vm_id, const std::string& capability,
                           const std::string& key) {
-  Status s = store_.Update(vm_id, [&](VmRecord& r) {
-    auto cap = r.handles.find(capability);
-    if (cap == r.handles.end()) return Status::Ok();
-    if (key.empty()) {
-      r.handles.erase(cap);
-    } else {
-      cap->second.erase(key);
-      if (cap->second.empty()) r.handles.erase(cap);
-    }
-    return Status::Ok();
-  });
+  Status s = store_.Update(
+      vm_id,
+      [&](VmRecord& r) {
+        auto cap = r.handles.find(capability);
+        if (cap == r.handles.end()) return Status::Ok();
+        if (key.empty()) {
+          r.handles.erase(cap);
+        } else {
+          cap->second.erase(key);
+          if (cap->second.empty()) r.handles.erase(cap);
+        }
+        return Status::Ok();
+      },
+      VmStore::Sync::kDataOnly);
   // A VM whose record is gone has nothing left to clear.
   if (!s && s.code() != StatusCode::kNotFound) return s.Prefixed("clear handle " + capability);
   std::lock_guard lock(mu_);

@@ -7,6 +7,8 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "core/vm_record.h"
@@ -21,9 +23,16 @@ class HandleStore {
   // NotFound (naming the sources consulted) when neither has a value.
   Result<std::string> Get(const std::string& vm_id, const std::string& capability,
                           const std::string& key);
-  // Durable before it returns; NotFound when the VM has no record.
+  // Committed before it returns; NotFound when the VM has no record.
+  // Durability: handle writes survive the agent's death at any instant (they
+  // are committed to the file); they skip the store's second fsync (the meta
+  // page), so a crash of the whole host may undo the latest ones, as it
+  // undoes the kernel objects they describe. Store integrity is kept either way.
   Status Set(const std::string& vm_id, const std::string& capability, const std::string& key,
              const std::string& value);
+  // Several keys of one capability, one commit.
+  Status SetMany(const std::string& vm_id, const std::string& capability,
+                 const std::vector<std::pair<std::string, std::string>>& values);
   // key "" clears all of the capability's keys. Clearing what is not set is OK.
   Status Clear(const std::string& vm_id, const std::string& capability, const std::string& key);
 

@@ -114,6 +114,25 @@ int HandleSet(const banger_host* host, const char* vm_id, const char* key, const
   });
 }
 
+int HandleSetMany(const banger_host* host, const char* vm_id, const char* const* keys,
+                  const char* const* values, size_t count, banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (vm_id == nullptr || (count > 0 && (keys == nullptr || values == nullptr))) {
+      return Fail(msg, BANGER_INVALID, "handle_set_many: vm_id, keys and values are required");
+    }
+    std::vector<std::pair<std::string, std::string>> kv;
+    for (size_t i = 0; i < count; ++i) {
+      if (keys[i] == nullptr || values[i] == nullptr) {
+        return Fail(msg, BANGER_INVALID, "handle_set_many: a key or value is NULL");
+      }
+      kv.emplace_back(keys[i], values[i]);
+    }
+    VmServices* vm = VmOr(host, msg, "handle_set_many");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    return Report(msg, vm->HandleSetMany(vm_id, Ctx(host).plugin->name, kv));
+  });
+}
+
 int HandleClear(const banger_host* host, const char* vm_id, const char* key, banger_message* msg) {
   return Guard(msg, [&]() -> int {
     if (vm_id == nullptr) return Fail(msg, BANGER_INVALID, "handle_clear: vm_id is required");
@@ -271,6 +290,7 @@ const banger_host* HostServices::TableFor(Plugin& plugin) {
     t.vm_request_stop = &RequestStop;
     t.stats_publish = &PublishStats;
     t.verb_register = &VerbRegister;
+    t.handle_set_many = &HandleSetMany;
   }
   return &slot->table;
 }

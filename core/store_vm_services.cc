@@ -69,6 +69,12 @@ ServiceStatus StoreVmServices::HandleSet(const std::string& vm_id, const std::st
   return From(handles_.Set(vm_id, capability, key, value));
 }
 
+ServiceStatus StoreVmServices::HandleSetMany(
+    const std::string& vm_id, const std::string& capability,
+    const std::vector<std::pair<std::string, std::string>>& values) {
+  return From(handles_.SetMany(vm_id, capability, values));
+}
+
 ServiceStatus StoreVmServices::HandleClear(const std::string& vm_id, const std::string& capability,
                                            const std::string& key) {
   return From(handles_.Clear(vm_id, capability, key));

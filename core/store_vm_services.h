@@ -46,6 +46,9 @@ class StoreVmServices : public VmServices {
                           const std::string& key, std::string* value) override;
   ServiceStatus HandleSet(const std::string& vm_id, const std::string& capability,
                           const std::string& key, const std::string& value) override;
+  ServiceStatus HandleSetMany(
+      const std::string& vm_id, const std::string& capability,
+      const std::vector<std::pair<std::string, std::string>>& values) override;
   ServiceStatus HandleClear(const std::string& vm_id, const std::string& capability,
                             const std::string& key) override;
   ServiceStatus GetVm(const std::string& ref, const VmVisitor& visit) override;

@@ -28,6 +28,10 @@ class VmServices {
                                   const std::string& key, std::string* value) = 0;
   virtual ServiceStatus HandleSet(const std::string& vm_id, const std::string& capability,
                                   const std::string& key, const std::string& value) = 0;
+  // Several keys, one commit.
+  virtual ServiceStatus HandleSetMany(
+      const std::string& vm_id, const std::string& capability,
+      const std::vector<std::pair<std::string, std::string>>& values) = 0;
   // key "" clears every key of `capability` for the VM.
   virtual ServiceStatus HandleClear(const std::string& vm_id, const std::string& capability,
                                     const std::string& key) = 0;

@@ -250,8 +250,18 @@ VmStore::~VmStore() {
 }
 
 template <typename Body>
-Status VmStore::Write(const Body& body) {
+Status VmStore::Write(const Body& body, Sync sync) {
   std::lock_guard writer(write_mu_);
+  // The flag is the environment's; writers are serialised, so it holds for
+  // exactly this commit.
+  if (sync == Sync::kDataOnly) mdb_env_set_flags(env_, MDB_NOMETASYNC, 1);
+  struct Restore {
+    MDB_env* env;
+    bool on;
+    ~Restore() {
+      if (on) mdb_env_set_flags(env, MDB_NOMETASYNC, 0);
+    }
+  } restore{env_, sync == Sync::kDataOnly};
   for (int attempt = 0; attempt < 16; ++attempt) {
     int rc = 0;
     Status logical;
@@ -380,40 +390,42 @@ Status VmStore::Delete(const std::string& id) {
 }
 
 Result<VmStore::BatchResult> VmStore::UpdateMany(const std::vector<std::string>& ids,
-                                                 const Mutator& mutate) {
+                                                 const Mutator& mutate, Sync sync) {
   BatchResult result;
-  Status s = Write([&](MDB_txn* txn, Status* logical, std::vector<Change>* changes) {
-    result = BatchResult{};  // the body may run again after the map grows
-    for (const auto& id : ids) {
-      // The snapshot is exactly the committed state here: writers are
-      // serialised and each applies its changes before the next begins.
-      Result<VmRecordPtr> current = [&] {
-        std::shared_lock cache(cache_mu_);
-        return Lookup(id);
-      }();
-      if (!current) {
-        result.skipped.push_back(current.status().code() == StatusCode::kNotFound
-                                     ? id + ": no such VM"
-                                     : current.status().message());
-        continue;
-      }
-      VmRecord copy = **current;
-      if (Status m = mutate(copy); !m) {
-        *logical = m;
+  Status s = Write(
+      [&](MDB_txn* txn, Status* logical, std::vector<Change>* changes) {
+        result = BatchResult{};  // the body may run again after the map grows
+        for (const auto& id : ids) {
+          // The snapshot is exactly the committed state here: writers are
+          // serialised and each applies its changes before the next begins.
+          Result<VmRecordPtr> current = [&] {
+            std::shared_lock cache(cache_mu_);
+            return Lookup(id);
+          }();
+          if (!current) {
+            result.skipped.push_back(current.status().code() == StatusCode::kNotFound
+                                         ? id + ": no such VM"
+                                         : current.status().message());
+            continue;
+          }
+          VmRecord copy = **current;
+          if (Status m = mutate(copy); !m) {
+            *logical = m;
+            return 0;
+          }
+          int rc = PutRecord(txn, vms_, names_, copy, (*current)->name, logical, changes);
+          if (rc != 0 || !logical->ok()) return rc;
+          ++result.written;
+        }
         return 0;
-      }
-      int rc = PutRecord(txn, vms_, names_, copy, (*current)->name, logical, changes);
-      if (rc != 0 || !logical->ok()) return rc;
-      ++result.written;
-    }
-    return 0;
-  });
+      },
+      sync);
   if (!s) return s;
   return result;
 }
 
-Status VmStore::Update(const std::string& id, const Mutator& mutate) {
-  auto r = UpdateMany({id}, mutate);
+Status VmStore::Update(const std::string& id, const Mutator& mutate, Sync sync) {
+  auto r = UpdateMany({id}, mutate, sync);
   if (!r) return r.status();
   if (!r->skipped.empty()) {
     const std::string& why = r->skipped.front();

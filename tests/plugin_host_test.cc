@@ -454,7 +454,14 @@ TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
   ASSERT_EQ(plain->handle_get(plain, r.id.c_str(), "recorder", "lost", out, sizeof out, &msg),
             BANGER_OK);
   EXPECT_STREQ(out, "found-web-1");
-  // Set is durable before it returns, and clear forgets.
+  // Several keys in one commit.
+  const char* keys[] = {"a", "b"};
+  const char* values[] = {"1", "2"};
+  uint64_t commits = (*store)->commits();
+  ASSERT_EQ(plain->handle_set_many(plain, r.id.c_str(), keys, values, 2, &msg), BANGER_OK) << text;
+  EXPECT_EQ((*store)->commits() - commits, 1u);
+  EXPECT_EQ((*(*store)->Get(r.id))->handles.at("plain-c").at("b"), "2");
+  // Set is committed before it returns, and clear forgets.
   ASSERT_EQ(plain->handle_set(plain, r.id.c_str(), "tap_name", "bt0", &msg), BANGER_OK);
   EXPECT_EQ((*(*store)->Get(r.id))->handles.at("plain-c").at("tap_name"), "bt0");
   ASSERT_EQ(plain->handle_clear(plain, r.id.c_str(), nullptr, &msg), BANGER_OK);

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config binutils clang-format
   libboost-dev libboost-program-options-dev nlohmann-json3-dev
-  liblmdb-dev libmsgpack-cxx-dev libsqlite3-dev
+  liblmdb-dev libmsgpack-cxx-dev libsqlite3-dev libnftables-dev nftables iptables
   libgtest-dev libgmock-dev libbenchmark-dev
   curl iproute2 procps
 )

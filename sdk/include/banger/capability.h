@@ -46,7 +46,8 @@ extern "C" {
 
 /* ABI version implemented by this header.
  *   1.0  the descriptor, hooks and host services table
- *   1.1  the rediscover hook (in the first reserved slot; same struct size) */
+ *   1.1  the rediscover hook (in the first reserved slot; same struct size),
+ *        handle_set_many at the end of the host table */
 #define BANGER_ABI_MAJOR 1
 #define BANGER_ABI_MINOR 1
 
@@ -209,8 +210,9 @@ struct banger_host {
    *   it has one). OK; NOT_FOUND when no source has a value: the object was
    *   never allocated (the message names the sources consulted); TRUNCATED;
    *   UNAVAILABLE.
-   * handle_set: records the caller's own `key` = `value`; durable (committed)
-   *   before it returns, so create the kernel object only after OK.
+   * handle_set: records the caller's own `key` = `value`; committed before it
+   *   returns (see handle_set_many for the durability), so create the kernel
+   *   object only after OK.
    * handle_clear: forgets the caller's `key` (NULL: all of the caller's keys
    *   for the VM); call it only after the object is gone. Clearing what is
    *   not set is OK. */
@@ -260,6 +262,15 @@ struct banger_host {
    * during init. INVALID for a malformed or already registered verb. */
   int (*verb_register)(const banger_host* host, const char* verb, const char* summary,
                        banger_message* msg);
+
+  /* Since ABI 1.1 (check BANGER_HAS_FIELD(host, banger_host, handle_set_many)).
+   * Records `count` of the caller's keys at once, in one commit: all or none.
+   * Same contract as handle_set. Durability of every handle write: it
+   * survives the agent's death at any instant; a crash of the whole host may
+   * undo the latest handle writes, as it undoes the kernel objects they
+   * describe. */
+  int (*handle_set_many)(const banger_host* host, const char* vm_id, const char* const* keys,
+                         const char* const* values, size_t count, banger_message* msg);
 };
 
 /* ---------------------------------------------------------------------------

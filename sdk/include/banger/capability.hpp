@@ -190,6 +190,26 @@ class Host {
     int rc = host_->handle_set(host_, id.c_str(), k.c_str(), v.c_str(), m.get());
     return Status::FromCode(rc, m.str());
   }
+  // Several keys in one commit (ABI 1.1 hosts; one by one on older ones).
+  Status HandleSetMany(std::string_view vm_id,
+                       const std::vector<std::pair<std::string, std::string>>& kv) const {
+    std::string id(vm_id);
+    if (!BANGER_HAS_FIELD(host_, banger_host, handle_set_many) || !host_->handle_set_many) {
+      for (const auto& [k, v] : kv) {
+        if (Status s = HandleSet(vm_id, k, v); !s.ok()) return s;
+      }
+      return Status::Ok();
+    }
+    std::vector<const char*> keys, values;
+    for (const auto& [k, v] : kv) {
+      keys.push_back(k.c_str());
+      values.push_back(v.c_str());
+    }
+    Message m;
+    int rc =
+        host_->handle_set_many(host_, id.c_str(), keys.data(), values.data(), kv.size(), m.get());
+    return Status::FromCode(rc, m.str());
+  }
   // Clears one key, or all of this capability's keys when key is empty.
   Status HandleClear(std::string_view vm_id, std::string_view key = {}) const {
     std::string id(vm_id), k(key);

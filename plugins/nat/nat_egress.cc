@@ -1,0 +1,88 @@
+#include "plugins/nat/nat_egress.h"
+
+#include <fstream>
+#include <stdexcept>
+
+namespace natcap {
+
+using banger::Status;
+
+namespace {
+
+// Enables IPv4 forwarding in this network namespace; says what it found.
+std::string EnableIpForward() {
+  const char* path = "/proc/sys/net/ipv4/ip_forward";
+  std::string before;
+  std::ifstream(path) >> before;
+  if (before == "1") return "net.ipv4.ip_forward was already 1";
+  std::ofstream out(path);
+  out << "1\n";
+  out.close();
+  if (!out) throw std::runtime_error(std::string("cannot enable IPv4 forwarding (") + path + ")");
+  return "enabled net.ipv4.ip_forward (was " + (before.empty() ? "unknown" : before) + ")";
+}
+
+}  // namespace
+
+NatEgress::NatEgress(banger::Host host) : host_(host) {
+  auto config = ParseNatConfig(host_);
+  if (config.status.code() == BANGER_SKIP) throw banger::SkipError(config.status.message());
+  if (!config.ok()) throw std::runtime_error(config.status.message());
+  config_ = config.value;
+  backend_ = MakeBackend(config_, host_);
+  Status s = backend_->Setup();
+  if (s.code() == BANGER_SKIP) throw banger::SkipError(s.message());
+  if (!s.ok()) throw std::runtime_error(s.message());
+  host_.Info(EnableIpForward());
+  host_.Info("egress through " + config_.uplink + " with the " + config_.backend + " backend" +
+             (config_.backend == "nftables" ? " (table ip " + config_.table + ")" : ""));
+}
+
+banger::Result<std::pair<std::string, std::string>> NatEgress::Identity(
+    const banger::Vm& vm, const std::string& capability) {
+  auto ip = host_.HandleGet(vm.id(), "guest_ip", capability);
+  if (!ip.ok()) return {ip.status, {}};
+  auto tap = host_.HandleGet(vm.id(), "tap_name", capability);
+  if (!tap.ok()) return {tap.status, {}};
+  if (!ValidIpv4(ip.value) || !ValidIfName(tap.value)) {
+    return {Status::Error("recorded guest_ip '" + ip.value + "' / tap_name '" + tap.value +
+                          "' are not an IPv4 address and an interface name; refusing to use them"),
+            {}};
+  }
+  return {Status::Ok(), {ip.value, tap.value}};
+}
+
+Status NatEgress::Prepare(const banger::Vm& vm) {
+  const std::string who = "prepare vm \"" + std::string(vm.name()) + "\"";
+  auto id = Identity(vm, "tap");
+  if (!id.ok())
+    return Status::Error(who + ": no TAP from the tap capability: " + id.status.message());
+  const auto& [ip, tap] = id.value;
+  // Identity first: nat's own record of what it is about to add.
+  if (Status s = host_.HandleSetMany(vm.id(), {{"guest_ip", ip}, {"tap_name", tap}}); !s.ok()) {
+    return Status::Error(who + ": record the egress: " + s.message());
+  }
+  if (Status s = backend_->Add(ip, tap); !s.ok()) return Status::Error(who + ": " + s.message());
+  return Status::Ok();
+}
+
+Status NatEgress::Cleanup(const banger::Vm& vm) {
+  const std::string who = "cleanup vm \"" + std::string(vm.name()) + "\"";
+  auto id = Identity(vm, "");  // nat's own handles first
+  if (!id.ok() && id.status.code() == BANGER_NOT_FOUND) {
+    std::string own = id.status.message();
+    id = Identity(vm, "tap");  // then the tap capability's
+    if (!id.ok() && id.status.code() == BANGER_NOT_FOUND) {
+      host_.Info(who + ": no tap was ever allocated for this VM (nat: " + own +
+                 "; tap: " + id.status.message() + "): nothing to remove");
+      return Status::Ok();
+    }
+  }
+  if (!id.ok()) return Status::Error(who + ": " + id.status.message());
+  if (Status s = backend_->Remove(id.value.first, id.value.second); !s.ok()) {
+    return Status::Error(who + ": " + s.message());
+  }
+  return Status::Ok();
+}
+
+}  // namespace natcap

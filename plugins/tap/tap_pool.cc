@@ -1,0 +1,161 @@
+#include "plugins/tap/tap_pool.h"
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "plugins/tap/netlink_link.h"
+
+namespace tapcap {
+
+using banger::Status;
+
+TapPool::TapPool(banger::Host host) : host_(host) {
+  auto config = ParseTapConfig(host_);
+  if (!config.ok()) throw std::runtime_error(config.status.message());
+  config_ = config.value;
+  owner_.assign(config_.pool_size, "");
+  // Slots still held by VMs from before a restart stay theirs: the record
+  // knows which (the agent reconciles dead VMs, which frees theirs).
+  auto vms = host_.ListVms();
+  if (vms.ok()) {
+    for (const auto& vm : vms.value) {
+      auto slot = host_.HandleGet(vm.id, "slot");
+      if (!slot.ok()) continue;
+      uint32_t n = static_cast<uint32_t>(std::strtoul(slot.value.c_str(), nullptr, 10));
+      if (n < owner_.size()) owner_[n] = vm.id;
+    }
+  }
+  host_.Info("pool of " + std::to_string(config_.pool_size) + " TAP devices " + TapName(0) + ".." +
+             TapName(config_.pool_size - 1) + " in " + Ipv4Text(config_.cidr_base) + "/" +
+             std::to_string(config_.cidr_prefix) + "; warming in the background");
+  warm_ = std::thread([this] { Warm(); });
+}
+
+TapPool::~TapPool() {
+  Shutdown();
+}
+
+void TapPool::Shutdown() {
+  stopping_ = true;
+  if (warm_.joinable()) warm_.join();
+}
+
+std::string TapPool::GuestMac(std::string_view id) {
+  std::string mac = "06:00";
+  for (size_t i = 0; i + 1 < 8 && i + 1 < id.size(); i += 2) {
+    mac += ":" + std::string(id.substr(i, 2));
+  }
+  return mac;
+}
+
+Status TapPool::EnsureDevice(uint32_t slot) const {
+  std::string name = TapName(slot);
+  int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Status::Error("open /dev/net/tun: " + std::string(std::strerror(errno)));
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  // Creates the device, or attaches to it when it exists and is free.
+  Status s;
+  if (::ioctl(fd, TUNSETIFF, &ifr) != 0) {
+    s = Status::Error("create " + name + ": " + std::strerror(errno));
+  } else if (::ioctl(fd, TUNSETOWNER, static_cast<unsigned long>(config_.owner_uid)) != 0 ||
+             ::ioctl(fd, TUNSETPERSIST, 1) != 0) {
+    s = Status::Error("make " + name + " persistent: " + std::strerror(errno));
+  }
+  // Close ours: a TAP can be held by one process, and that is the VMM.
+  ::close(fd);
+  return s;
+}
+
+void TapPool::Warm() {
+  uint32_t created = 0;
+  for (uint32_t slot = 0; slot < config_.pool_size && !stopping_; ++slot) {
+    {
+      std::lock_guard lock(mu_);
+      if (!owner_[slot].empty()) continue;  // in use: it exists
+    }
+    if (LinkExists(TapName(slot))) continue;
+    if (Status s = EnsureDevice(slot); !s.ok()) {
+      host_.Warn("warming the pool stopped: " + s.message());
+      return;
+    }
+    ++created;
+  }
+  host_.Info("pool warm: created " + std::to_string(created) + " TAP devices");
+}
+
+Status TapPool::Prepare(const banger::Vm& vm) {
+  const std::string who = "prepare vm \"" + std::string(vm.name()) + "\"";
+  uint32_t slot = 0;
+  {
+    std::lock_guard lock(mu_);
+    while (slot < owner_.size() && !owner_[slot].empty()) ++slot;
+    if (slot == owner_.size()) {
+      return Status::Error(who + ": the pool is exhausted: all " + std::to_string(owner_.size()) +
+                           " slots are in use (raise [tap] pool_size, within the cidr)");
+    }
+    owner_[slot] = vm.id();
+  }
+  auto release = [&] {
+    std::lock_guard lock(mu_);
+    owner_[slot].clear();
+  };
+  std::string tap = TapName(slot);
+  // Identity first: recorded before the device is claimed.
+  Status s = host_.HandleSetMany(vm.id(), {{"slot", std::to_string(slot)},
+                                           {"tap_name", tap},
+                                           {"host_ip", Ipv4Text(HostIp(slot))},
+                                           {"guest_ip", Ipv4Text(GuestIp(slot))},
+                                           {"guest_mac", GuestMac(vm.id())}});
+  if (!s.ok()) {
+    release();
+    return Status::Error(who + ": record the TAP: " + s.message());
+  }
+  if (!LinkExists(tap)) s = EnsureDevice(slot);  // the warm-up has not reached it yet
+  if (s.ok()) s = AddIpv4Address(tap, HostIp(slot), 30);
+  if (s.ok()) s = SetLinkUp(tap, true);
+  if (s.ok()) s = host_.AddNetworkInterface(vm.id(), "eth0", tap, GuestMac(vm.id()));
+  if (s.ok()) {
+    s = host_.AppendBootArgs(vm.id(), "ip=" + Ipv4Text(GuestIp(slot)) + "::" +
+                                          Ipv4Text(HostIp(slot)) + ":255.255.255.252::eth0:off");
+  }
+  // On failure the host calls cleanup, which finds the slot in the record.
+  return s.ok() ? Status::Ok() : Status::Error(who + ": " + s.message());
+}
+
+Status TapPool::Cleanup(const banger::Vm& vm) {
+  const std::string who = "cleanup vm \"" + std::string(vm.name()) + "\"";
+  auto slot_text = host_.HandleGet(vm.id(), "slot");
+  if (!slot_text.ok()) {
+    if (slot_text.status.code() == BANGER_NOT_FOUND) {
+      host_.Debug(who + ": no TAP was ever allocated (" + slot_text.status.message() + ")");
+      return Status::Ok();
+    }
+    return Status::Error(who + ": " + slot_text.status.message());
+  }
+  uint32_t slot = static_cast<uint32_t>(std::strtoul(slot_text.value.c_str(), nullptr, 10));
+  std::string tap = TapName(slot);
+  Status s;
+  if (slot >= config_.pool_size) {
+    s = DeleteLink(tap);  // from a larger pool of an earlier config: not kept
+  } else if (LinkExists(tap)) {
+    s = FlushIpv4Addresses(tap);
+    if (s.ok()) s = SetLinkUp(tap, false);
+  }
+  // A device deleted by hand is gone: nothing to undo, and the slot is free
+  // (the warm-up or the next prepare recreates it).
+  if (!s.ok()) return Status::Error(who + ": " + s.message());
+  std::lock_guard lock(mu_);
+  if (slot < owner_.size() && owner_[slot] == vm.id()) owner_[slot].clear();
+  return Status::Ok();
+}
+
+}  // namespace tapcap

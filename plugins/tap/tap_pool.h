@@ -1,0 +1,54 @@
+// TapPool: the tap capability's behaviour. A pool of persistent TAP devices
+// (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, TUNSETPERSIST, owned by the VMM's uid),
+// named <prefix><slot>, created with ioctl and configured over rtnetlink,
+// warmed in the background at init. Slot n owns the n-th /30 of the CIDR:
+// host .1 on the TAP, guest .2, so addresses follow from the slot.
+//
+// prepare records the slot and what follows from it (tap_name, host_ip,
+// guest_ip, guest_mac) as the VM's handles before it claims the device, then
+// brings it up with its address and contributes eth0 and the kernel ip= boot
+// argument. cleanup finds the slot through the handle cascade, returns the
+// device to the pool (down, addresses flushed) or deletes it when it is
+// beyond the pool's size; a device already gone is fine. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <banger/capability.hpp>
+
+#include "plugins/tap/tap_config.h"
+
+namespace tapcap {
+
+class TapPool {
+ public:
+  explicit TapPool(banger::Host host);  // throws on a bad config: init fails with the message
+  ~TapPool();
+
+  banger::Status Prepare(const banger::Vm& vm);
+  banger::Status Cleanup(const banger::Vm& vm);
+  void Shutdown();
+
+  std::string TapName(uint32_t slot) const { return config_.prefix + std::to_string(slot); }
+  uint32_t HostIp(uint32_t slot) const { return config_.cidr_base + 4 * slot + 1; }
+  uint32_t GuestIp(uint32_t slot) const { return config_.cidr_base + 4 * slot + 2; }
+  // 06:00:xx:xx:xx:xx from the VM id: locally administered, unicast, stable.
+  static std::string GuestMac(std::string_view vm_id);
+
+ private:
+  banger::Status EnsureDevice(uint32_t slot) const;
+  void Warm();
+
+  banger::Host host_;
+  TapConfig config_;
+  std::mutex mu_;
+  std::vector<std::string> owner_;  // slot -> VM id, "" when free
+  std::atomic<bool> stopping_{false};
+  std::thread warm_;
+};
+
+}  // namespace tapcap
