@@ -82,6 +82,11 @@ class BackgroundProcess {
 class AgentProcess {
  public:
   AgentProcess(const std::vector<std::string>& args, const std::string& log_path);
+  // `argv` is the whole command (e.g. bangerd wrapped in `ip netns exec`).
+  AgentProcess(const std::vector<std::string>& argv, const std::string& log_path, bool raw)
+      : log_path_(log_path), process_(argv, log_path) {
+    (void)raw;
+  }
   pid_t pid() const { return process_.pid(); }
   // True once a GET /v1/info on `socket` answers 200 (false if it exited).
   bool WaitReady(const std::string& socket);

@@ -53,16 +53,14 @@ banger::Result<std::pair<std::string, std::string>> NatEgress::Identity(
 }
 
 Status NatEgress::Prepare(const banger::Vm& vm) {
-  const std::string who = "prepare vm \"" + std::string(vm.name()) + "\"";
   auto id = Identity(vm, "tap");
-  if (!id.ok())
-    return Status::Error(who + ": no TAP from the tap capability: " + id.status.message());
+  if (!id.ok()) return Status::Error("no TAP from the tap capability: " + id.status.message());
   const auto& [ip, tap] = id.value;
   // Identity first: nat's own record of what it is about to add.
   if (Status s = host_.HandleSetMany(vm.id(), {{"guest_ip", ip}, {"tap_name", tap}}); !s.ok()) {
-    return Status::Error(who + ": record the egress: " + s.message());
+    return Status::Error("record the egress: " + s.message());
   }
-  if (Status s = backend_->Add(ip, tap); !s.ok()) return Status::Error(who + ": " + s.message());
+  if (Status s = backend_->Add(ip, tap); !s.ok()) return Status::Error(s.message());
   return Status::Ok();
 }
 
@@ -78,9 +76,9 @@ Status NatEgress::Cleanup(const banger::Vm& vm) {
       return Status::Ok();
     }
   }
-  if (!id.ok()) return Status::Error(who + ": " + id.status.message());
+  if (!id.ok()) return Status::Error(id.status.message());
   if (Status s = backend_->Remove(id.value.first, id.value.second); !s.ok()) {
-    return Status::Error(who + ": " + s.message());
+    return Status::Error(s.message());
   }
   return Status::Ok();
 }

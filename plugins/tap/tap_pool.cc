@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -93,13 +94,18 @@ void TapPool::Warm() {
 }
 
 Status TapPool::Prepare(const banger::Vm& vm) {
-  const std::string who = "prepare vm \"" + std::string(vm.name()) + "\"";
   uint32_t slot = 0;
   {
     std::lock_guard lock(mu_);
-    while (slot < owner_.size() && !owner_[slot].empty()) ++slot;
+    // A VM that already holds a slot keeps it: prepare is idempotent.
+    auto mine = std::find(owner_.begin(), owner_.end(), std::string(vm.id()));
+    if (mine != owner_.end()) {
+      slot = static_cast<uint32_t>(mine - owner_.begin());
+    } else {
+      while (slot < owner_.size() && !owner_[slot].empty()) ++slot;
+    }
     if (slot == owner_.size()) {
-      return Status::Error(who + ": the pool is exhausted: all " + std::to_string(owner_.size()) +
+      return Status::Error("the pool is exhausted: all " + std::to_string(owner_.size()) +
                            " slots are in use (raise [tap] pool_size, within the cidr)");
     }
     owner_[slot] = vm.id();
@@ -117,7 +123,7 @@ Status TapPool::Prepare(const banger::Vm& vm) {
                                            {"guest_mac", GuestMac(vm.id())}});
   if (!s.ok()) {
     release();
-    return Status::Error(who + ": record the TAP: " + s.message());
+    return Status::Error("record the TAP: " + s.message());
   }
   if (!LinkExists(tap)) s = EnsureDevice(slot);  // the warm-up has not reached it yet
   if (s.ok()) s = AddIpv4Address(tap, HostIp(slot), 30);
@@ -128,7 +134,7 @@ Status TapPool::Prepare(const banger::Vm& vm) {
                                           Ipv4Text(HostIp(slot)) + ":255.255.255.252::eth0:off");
   }
   // On failure the host calls cleanup, which finds the slot in the record.
-  return s.ok() ? Status::Ok() : Status::Error(who + ": " + s.message());
+  return s;
 }
 
 Status TapPool::Cleanup(const banger::Vm& vm) {
@@ -139,7 +145,7 @@ Status TapPool::Cleanup(const banger::Vm& vm) {
       host_.Debug(who + ": no TAP was ever allocated (" + slot_text.status.message() + ")");
       return Status::Ok();
     }
-    return Status::Error(who + ": " + slot_text.status.message());
+    return Status::Error(slot_text.status.message());
   }
   uint32_t slot = static_cast<uint32_t>(std::strtoul(slot_text.value.c_str(), nullptr, 10));
   std::string tap = TapName(slot);
@@ -152,7 +158,7 @@ Status TapPool::Cleanup(const banger::Vm& vm) {
   }
   // A device deleted by hand is gone: nothing to undo, and the slot is free
   // (the warm-up or the next prepare recreates it).
-  if (!s.ok()) return Status::Error(who + ": " + s.message());
+  if (!s.ok()) return Status::Error(s.message());
   std::lock_guard lock(mu_);
   if (slot < owner_.size() && owner_[slot] == vm.id()) owner_[slot].clear();
   return Status::Ok();
