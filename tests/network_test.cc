@@ -33,27 +33,6 @@ using testing::TempDir;
 #define EXPECT_LACKS(haystack, needle) \
   EXPECT_EQ(std::string(haystack).find(needle), std::string::npos) << (haystack)
 
-// What capabilities contribute to a VM's VMM configuration, kept for checks
-// (the lifecycle's part of the host, for these tests).
-class RecordingLifecycle : public VmLifecycleServices {
- public:
-  ServiceStatus AddNetworkInterface(const std::string&, const std::string& vm_id,
-                                    const banger_net_iface& iface) override {
-    ifaces[vm_id] = {iface.iface_id, iface.host_dev_name, iface.guest_mac};
-    return ServiceStatus::Ok();
-  }
-  ServiceStatus AppendBootArgs(const std::string&, const std::string& vm_id,
-                               const std::string& args) override {
-    boot_args[vm_id] = args;
-    return ServiceStatus::Ok();
-  }
-  ServiceStatus RequestStop(const std::string&, const std::string&, const std::string&) override {
-    return {BANGER_UNAVAILABLE, "not in this test"};
-  }
-  std::map<std::string, std::vector<std::string>> ifaces;
-  std::map<std::string, std::string> boot_args;
-};
-
 std::string Sh(const std::vector<std::string>& argv) {
   return RunCommand(argv).output;
 }
@@ -159,7 +138,7 @@ class NetworkTest : public ::testing::Test {
   TempDir dir_;
   Logger logger_{LogLevel::kWarn};
   VerbRegistry verbs_;
-  RecordingLifecycle lifecycle_;
+  testing::ContributionRecorder lifecycle_;
   std::unique_ptr<VmStore> store_;
   std::unique_ptr<HandleStore> handles_;
   std::unique_ptr<StoreVmServices> vm_services_;

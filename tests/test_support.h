@@ -7,10 +7,35 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "core/store_vm_services.h"
+
 namespace banger::testing {
+
+// The lifecycle's part of the host for tests and benchmarks that drive
+// capabilities directly: it accepts what capabilities contribute to a VM's
+// VMM configuration and keeps it for checks.
+class ContributionRecorder : public VmLifecycleServices {
+ public:
+  ServiceStatus AddNetworkInterface(const std::string&, const std::string& vm_id,
+                                    const banger_net_iface& iface) override {
+    ifaces[vm_id] = {iface.iface_id, iface.host_dev_name, iface.guest_mac};
+    return ServiceStatus::Ok();
+  }
+  ServiceStatus AppendBootArgs(const std::string&, const std::string& vm_id,
+                               const std::string& args) override {
+    boot_args[vm_id] = args;
+    return ServiceStatus::Ok();
+  }
+  ServiceStatus RequestStop(const std::string&, const std::string&, const std::string&) override {
+    return {BANGER_UNAVAILABLE, "no lifecycle here"};
+  }
+  std::map<std::string, std::vector<std::string>> ifaces;
+  std::map<std::string, std::string> boot_args;
+};
 
 // A fresh directory under /tmp, removed with its contents on destruction.
 class TempDir {

@@ -73,6 +73,17 @@ Status TapPool::EnsureDevice(uint32_t slot) const {
   }
   // Close ours: a TAP can be held by one process, and that is the VMM.
   ::close(fd);
+  if (s.ok()) {
+    // The address plan is IPv4: no IPv6 autoconfiguration (link-local
+    // address, router solicitations) each time the device comes up.
+    int v6 =
+        ::open(("/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6").c_str(), O_WRONLY | O_CLOEXEC);
+    if (v6 >= 0) {
+      ssize_t unused = ::write(v6, "1", 1);
+      (void)unused;
+      ::close(v6);
+    }
+  }
   return s;
 }
 
