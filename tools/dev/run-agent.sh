@@ -18,6 +18,13 @@ netns=banger-dev
 if ! ip netns list | grep -qw "$netns"; then
   ip netns add "$netns"
   ip netns exec "$netns" ip link set lo up
+  # An uplink for nat, both ends inside the namespace: the rules are real,
+  # the host's own network is not touched (and guests reach nothing beyond).
+  ip netns exec "$netns" ip link add dev-up0 type veth peer name dev-up0p
+  ip netns exec "$netns" ip addr add 192.0.2.1/24 dev dev-up0
+  ip netns exec "$netns" ip link set dev-up0 up
+  ip netns exec "$netns" ip link set dev-up0p up
+  ip netns exec "$netns" ip route add default via 192.0.2.254 dev dev-up0
 fi
 
 # Demo images: fc-sim opens them but boots nothing, so any files will do.
