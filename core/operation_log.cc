@@ -1,16 +1,12 @@
 #include "core/operation_log.h"
 
+#include "core/clock.h"
+
 #include <nlohmann/json.hpp>
 
 namespace banger {
 
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 double MsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
@@ -20,7 +16,7 @@ double MsSince(std::chrono::steady_clock::time_point t) {
 
 std::string OperationLog::NewId() {
   std::lock_guard lock(mu_);
-  return "op-" + std::to_string(NowMs()) + "-" + std::to_string(next_++);
+  return "op-" + std::to_string(UnixMillis()) + "-" + std::to_string(next_++);
 }
 
 void OperationLog::Begin(const OperationRecord& op) {
@@ -74,7 +70,7 @@ Operation::Operation(OperationLog& log, std::string kind, std::string vm, std::s
       vm_id_(std::move(vm_id)),
       observer_(std::move(observer)),
       began_(std::chrono::steady_clock::now()) {
-  log_.Begin(OperationRecord{id_, kind_, vm_, vm_id_, NowMs(), 0, false, "", {}});
+  log_.Begin(OperationRecord{id_, kind_, vm_, vm_id_, UnixMillis(), 0, false, "", {}});
 }
 
 Operation::~Operation() {

@@ -12,6 +12,12 @@ namespace banger {
 
 namespace {
 
+// The record's sections, as they are keyed in the encoding.
+constexpr std::string_view kSpecKey = "spec";
+constexpr std::string_view kRuntimeKey = "runtime";
+constexpr std::string_view kHandlesKey = "handles";
+constexpr std::string_view kStatsKey = "stats";
+
 constexpr const char* kStateNames[] = {"created",  "starting", "running",
                                        "stopping", "stopped",  "error"};
 
@@ -325,11 +331,11 @@ std::string EncodeVmRecord(const VmRecord& r) {
   PackStr(p, r.last_stop_reason);
   PackStr(p, "stopped_at");
   p.pack_int64(r.stopped_at_ms);
-  PackStr(p, "spec");
+  PackStr(p, kSpecKey);
   PackSpec(p, buf, r.spec);
-  PackStr(p, "runtime");
+  PackStr(p, kRuntimeKey);
   PackRuntime(p, buf, r.runtime);
-  PackStr(p, "handles");
+  PackStr(p, kHandlesKey);
   p.pack_map(static_cast<uint32_t>(r.handles.size()));
   for (const auto& [cap, keys] : r.handles) {
     PackStr(p, cap);
@@ -339,7 +345,7 @@ std::string EncodeVmRecord(const VmRecord& r) {
       PackStr(p, v);
     }
   }
-  PackStr(p, "stats");
+  PackStr(p, kStatsKey);
   p.pack_map(static_cast<uint32_t>(2 + r.stats.unknown.size()));
   PackStr(p, "collected_at");
   p.pack_int64(r.stats.collected_at_ms);
@@ -414,13 +420,13 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
         GetStr(kv.val, path, r.last_stop_reason);
       } else if (k == "stopped_at") {
         GetInt(kv.val, path, r.stopped_at_ms);
-      } else if (k == "spec") {
+      } else if (k == kSpecKey) {
         DecodeSpec(kv.val, r.spec);
-      } else if (k == "runtime") {
+      } else if (k == kRuntimeKey) {
         DecodeRuntime(kv.val, r.runtime);
-      } else if (k == "handles") {
+      } else if (k == kHandlesKey) {
         DecodeHandles(kv.val, r.handles);
-      } else if (k == "stats") {
+      } else if (k == kStatsKey) {
         DecodeStats(kv.val, r.stats);
       } else {
         r.unknown.emplace_back(std::string(k), Raw(kv.val));

@@ -1,5 +1,7 @@
 #include "core/vm_routes.h"
 
+#include "core/clock.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <nlohmann/json.hpp>
@@ -32,16 +34,10 @@ int HttpStatusFor(const Status& s) {
 
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 json VmJson(const VmRecord& r) {
   json stats = json::object();
   for (const auto& [k, v] : r.stats.values) stats[k] = v;
-  int64_t now = NowMs();
+  int64_t now = UnixMillis();
   return json{
       {"id", r.id},
       {"short_id", r.short_id()},

@@ -1,5 +1,7 @@
 #include "core/vm_service.h"
 
+#include "core/clock.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,12 +14,6 @@
 
 namespace banger {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Quoted(const std::string& name) {
   return "vm \"" + name + "\"";
@@ -121,7 +117,7 @@ Result<VmRecordPtr> VmService::Create(const CreateVmRequest& req, const StageObs
   r.name = req.name;
   op.SetVm(r.name, r.id);
   r.state = VmState::kCreated;
-  r.created_at_ms = r.updated_at_ms = r.last_touched_at_ms = NowMs();
+  r.created_at_ms = r.updated_at_ms = r.last_touched_at_ms = UnixMillis();
   r.spec = {req.kernel_image,    req.rootfs, req.boot_args, req.vcpus, req.memory_mib,
             req.work_disk_bytes, {}};
   VmPaths paths = VmPathsFor(options_.state_dir, r.id);
@@ -176,7 +172,7 @@ Status VmService::StartLocked(const VmRecordPtr& vm, Operation& op) {
     return store_.Update(id, [&](VmRecord& r) {
       r.state = VmState::kStarting;
       r.last_error.clear();
-      r.updated_at_ms = NowMs();
+      r.updated_at_ms = UnixMillis();
       r.runtime.vmm_state.clear();
       r.runtime.pid = 0;
       r.runtime.pid_start_time = 0;
@@ -234,7 +230,7 @@ Status VmService::StartLocked(const VmRecordPtr& vm, Operation& op) {
     return store_.Update(id, [&](VmRecord& r) {
       r.state = VmState::kRunning;
       r.runtime.vmm_state = "Running";
-      r.runtime.started_at_ms = NowMs();
+      r.runtime.started_at_ms = UnixMillis();
       r.updated_at_ms = r.runtime.started_at_ms;
       return Status::Ok();
     });
@@ -316,7 +312,7 @@ void VmService::FailStart(const std::string& vm_id, const std::string& stage, co
       r.runtime.pid_start_time = 0;
       r.runtime.vmm_state.clear();
       r.runtime.started_at_ms = 0;
-      r.updated_at_ms = NowMs();
+      r.updated_at_ms = UnixMillis();
       return Status::Ok();
     });
   });
@@ -370,7 +366,7 @@ Result<VmRecordPtr> VmService::StopLocked(const VmRecordPtr& vm, bool kill,
   Status s = op.Stage("record.stopping", [&] {
     return store_.Update(vm->id, [&](VmRecord& r) {
       if (r.state != VmState::kError) r.state = VmState::kStopping;
-      r.updated_at_ms = NowMs();
+      r.updated_at_ms = UnixMillis();
       return Status::Ok();
     });
   });
@@ -412,7 +408,7 @@ Result<VmRecordPtr> VmService::StopLocked(const VmRecordPtr& vm, bool kill,
       r.runtime.vmm_state.clear();
       r.runtime.started_at_ms = 0;
       r.last_stop_reason = reason;
-      r.stopped_at_ms = r.updated_at_ms = NowMs();
+      r.stopped_at_ms = r.updated_at_ms = UnixMillis();
       return Status::Ok();
     });
   });
@@ -498,7 +494,7 @@ Result<VmRecordPtr> VmService::Touch(const std::string& ref) {
   if (!found) return found.status().Prefixed("touch " + ref);
   auto guard = locks_.Acquire((*found)->id);
   Status s = store_.Update((*found)->id, [&](VmRecord& r) {
-    r.last_touched_at_ms = NowMs();
+    r.last_touched_at_ms = UnixMillis();
     return Status::Ok();
   });
   if (!s) return s;
@@ -623,7 +619,7 @@ bool VmService::ReconcileOne(const VmRecordPtr& vm,
       return store_.Update(vm->id, [&](VmRecord& r) {
         r.state = VmState::kRunning;
         r.runtime.vmm_state = vmm_state;
-        r.runtime.started_at_ms = r.updated_at_ms = NowMs();
+        r.runtime.started_at_ms = r.updated_at_ms = UnixMillis();
         return Status::Ok();
       });
     });
