@@ -1,39 +1,14 @@
 #include "core/duration.h"
 
-#include <cctype>
+#include <banger/capability.hpp>
 
 namespace banger {
 
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
-  if (text == "0") return std::chrono::milliseconds(0);
-  if (text.empty()) return std::nullopt;
-  int64_t total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
-    int64_t n = 0;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-      n = n * 10 + (text[i++] - '0');
-      if (n > (int64_t{1} << 40)) return std::nullopt;
-    }
-    std::string_view unit;
-    size_t start = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
-    unit = text.substr(start, i - start);
-    if (unit == "ms")
-      total += n;
-    else if (unit == "s")
-      total += n * 1000;
-    else if (unit == "m")
-      total += n * 60'000;
-    else if (unit == "h")
-      total += n * 3'600'000;
-    else if (unit == "d")
-      total += n * 86'400'000;
-    else
-      return std::nullopt;
-  }
-  return std::chrono::milliseconds(total);
+  // One parser for the agent and its capabilities: the SDK's.
+  auto ms = ParseDurationMs(text);
+  if (!ms) return std::nullopt;
+  return std::chrono::milliseconds(*ms);
 }
 
 std::string FormatDuration(std::chrono::milliseconds d) {

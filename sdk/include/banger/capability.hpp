@@ -317,6 +317,42 @@ class Host {
   const banger_host* host_;
 };
 
+// Durations as config values are written: "500ms", "10s", "2m", "1h30m",
+// "1d", or "0". Milliseconds, or nullopt for anything else (a bare number is
+// refused: seconds or milliseconds?).
+inline std::optional<int64_t> ParseDurationMs(std::string_view text) {
+  if (text == "0") return 0;
+  if (text.empty()) return std::nullopt;
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    int64_t n = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      n = n * 10 + (text[i++] - '0');
+      if (n > (int64_t{1} << 40)) return std::nullopt;
+    }
+    size_t start = i;
+    while (i < text.size() &&
+           ((text[i] >= 'a' && text[i] <= 'z') || (text[i] >= 'A' && text[i] <= 'Z')))
+      ++i;
+    std::string_view unit = text.substr(start, i - start);
+    if (unit == "ms")
+      total += n;
+    else if (unit == "s")
+      total += n * 1000;
+    else if (unit == "m")
+      total += n * 60'000;
+    else if (unit == "h")
+      total += n * 3'600'000;
+    else if (unit == "d")
+      total += n * 86'400'000;
+    else
+      return std::nullopt;
+  }
+  return total;
+}
+
 // What a capability says about itself; see banger_capability.
 struct Info {
   const char* name = nullptr;
