@@ -8,6 +8,7 @@
 
 #include "banger/capability.h"
 #include "core/capability_report.h"
+#include "core/metrics_exposition.h"
 #include "core/peer_credentials.h"
 #include "core/version.h"
 #include "core/vm_routes.h"
@@ -119,6 +120,10 @@ void Agent::AddRoutes() {
     return JsonResponse(200, CapabilityReport(*p, &verbs_));
   });
   AddVmRoutes(routes_, *vms_, *store_, verbs_, *dispatcher_, *ops_);
+  routes_.Add("GET", "/v1/metrics", [this](const HttpRequest&) {
+    return JsonResponse(200, PrometheusText(store_->List(), *registry_),
+                        "text/plain; version=0.0.4");
+  });
   routes_.Add("GET", "/v1/info", [this](const HttpRequest&) {
     auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
                                                                started_)
@@ -131,6 +136,7 @@ void Agent::AddRoutes() {
         {"state_dir", config_.state_dir},
         {"socket", config_.socket_path},
         {"config", config_.source},
+        {"store_commits", store_->commits()},
         {"plugin_dirs", config_.plugin_dirs}};
     return JsonResponse(200, j.dump(2) + "\n");
   });

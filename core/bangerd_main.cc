@@ -1,6 +1,7 @@
 // bangerd: the banger host agent. Reads its config, loads capabilities,
 // serves the control socket until SIGTERM or SIGINT.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -105,6 +106,14 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // Capabilities keep files open per VM (stats keeps three): lift the soft
+  // descriptor limit to the hard one, as long-running daemons do.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   banger::Logger logger(config.log_level);
   banger::Agent agent(config, logger);

@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/process_identity.h"
 #include "core/unix_http_client.h"
+#include "core/vmm_process.h"
 #include "tests/test_support.h"
 
 namespace banger::testing {
@@ -16,6 +18,14 @@ namespace banger::testing {
 class AgentFixture : public ::testing::Test {
  protected:
   AgentFixture() : socket_(dir_ / "b.sock") {}
+  ~AgentFixture() override {
+    agent_.reset();
+    // VMMs outlive their agent by design: end the ones this test started.
+    for (const auto& [socket, procs] : ScanApiSocketProcesses()) {
+      if (socket.rfind(dir_.path(), 0) != 0) continue;
+      for (const auto& p : procs) KillVmm(p);
+    }
+  }
 
   // Copies capabilities from the build (test ones from tests/plugins, real
   // ones from plugins) into the fixture's plugin dir.

@@ -23,6 +23,7 @@ commands:
   vm ls | vm show NAME | vm touch NAME
   vm VERB NAME [key=value ...]  a capability's verb (e.g. health, stats)
   ops                           recent operations and their stages
+  metrics                       every VM's figures and the agent's, Prometheus text format
   version                       print bangerctl's version
 
 options:
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   if (command == "ops" || command == "operations") {
     return bangerctl::RunOperationsCommand(global, args);
   }
+  if (command == "metrics") return bangerctl::RunMetricsCommand(global, args);
   if (command == "version") {
     std::cout << "bangerctl " << banger::kBangerVersion << " (capability ABI " << BANGER_ABI_MAJOR
               << "." << BANGER_ABI_MINOR << ")\n";

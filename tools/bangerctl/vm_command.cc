@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/unix_http_client.h"
 #include "tools/bangerctl/agent_client.h"
 #include "tools/bangerctl/table.h"
 
@@ -321,6 +322,16 @@ int RunVmCommand(const GlobalOptions& g, const std::vector<std::string>& args) {
   }
   // Anything else is a capability's verb; the agent says if nobody knows it.
   return Verb(g, cmd, positional);
+}
+
+int RunMetricsCommand(const GlobalOptions& g, const std::vector<std::string>& args) {
+  if (!args.empty()) return Fail("metrics takes no arguments", 2);
+  auto r = banger::UnixHttpCall(ResolveSocket(g.socket), "GET", "/v1/metrics", "",
+                                std::chrono::seconds(30));
+  if (!r.ok()) return Fail("cannot reach bangerd: " + r.error);
+  if (r.reply.status != 200) return Fail("bangerd answered HTTP " + std::to_string(r.reply.status));
+  std::cout << r.reply.body;
+  return 0;
 }
 
 int RunOperationsCommand(const GlobalOptions& g, const std::vector<std::string>& args) {

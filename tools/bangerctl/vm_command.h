@@ -12,6 +12,7 @@ namespace bangerctl {
 
 int RunVmCommand(const GlobalOptions& global, const std::vector<std::string>& args);
 int RunOperationsCommand(const GlobalOptions& global, const std::vector<std::string>& args);
+int RunMetricsCommand(const GlobalOptions& global, const std::vector<std::string>& args);
 
 // "512M", "4G", "1024" (bytes) -> bytes; nullopt when malformed.
 std::optional<uint64_t> ParseSize(const std::string& text);

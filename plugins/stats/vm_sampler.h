@@ -1,0 +1,71 @@
+// VmSampler: one VM's figures, cheaply and repeatedly. The VMM's
+// /proc/PID/stat and /proc/PID/statm stay open and are read with pread (no
+// process spawned, no path lookup): CPU % over the interval since the last
+// sample (utime+stime deltas against elapsed time; the first sample averages
+// over the process's life), RSS and VSZ; the allocated bytes of the system
+// overlay and the work disk (st_blocks * 512, not the apparent size); and
+// Firecracker's metrics file, read incrementally from the last offset: delta
+// counters are added up, absolute ones (api_server, latencies_us, *_agg
+// min/max) keep the latest value, a line that does not parse is skipped and
+// counted, a file shorter than the offset (truncated by a VMM restart) is
+// read again from the start. Not thread-safe: one sampler per VM, used by
+// one thread at a time.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace stats {
+
+struct VmTarget {
+  int64_t pid = 0;
+  uint64_t pid_start_time = 0;
+  std::string metrics_path, overlay_path, work_disk_path;
+};
+
+struct Sample {
+  bool process_found = false;
+  double cpu_percent = 0;
+  uint64_t rss_bytes = 0, vsz_bytes = 0;
+  uint64_t overlay_allocated_bytes = 0, work_allocated_bytes = 0;
+  uint64_t metrics_lines = 0, metrics_bad_lines = 0;
+  // Firecracker's metrics, "net.rx_bytes_count" -> total or latest; owned by
+  // the sampler (valid until its next Take), not copied per sample.
+  const std::map<std::string, double>* metrics = nullptr;
+  double Metric(const char* name) const;
+  // The figures published to the VM's record (a compact subset).
+  std::vector<std::pair<std::string, double>> Published() const;
+};
+
+// Adds one metrics line (JSON text) into `totals`; false when it does not parse.
+bool AccumulateMetricsLine(const std::string& line, std::map<std::string, double>& totals);
+
+class VmSampler {
+ public:
+  VmSampler() = default;
+  ~VmSampler();
+  VmSampler(const VmSampler&) = delete;
+  VmSampler& operator=(const VmSampler&) = delete;
+
+  Sample Take(const VmTarget& target, int64_t now_ms);
+
+ private:
+  void Open(const VmTarget& target);
+  void Close();
+  void ReadMetrics(const VmTarget& target, Sample& s);
+
+  VmTarget target_;
+  int stat_fd_ = -1, statm_fd_ = -1, metrics_fd_ = -1;
+  int overlay_fd_ = -1, work_fd_ = -1;  // O_PATH: fstat without a path lookup
+  uint64_t last_ticks_ = 0;
+  int64_t last_ms_ = 0;
+  uint64_t offset_ = 0;
+  uint64_t lines_ = 0, bad_lines_ = 0;
+  std::map<std::string, double> totals_;
+};
+
+}  // namespace stats

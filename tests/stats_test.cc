@@ -1,0 +1,153 @@
+// The stats capability: its metrics-file reading on crafted files, then end
+// to end with fc-sim holding memory, burning CPU and writing metrics.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "plugins/stats/vm_sampler.h"
+#include "tests/agent_fixture.h"
+
+namespace banger {
+namespace {
+
+using nlohmann::json;
+
+TEST(StatsMetricsTest, DeltasAddUpAbsolutesKeepTheLatestABadLineIsCounted) {
+  testing::TempDir dir;
+  std::string path = dir / "metrics.json";
+  std::ofstream(path)
+      << R"({"utc_timestamp_ms":1,"api_server":{"process_startup_time_us":3000},"net":{"rx_bytes_count":100},"block":{"read_agg":{"min_us":5,"max_us":9,"sum_us":20}}})"
+      << "\n"
+      << "this is not json\n"
+      << R"({"utc_timestamp_ms":2,"api_server":{"process_startup_time_us":3000},"net":{"rx_bytes_count":50},"block":{"read_agg":{"min_us":1,"max_us":4,"sum_us":7}}})"
+      << "\n"
+      << R"({"net":{"rx_bytes_count":7)";  // a partial line: not yet
+  stats::VmSampler sampler;
+  stats::VmTarget target{::getpid(), 0, path, "", ""};
+  stats::Sample s = sampler.Take(target, 1000);
+  EXPECT_EQ(s.Metric("net.rx_bytes_count"), 150);                   // 100 + 50
+  EXPECT_EQ(s.Metric("api_server.process_startup_time_us"), 3000);  // absolute: not 6000
+  EXPECT_EQ(s.Metric("block.read_agg.sum_us"), 27);
+  EXPECT_EQ(s.Metric("block.read_agg.max_us"), 4);  // latest
+  EXPECT_EQ(s.Metric("utc_timestamp_ms"), 2);
+  EXPECT_EQ(s.metrics_lines, 3u);
+  EXPECT_EQ(s.metrics_bad_lines, 1u);
+  // The partial line completes; only what was appended is read.
+  std::ofstream(path, std::ios::app) << "}}\n";
+  s = sampler.Take(target, 2000);
+  EXPECT_EQ(s.Metric("net.rx_bytes_count"), 157);
+  EXPECT_EQ(s.metrics_lines, 4u);
+  // A VMM restart truncates the file: read again from the start.
+  std::ofstream(path, std::ios::trunc) << R"({"net":{"rx_bytes_count":1}})"
+                                       << "\n";
+  s = sampler.Take(target, 3000);
+  EXPECT_EQ(s.Metric("net.rx_bytes_count"), 1);
+  EXPECT_EQ(s.metrics_bad_lines, 1u);
+}
+
+TEST(StatsMetricsTest, ItsOwnProcessIsSampledFromProc) {
+  stats::VmSampler sampler;
+  stats::VmTarget target{::getpid(), 0, "", "", ""};
+  stats::Sample s = sampler.Take(target, 1000);
+  EXPECT_TRUE(s.process_found);
+  EXPECT_GT(s.rss_bytes, 1u << 20);
+  EXPECT_GE(s.vsz_bytes, s.rss_bytes);
+  stats::VmTarget gone{999999999, 0, "", "", ""};
+  EXPECT_FALSE(stats::VmSampler().Take(gone, 1000).process_found);
+}
+
+class StatsAgentTest : public testing::AgentFixture {
+ protected:
+  void Start(const std::string& vmm_options) {
+    InstallCapabilities({}, {"stats"});
+    WriteConfig("vmm_binary = " + FcSimWith(vmm_options),
+                "[plugins]\nenable = stats\n[stats]\ninterval = 200ms\n");
+    StartAgent();
+  }
+  double Stat(const std::string& vm, const std::string& name) {
+    json j = Api("GET", "/v1/vms/" + vm);
+    return j["stats"]["values"].value(name, -1.0);
+  }
+};
+
+TEST_F(StatsAgentTest, MemoryCpuDiskAndFirecrackerMetricsOfARunningVm) {
+  Start("--hold-mib 48 --burn-cpu 50 --metrics-interval-ms 100");
+  CreateVm("web-1", 64ull << 20);
+  ASSERT_EQ(Api("POST", "/v1/vms/web-1/start")["state"], "running");
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Stat("web-1", "rss_bytes") >= (48ull << 20) && Stat("web-1", "cpu_percent") > 0 &&
+           Stat("web-1", "fc_metrics_lines") > 0;
+  })) << Api("GET", "/v1/vms/web-1")["stats"];
+  EXPECT_GE(Stat("web-1", "vsz_bytes"), Stat("web-1", "rss_bytes"));
+
+  // Allocated bytes follow writes to the work disk (not its apparent size).
+  double before = Stat("web-1", "work_allocated_bytes");
+  EXPECT_LT(before, 1 << 20);
+  json vm = Api("GET", "/v1/vms/web-1");
+  int fd = ::open(vm["runtime"]["work_disk_path"].get<std::string>().c_str(), O_WRONLY);
+  std::string block(8 << 20, 'w');
+  ASSERT_EQ(::pwrite(fd, block.data(), block.size(), 16 << 20), static_cast<ssize_t>(block.size()));
+  ::fsync(fd);
+  ::close(fd);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return Stat("web-1", "work_allocated_bytes") >= before + (8 << 20); }));
+
+  // The verb: a fresh sample, with Firecracker's accumulated metrics.
+  json fresh = Api("POST", "/v1/vms/web-1/stats");
+  EXPECT_GE(fresh["rss_bytes"].get<double>(), 48.0 * (1 << 20)) << fresh;
+  EXPECT_TRUE(fresh["firecracker"].contains("put_api_requests.boot_source_count"));
+  EXPECT_GE(fresh["firecracker"]["put_api_requests.boot_source_count"].get<double>(), 1);
+
+  // Prometheus text, through bangerctl.
+  auto metrics = testing::RunCommand({BANGERCTL_PATH, "--socket", socket_, "metrics"});
+  EXPECT_EQ(metrics.exit_code, 0);
+  EXPECT_NE(metrics.output.find("banger_vm_rss_bytes{vm=\"web-1\",id=\"" +
+                                vm["id"].get<std::string>() + "\"} "),
+            std::string::npos)
+      << metrics.output.substr(0, 600);
+  EXPECT_NE(metrics.output.find("banger_vms{state=\"running\"} 1"), std::string::npos);
+  EXPECT_NE(
+      metrics.output.find("banger_capability_hook_calls_total{capability=\"stats\",hook=\"tick\"}"),
+      std::string::npos);
+}
+
+TEST_F(StatsAgentTest, OneStoreTransactionPerTickForAllVms) {
+  Start("");
+  for (const char* name : {"a", "b", "c"}) {
+    CreateVm(name);
+    ASSERT_EQ(Api("POST", std::string("/v1/vms/") + name + "/start")["state"], "running");
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return Stat("a", "rss_bytes") > 0; }));
+  uint64_t commits = Api("GET", "/v1/info")["store_commits"];
+  double first = Api("GET", "/v1/vms/a")["stats"]["collected_at_ms"];
+  int ticks = 0;
+  double last = first;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    double now = Api("GET", "/v1/vms/a")["stats"]["collected_at_ms"];
+    if (now != last) {
+      ++ticks;
+      last = now;
+    }
+    return ticks >= 4;
+  }));
+  uint64_t used = Api("GET", "/v1/info")["store_commits"].get<uint64_t>() - commits;
+  // Three VMs per tick, one commit each tick (one more may land as we read).
+  EXPECT_LE(used, static_cast<uint64_t>(ticks) + 1) << used << " commits for " << ticks << " ticks";
+  EXPECT_GE(used, static_cast<uint64_t>(ticks));
+  // And the three were written together.
+  EXPECT_EQ(Api("GET", "/v1/vms/b")["stats"]["collected_at_ms"],
+            Api("GET", "/v1/vms/c")["stats"]["collected_at_ms"]);
+}
+
+TEST_F(StatsAgentTest, TheVerbOnAStoppedVmSaysSo) {
+  Start("");
+  CreateVm("web-1");
+  json r = Api("POST", "/v1/vms/web-1/stats");
+  EXPECT_EQ(r["error"], "vm \"web-1\": stats: stats: vm \"web-1\" is created, not running");
+}
+
+}  // namespace
+}  // namespace banger
