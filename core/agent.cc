@@ -84,6 +84,19 @@ Status Agent::Start() {
   server_ = std::make_unique<ControlServer>(routes_, peers, logger_);
   if (Status s = server_->Listen(config_.socket_path); !s) return s;
   server_->Start();
+  if (!config_.metrics_listen.empty()) {
+    metrics_routes_.Add("GET", "/metrics", [this](const HttpRequest&) {
+      return JsonResponse(200, PrometheusText(store_->List(), *registry_),
+                          "text/plain; version=0.0.4");
+    });
+    metrics_server_ = std::make_unique<ControlServer>(metrics_routes_, peers, logger_);
+    if (Status s = metrics_server_->ListenLoopbackTcp(config_.metrics_listen); !s) {
+      return s.Prefixed("core.metrics_listen");
+    }
+    metrics_server_->Start();
+    logger_.Info("core",
+                 "serving Prometheus text at http://" + config_.metrics_listen + "/metrics");
+  }
   ticks_ = std::make_unique<TickScheduler>(*dispatcher_, logger_);
   ticks_->Start();
   reconciler_ = std::make_unique<PeriodicTask>(config_.reconcile_interval, [this] {
@@ -102,6 +115,7 @@ void Agent::Stop() {
   started_ok_ = false;
   if (reconciler_) reconciler_->Stop();
   if (ticks_) ticks_->Stop();
+  if (metrics_server_) metrics_server_->Stop();
   if (server_) server_->Stop();
   dispatcher_->ShutdownAll();
   logger_.Info("core", "stopped");

@@ -58,6 +58,8 @@ class Agent {
   std::unique_ptr<PeriodicTask> reconciler_;
   RouteTable routes_;
   std::unique_ptr<ControlServer> server_;
+  RouteTable metrics_routes_;
+  std::unique_ptr<ControlServer> metrics_server_;  // [core] metrics_listen
   bool started_ok_ = false;
 };
 

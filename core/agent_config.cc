@@ -155,6 +155,13 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
           return fail("'" + value + "' is not a size in MiB between 1 and 1048576");
         }
         config.store_map_size_mib = mib;
+      } else if (key == "metrics_listen") {
+        if (!value.empty() && value.rfind("127.", 0) != 0 && value.rfind("[::1]:", 0) != 0) {
+          return fail("'" + value +
+                      "' is not a loopback address:port (127.0.0.1:9464 or [::1]:9464); the "
+                      "metrics listener is for this host only");
+        }
+        config.metrics_listen = value;
       } else if (key == "vmm_binary") {
         if (value.empty()) return fail("must not be empty (firecracker, or a path)");
         config.vmm_binary = value;
@@ -176,7 +183,7 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
         return fail(
             "unknown key; [core] takes state_dir, socket, socket_group, plugin_dirs, log_level, "
             "allow_plugin_symlinks, store_map_size_mib, vmm_binary, vmm_ready_timeout, "
-            "vmm_stop_timeout, vmm_api_timeout, reconcile_interval");
+            "vmm_stop_timeout, vmm_api_timeout, reconcile_interval, metrics_listen");
       }
     } else if (section == "plugins") {
       if (key != "enable" && key != "required") {

@@ -40,8 +40,9 @@ struct AgentConfig {
   std::chrono::milliseconds vmm_stop_timeout{10000};    // SendCtrlAltDel grace before SIGKILL
   std::chrono::milliseconds vmm_api_timeout{5000};      // each Firecracker API call
   std::chrono::milliseconds reconcile_interval{30000};  // periodic reconcile of VMs
-  std::vector<std::string> enabled;                     // [plugins] enable, in order given
-  std::vector<std::string> required;                    // [plugins] required (implies enabled)
+  std::string metrics_listen;         // "127.0.0.1:9464": Prometheus text over HTTP; "" = off
+  std::vector<std::string> enabled;   // [plugins] enable, in order given
+  std::vector<std::string> required;  // [plugins] required (implies enabled)
   std::map<std::string, std::vector<ConfigEntry>> sections;  // [name] -> entries
   std::map<std::string, int> lines;                          // "core.socket" -> line it was set on
 };

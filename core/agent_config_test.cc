@@ -72,6 +72,8 @@ TEST(AgentConfigTest, BadValuesNameKeyAndLine) {
   ExpectError("[core]\nvmm_stop_timeout = 10\n",
               "b.conf:2: core.vmm_stop_timeout: '10' is not a duration; write it like 500ms");
   ExpectError("[core]\nvmm_binary =\n", "b.conf:2: core.vmm_binary: must not be empty");
+  ExpectError("[core]\nmetrics_listen = 0.0.0.0:9464\n",
+              "b.conf:2: core.metrics_listen: '0.0.0.0:9464' is not a loopback address:port");
 }
 
 TEST(AgentConfigTest, PluginsSectionIsChecked) {
@@ -157,6 +159,7 @@ TEST(AgentConfigTest, ShippedConfigDocumentsTheDefaults) {
   EXPECT_EQ(shipped->vmm_stop_timeout, defaults->vmm_stop_timeout);
   EXPECT_EQ(shipped->vmm_api_timeout, defaults->vmm_api_timeout);
   EXPECT_EQ(shipped->reconcile_interval, defaults->reconcile_interval);
+  EXPECT_EQ(shipped->metrics_listen, defaults->metrics_listen);
   for (const char* key :
        {"core.state_dir", "core.socket", "core.socket_group", "core.plugin_dirs", "core.log_level",
         "core.allow_plugin_symlinks", "plugins.enable", "plugins.required"}) {

@@ -9,7 +9,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <boost/asio/local/stream_protocol.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -101,6 +104,54 @@ Status ControlServer::Listen(const std::string& path) {
   return Status::Ok();
 }
 
+Status ControlServer::ListenLoopbackTcp(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::Invalid("'" + address + "' is not host:port (e.g. 127.0.0.1:9464)");
+  }
+  std::string host = address.substr(0, colon), port_text = address.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  char* end = nullptr;
+  long port = std::strtol(port_text.c_str(), &end, 10);
+  if (port_text.empty() || *end || port < 1 || port > 65535) {
+    return Status::Invalid("'" + port_text + "' is not a TCP port");
+  }
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    if ((ntohl(v4->sin_addr.s_addr) >> 24) != 127) {
+      return Status::Invalid(host + " is not a loopback address (127.0.0.0/8 or ::1)");
+    }
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    if (!IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr)) {
+      return Status::Invalid(host + " is not a loopback address (127.0.0.0/8 or ::1)");
+    }
+    family = AF_INET6;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof *v6;
+  } else {
+    return Status::Invalid("'" + host + "' is not an IP address");
+  }
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd.get(), 64) != 0) {
+    return Status::Error("listen on " + address + ": " + std::strerror(errno));
+  }
+  listen_fd_ = std::move(fd);
+  wake_fd_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  check_peers_ = false;
+  return Status::Ok();
+}
+
 void ControlServer::Start() {
   accept_thread_ = std::thread([this] { AcceptLoop(); });
 }
@@ -125,7 +176,7 @@ void ControlServer::Stop() {
   }
   if (listen_fd_.valid()) {
     listen_fd_.Reset();
-    ::unlink(path_.c_str());
+    if (!path_.empty()) ::unlink(path_.c_str());
   }
 }
 
@@ -154,8 +205,8 @@ void ControlServer::AcceptLoop() {
 }
 
 void ControlServer::Serve(int fd) {
-  auto peer = ReadPeerCredentials(fd);
-  bool allowed = peer && PeerAllowed(*peer, policy_);
+  auto peer = check_peers_ ? ReadPeerCredentials(fd) : std::nullopt;
+  bool allowed = !check_peers_ || (peer && PeerAllowed(*peer, policy_));
   if (!allowed) {
     logger_.Warn("core", "control socket: refused peer uid " +
                              (peer ? std::to_string(peer->uid) + " pid " + std::to_string(peer->pid)
@@ -164,7 +215,13 @@ void ControlServer::Serve(int fd) {
   }
   {
     asio::io_context io;
-    asio::local::stream_protocol::socket socket(io, asio::local::stream_protocol(), fd);
+    // Generic: the same code serves the UNIX control socket and a TCP one.
+    sockaddr_storage local{};
+    socklen_t local_len = sizeof local;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
+    asio::generic::stream_protocol protocol(local.ss_family,
+                                            local.ss_family == AF_UNIX ? 0 : IPPROTO_TCP);
+    asio::generic::stream_protocol::socket socket(io, protocol, fd);
     boost::beast::flat_buffer buffer;
     for (;;) {
       boost::system::error_code ec;
@@ -228,7 +285,7 @@ void ControlServer::Serve(int fd) {
     boost::system::error_code ignored;
     std::lock_guard lock(mu_);
     connections_.erase(fd);
-    socket.shutdown(asio::local::stream_protocol::socket::shutdown_both, ignored);
+    socket.shutdown(asio::generic::stream_protocol::socket::shutdown_both, ignored);
     socket.close(ignored);
     if (connections_.empty()) idle_.notify_all();
   }

@@ -32,6 +32,10 @@ class ControlServer {
   // file nobody answers on is replaced; a live one is an error (another
   // agent serves it).
   Status Listen(const std::string& path);
+  // Instead of a UNIX socket: TCP on a loopback address ("127.0.0.1:9464",
+  // "[::1]:9464"); anything else is refused. There are no peer credentials
+  // on TCP, so serve only what anyone on the host may read.
+  Status ListenLoopbackTcp(const std::string& address);
   // Starts the accept thread.
   void Start();
   // Stops accepting, closes open connections, waits for handlers, removes
@@ -53,6 +57,7 @@ class ControlServer {
   std::condition_variable idle_;
   std::set<int> connections_;
   bool stopping_ = false;
+  bool check_peers_ = true;  // false for TCP
 };
 
 }  // namespace banger

@@ -173,7 +173,8 @@ TEST_F(AgentTest, ConfigErrorIsOneLineNamingKeyAndLine) {
                               ":3: core.sokcet: unknown key; [core] takes state_dir, socket, "
                               "socket_group, plugin_dirs, log_level, allow_plugin_symlinks, "
                               "store_map_size_mib, vmm_binary, vmm_ready_timeout, "
-                              "vmm_stop_timeout, vmm_api_timeout, reconcile_interval\n");
+                              "vmm_stop_timeout, vmm_api_timeout, reconcile_interval, "
+                              "metrics_listen\n");
 }
 
 TEST_F(AgentTest, FlagsOverrideTheFile) {

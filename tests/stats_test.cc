@@ -1,6 +1,9 @@
 // The stats capability: its metrics-file reading on crafted files, then end
 // to end with fc-sim holding memory, burning CPU and writing metrics.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -140,6 +143,35 @@ TEST_F(StatsAgentTest, OneStoreTransactionPerTickForAllVms) {
   // And the three were written together.
   EXPECT_EQ(Api("GET", "/v1/vms/b")["stats"]["collected_at_ms"],
             Api("GET", "/v1/vms/c")["stats"]["collected_at_ms"]);
+}
+
+TEST_F(StatsAgentTest, PrometheusTextOverHttpOnALoopbackAddress) {
+  // A free port: bind to 0, read it back, let it go.
+  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  ::close(probe);
+  InstallCapabilities({}, {"stats"});
+  WriteConfig(
+      "vmm_binary = " + FcSimWith("") + "\nmetrics_listen = 127.0.0.1:" + std::to_string(port),
+      "[plugins]\nenable = stats\n[stats]\ninterval = 200ms\n");
+  StartAgent();
+  CreateVm("web-1");
+  ASSERT_EQ(Api("POST", "/v1/vms/web-1/start")["state"], "running");
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::RunCommand({"curl", "-sf", url})
+               .output.find("banger_vm_rss_bytes{vm=\"web-1\"") != std::string::npos;
+  })) << testing::RunCommand({"curl", "-s", url}).output;
+  // Only /metrics: the control API is not on TCP.
+  auto other = testing::RunCommand({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                    "http://127.0.0.1:" + std::to_string(port) + "/v1/vms"});
+  EXPECT_EQ(other.output, "404");
 }
 
 TEST_F(StatsAgentTest, TheVerbOnAStoppedVmSaysSo) {
