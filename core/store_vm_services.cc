@@ -127,23 +127,28 @@ ServiceStatus StoreVmServices::PublishStats(const std::string&,
     if (by_id.emplace(s.vm_id, &s).second) ids.push_back(s.vm_id);
   }
   // One transaction for the whole batch; a VM removed meanwhile is skipped.
-  auto r = store_.UpdateMany(ids, [&](VmRecord& rec) {
-    const VmSample* s = by_id.at(rec.id);
-    rec.stats.collected_at_ms = now;
-    // Merge: a capability publishes its own figures, others' stay.
-    for (const auto& [name, value] : s->stats) {
-      bool found = false;
-      for (auto& [n, v] : rec.stats.values) {
-        if (n == name) {
-          v = value;
-          found = true;
-          break;
+  // Figures are re-sampled every tick, so the meta page is not synced: a
+  // host crash may lose the latest batch (the store stays consistent).
+  auto r = store_.UpdateMany(
+      ids,
+      [&](VmRecord& rec) {
+        const VmSample* s = by_id.at(rec.id);
+        rec.stats.collected_at_ms = now;
+        // Merge: a capability publishes its own figures, others' stay.
+        for (const auto& [name, value] : s->stats) {
+          bool found = false;
+          for (auto& [n, v] : rec.stats.values) {
+            if (n == name) {
+              v = value;
+              found = true;
+              break;
+            }
+          }
+          if (!found) rec.stats.values.emplace_back(name, value);
         }
-      }
-      if (!found) rec.stats.values.emplace_back(name, value);
-    }
-    return Status::Ok();
-  });
+        return Status::Ok();
+      },
+      VmStore::Sync::kDataOnly);
   if (!r) return From(r.status());
   return ServiceStatus::Ok();
 }

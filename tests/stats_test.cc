@@ -51,6 +51,45 @@ TEST(StatsMetricsTest, DeltasAddUpAbsolutesKeepTheLatestABadLineIsCounted) {
   EXPECT_EQ(s.metrics_bad_lines, 1u);
 }
 
+TEST(StatsMetricsTest, ALineIsFoldedByItsDottedNamesOrNotAtAll) {
+  stats::MetricsFolder folder;
+  EXPECT_TRUE(folder.Fold(
+      R"( {"id":"x","properties":{"n":5},"net":{"rx_bytes_count":2.5,"tags":["a",{"b":1}],)"
+      R"("ok":true,"no":null,"s":"q\"\u0041"},"vcpu":{"exit_io_in":-1e1},"latencies_us":{"load":7}} )"));
+  EXPECT_EQ(folder.size(), 3u);  // no id, properties, strings, arrays or literals
+  EXPECT_EQ(folder.Get("net.rx_bytes_count"), 2.5);
+  EXPECT_EQ(folder.Get("vcpu.exit_io_in"), -10);
+  EXPECT_EQ(folder.Get("latencies_us.load"), 7);
+  EXPECT_TRUE(folder.Fold(R"({"net":{"rx_bytes_count":1},"latencies_us":{"load":3}})"));
+  EXPECT_EQ(folder.Get("net.rx_bytes_count"), 3.5);  // a delta: added
+  EXPECT_EQ(folder.Get("latencies_us.load"), 3);     // absolute: the latest
+  // Each of these is not one JSON object: nothing of it counts, not even the
+  // numbers before the fault.
+  for (const char* bad :
+       {R"({"net":{"rx_bytes_count":100},)", R"({"net":{"rx_bytes_count":100}} x)",
+        R"({"net":{"rx_bytes_count":100,"x":tru}})", R"({"net":{"rx_bytes_count":+1}})",
+        R"({"net":{"rx_bytes_count":100,"s":"\q"}})", R"([{"net":{"rx_bytes_count":100}}])",
+        R"({"net":{"rx_bytes_count":100}, "a":[1,2})", "", "{"}) {
+    EXPECT_FALSE(folder.Fold(bad)) << bad;
+  }
+  EXPECT_EQ(folder.Get("net.rx_bytes_count"), 3.5);
+  std::string deep(100, '[');
+  EXPECT_FALSE(folder.Fold(R"({"a":)" + deep));  // bounded depth
+  // Lines in another order, with a new group: each number still finds its own total.
+  EXPECT_TRUE(folder.Fold(
+      R"({"latencies_us":{"load":9},"vcpu":{"exit_io_in":4},"net":{"rx_bytes_count":1}})"));
+  EXPECT_TRUE(folder.Fold(
+      R"({"net":{"rx_bytes_count":1},"net_eth0":{"rx_bytes_count":5},"vcpu":{"exit_io_in":4}})"));
+  EXPECT_EQ(folder.Get("net.rx_bytes_count"), 5.5);
+  EXPECT_EQ(folder.Get("vcpu.exit_io_in"), -2);
+  EXPECT_EQ(folder.Get("net_eth0.rx_bytes_count"), 5);
+  EXPECT_EQ(folder.Get("latencies_us.load"), 9);
+  folder.Clear();
+  EXPECT_TRUE(folder.Fold(R"({"net":{"rx_bytes_count":1}})"));
+  EXPECT_EQ(folder.size(), 1u);
+  EXPECT_EQ(folder.Get("net.rx_bytes_count"), 1);
+}
+
 TEST(StatsMetricsTest, ItsOwnProcessIsSampledFromProc) {
   stats::VmSampler sampler;
   stats::VmTarget target{::getpid(), 0, "", "", ""};
@@ -58,6 +97,14 @@ TEST(StatsMetricsTest, ItsOwnProcessIsSampledFromProc) {
   EXPECT_TRUE(s.process_found);
   EXPECT_GT(s.rss_bytes, 1u << 20);
   EXPECT_GE(s.vsz_bytes, s.rss_bytes);
+  // The same figures statm prints (read from stat, in one read with the CPU
+  // ticks); the process may map a page or two in between.
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size_pages = 0, resident_pages = 0;
+  statm >> size_pages >> resident_pages;
+  const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  EXPECT_NEAR(static_cast<double>(s.vsz_bytes), size_pages * page, 1 << 20);
+  EXPECT_NEAR(static_cast<double>(s.rss_bytes), resident_pages * page, 1 << 20);
   stats::VmTarget gone{999999999, 0, "", "", ""};
   EXPECT_FALSE(stats::VmSampler().Take(gone, 1000).process_found);
 }

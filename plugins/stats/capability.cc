@@ -78,7 +78,7 @@ class Stats {
     }
     nlohmann::json j = nlohmann::json::object();
     for (const auto& [k, v] : s.Published()) j[k] = v;
-    j["firecracker"] = s.metrics ? *s.metrics : std::map<std::string, double>{};
+    j["firecracker"] = s.metrics ? s.metrics->Totals() : stats::MetricTotals{};
     reply = j.dump();
     return banger::Status::Ok();
   }

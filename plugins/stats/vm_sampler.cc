@@ -6,7 +6,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 namespace stats {
 namespace {
@@ -36,63 +35,32 @@ double Uptime() {
   return std::atof(buf);
 }
 
-// Absolute (store) metrics keep their latest value; everything else is a
-// delta since the previous line and is added up.
-bool IsAbsolute(const std::string& group, const std::string& leaf) {
-  return group == "api_server" || group == "latencies_us" || group == "utc_timestamp_ms" ||
-         leaf == "min_us" || leaf == "max_us";
-}
-
-void Walk(const nlohmann::json& j, const std::string& prefix, const std::string& group,
-          std::map<std::string, double>& totals) {
-  for (const auto& [k, v] : j.items()) {
-    std::string name = prefix.empty() ? k : prefix + "." + k;
-    const std::string& g = prefix.empty() ? k : group;
-    if (v.is_object()) {
-      Walk(v, name, g, totals);
-    } else if (v.is_number()) {
-      if (IsAbsolute(g, k)) {
-        totals[name] = v.get<double>();
-      } else {
-        totals[name] += v.get<double>();
-      }
-    }
-  }
-}
+// The Firecracker figures a sample publishes (Sample::fc, in this order).
+constexpr const char* kFcPublished[Sample::kFcCount] = {
+    "net.rx_bytes_count",   "net.tx_bytes_count",   "block.read_bytes", "block.write_bytes",
+    "vsock.rx_bytes_count", "vsock.tx_bytes_count", "vcpu.exit_io_in",  "vcpu.exit_io_out",
+    "vcpu.exit_mmio_read",  "vcpu.exit_mmio_write"};
 
 }  // namespace
 
-bool AccumulateMetricsLine(const std::string& line, std::map<std::string, double>& totals) {
-  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return false;
-  j.erase("id");
-  j.erase("properties");
-  Walk(j, "", "", totals);
-  return true;
-}
-
-double Sample::Metric(const char* name) const {
-  if (!metrics) return 0;
-  auto it = metrics->find(name);
-  return it == metrics->end() ? 0.0 : it->second;
+double Sample::Metric(std::string_view name) const {
+  return metrics ? metrics->Get(name) : 0.0;
 }
 
 std::vector<std::pair<std::string, double>> Sample::Published() const {
-  auto m = [&](const char* key) { return Metric(key); };
   return {
       {"cpu_percent", cpu_percent},
       {"rss_bytes", static_cast<double>(rss_bytes)},
       {"vsz_bytes", static_cast<double>(vsz_bytes)},
       {"overlay_allocated_bytes", static_cast<double>(overlay_allocated_bytes)},
       {"work_allocated_bytes", static_cast<double>(work_allocated_bytes)},
-      {"fc_net_rx_bytes", m("net.rx_bytes_count")},
-      {"fc_net_tx_bytes", m("net.tx_bytes_count")},
-      {"fc_block_read_bytes", m("block.read_bytes")},
-      {"fc_block_write_bytes", m("block.write_bytes")},
-      {"fc_vsock_rx_bytes", m("vsock.rx_bytes_count")},
-      {"fc_vsock_tx_bytes", m("vsock.tx_bytes_count")},
-      {"fc_vcpu_exits", m("vcpu.exit_io_in") + m("vcpu.exit_io_out") + m("vcpu.exit_mmio_read") +
-                            m("vcpu.exit_mmio_write")},
+      {"fc_net_rx_bytes", fc[0]},
+      {"fc_net_tx_bytes", fc[1]},
+      {"fc_block_read_bytes", fc[2]},
+      {"fc_block_write_bytes", fc[3]},
+      {"fc_vsock_rx_bytes", fc[4]},
+      {"fc_vsock_tx_bytes", fc[5]},
+      {"fc_vcpu_exits", fc[6] + fc[7] + fc[8] + fc[9]},
       {"fc_metrics_lines", static_cast<double>(metrics_lines)},
       {"fc_metrics_bad_lines", static_cast<double>(metrics_bad_lines)},
   };
@@ -103,7 +71,7 @@ VmSampler::~VmSampler() {
 }
 
 void VmSampler::Close() {
-  for (int* fd : {&stat_fd_, &statm_fd_, &metrics_fd_, &overlay_fd_, &work_fd_}) {
+  for (int* fd : {&stat_fd_, &metrics_fd_, &overlay_fd_, &work_fd_}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
@@ -114,11 +82,10 @@ void VmSampler::Open(const VmTarget& t) {
   target_ = t;
   std::string proc = "/proc/" + std::to_string(t.pid);
   stat_fd_ = ::open((proc + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
-  statm_fd_ = ::open((proc + "/statm").c_str(), O_RDONLY | O_CLOEXEC);
   last_ms_ = 0;
   offset_ = 0;
   lines_ = bad_lines_ = 0;
-  totals_.clear();
+  metrics_.Clear();
 }
 
 Sample VmSampler::Take(const VmTarget& t, int64_t now_ms) {
@@ -133,19 +100,24 @@ Sample VmSampler::Take(const VmTarget& t, int64_t now_ms) {
   if (stat_fd_ >= 0 && ReadAt(stat_fd_, buf, sizeof buf) > 0) {
     // Fields after the command name (which may hold spaces): after the last ')'.
     const char* p = std::strrchr(buf, ')');
-    uint64_t utime = 0, stime = 0, start = 0;
+    uint64_t utime = 0, stime = 0, start = 0, vsize = 0, rss_pages = 0;
     if (p) {
       p += 2;
-      for (int field = 3; field <= 22 && p; ++field) {
+      // One read for all: CPU ticks, start time, VSZ (bytes) and RSS (pages).
+      for (int field = 3; field <= 24 && p; ++field) {
         if (field == 14) utime = std::strtoull(p, nullptr, 10);
         if (field == 15) stime = std::strtoull(p, nullptr, 10);
         if (field == 22) start = std::strtoull(p, nullptr, 10);
+        if (field == 23) vsize = std::strtoull(p, nullptr, 10);
+        if (field == 24) rss_pages = std::strtoull(p, nullptr, 10);
         p = std::strchr(p, ' ');
         if (p) ++p;
       }
     }
     if (start == t.pid_start_time || t.pid_start_time == 0) {
       s.process_found = true;
+      s.vsz_bytes = vsize;
+      s.rss_bytes = rss_pages * static_cast<uint64_t>(kPage);
       uint64_t ticks = utime + stime;
       if (last_ms_ > 0 && now_ms > last_ms_) {
         s.cpu_percent = 100.0 * static_cast<double>(ticks - last_ticks_) / kTicks /
@@ -158,13 +130,6 @@ Sample VmSampler::Take(const VmTarget& t, int64_t now_ms) {
       last_ms_ = now_ms;
     }
   }
-  if (s.process_found && statm_fd_ >= 0 && ReadAt(statm_fd_, buf, sizeof buf) > 0) {
-    char* end = nullptr;
-    uint64_t size = std::strtoull(buf, &end, 10);
-    uint64_t resident = std::strtoull(end, nullptr, 10);
-    s.vsz_bytes = size * static_cast<uint64_t>(kPage);
-    s.rss_bytes = resident * static_cast<uint64_t>(kPage);
-  }
   s.overlay_allocated_bytes = Allocated(overlay_fd_, target_.overlay_path);
   s.work_allocated_bytes = Allocated(work_fd_, target_.work_disk_path);
   ReadMetrics(t, s);
@@ -176,35 +141,53 @@ void VmSampler::ReadMetrics(const VmTarget& t, Sample& s) {
     metrics_fd_ = ::open(t.metrics_path.c_str(), O_RDONLY | O_CLOEXEC);
   }
   if (metrics_fd_ >= 0) {
+    // Only what was appended since the last sample: one pread when a line
+    // or a few arrived (a short read of a regular file is its end), into a
+    // buffer the samplers of this thread share.
+    thread_local std::vector<char> buf(1 << 16);
+    size_t len = 0;
+    auto read_from_offset = [&] {
+      for (;;) {
+        if (buf.size() - len < 4096) buf.resize(buf.size() * 2);
+        size_t want = buf.size() - len;
+        ssize_t n = ::pread(metrics_fd_, buf.data() + len, want, static_cast<off_t>(offset_ + len));
+        if (n <= 0) return;
+        len += static_cast<size_t>(n);
+        if (static_cast<size_t>(n) < want) return;
+      }
+    };
+    read_from_offset();
     struct stat st;
-    if (::fstat(metrics_fd_, &st) == 0) {
-      if (static_cast<uint64_t>(st.st_size) < offset_) {
-        // Truncated: a VMM restart emptied it. Read it again from the start.
-        offset_ = 0;
-        totals_.clear();
-      }
-      std::string chunk;
-      char buf[65536];
-      ssize_t n;
-      uint64_t at = offset_;
-      while ((n = ::pread(metrics_fd_, buf, sizeof buf, static_cast<off_t>(at))) > 0) {
-        chunk.append(buf, static_cast<size_t>(n));
-        at += static_cast<uint64_t>(n);
-      }
-      // Only complete lines; a partial last line waits for the next sample.
-      size_t begin = 0, nl;
-      while ((nl = chunk.find('\n', begin)) != std::string::npos) {
-        std::string line = chunk.substr(begin, nl - begin);
-        if (!line.empty()) {
-          ++lines_;
-          if (!AccumulateMetricsLine(line, totals_)) ++bad_lines_;
-        }
-        begin = nl + 1;
-      }
-      offset_ += begin;
+    if (len == 0 && offset_ > 0 && ::fstat(metrics_fd_, &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) < offset_) {
+      // Truncated (the same VMM emptied it): read it again from the start.
+      offset_ = 0;
+      metrics_.Clear();
+      read_from_offset();
     }
+    std::string_view chunk(buf.data(), len);
+    // Only complete lines; a partial last line waits for the next sample.
+    size_t begin = 0, nl;
+    while ((nl = chunk.find('\n', begin)) != std::string_view::npos) {
+      std::string_view line = chunk.substr(begin, nl - begin);
+      if (!line.empty()) {
+        ++lines_;
+        if (!metrics_.Fold(line)) ++bad_lines_;
+      }
+      begin = nl + 1;
+    }
+    offset_ += begin;
   }
-  s.metrics = &totals_;
+  s.metrics = &metrics_;
+  // The published figures' positions only change when new names appear.
+  if (fc_at_.empty() || fc_at_for_size_ != metrics_.size()) {
+    fc_at_.clear();
+    for (const char* name : kFcPublished) fc_at_.push_back(metrics_.Find(name));
+    fc_at_for_size_ = metrics_.size();
+  }
+  for (size_t i = 0; i < Sample::kFcCount; ++i) {
+    s.fc[i] = fc_at_[i] == MetricsFolder::kAbsent ? 0.0 : metrics_.value(fc_at_[i]);
+  }
   s.metrics_lines = lines_;
   s.metrics_bad_lines = bad_lines_;
 }

@@ -1,6 +1,6 @@
 // VmSampler: one VM's figures, cheaply and repeatedly. The VMM's
-// /proc/PID/stat and /proc/PID/statm stay open and are read with pread (no
-// process spawned, no path lookup): CPU % over the interval since the last
+// /proc/PID/stat stays open and is read with one pread (no process spawned,
+// no path lookup): CPU % over the interval since the last
 // sample (utime+stime deltas against elapsed time; the first sample averages
 // over the process's life), RSS and VSZ; the allocated bytes of the system
 // overlay and the work disk (st_blocks * 512, not the apparent size); and
@@ -15,9 +15,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "plugins/stats/metrics_line.h"
 
 namespace stats {
 
@@ -35,14 +37,14 @@ struct Sample {
   uint64_t metrics_lines = 0, metrics_bad_lines = 0;
   // Firecracker's metrics, "net.rx_bytes_count" -> total or latest; owned by
   // the sampler (valid until its next Take), not copied per sample.
-  const std::map<std::string, double>* metrics = nullptr;
-  double Metric(const char* name) const;
+  const MetricsFolder* metrics = nullptr;
+  double Metric(std::string_view name) const;
+  // The Firecracker figures that are published, in kFcPublished's order.
+  static constexpr size_t kFcCount = 10;
+  double fc[kFcCount] = {};
   // The figures published to the VM's record (a compact subset).
   std::vector<std::pair<std::string, double>> Published() const;
 };
-
-// Adds one metrics line (JSON text) into `totals`; false when it does not parse.
-bool AccumulateMetricsLine(const std::string& line, std::map<std::string, double>& totals);
 
 class VmSampler {
  public:
@@ -59,13 +61,15 @@ class VmSampler {
   void ReadMetrics(const VmTarget& target, Sample& s);
 
   VmTarget target_;
-  int stat_fd_ = -1, statm_fd_ = -1, metrics_fd_ = -1;
+  int stat_fd_ = -1, metrics_fd_ = -1;
   int overlay_fd_ = -1, work_fd_ = -1;  // O_PATH: fstat without a path lookup
   uint64_t last_ticks_ = 0;
   int64_t last_ms_ = 0;
   uint64_t offset_ = 0;
   uint64_t lines_ = 0, bad_lines_ = 0;
-  std::map<std::string, double> totals_;
+  MetricsFolder metrics_;
+  std::vector<size_t> fc_at_;  // where each published figure is in metrics_
+  size_t fc_at_for_size_ = 0;  // metrics_.size() when fc_at_ was found
 };
 
 }  // namespace stats
