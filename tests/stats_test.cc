@@ -90,6 +90,35 @@ TEST(StatsMetricsTest, ALineIsFoldedByItsDottedNamesOrNotAtAll) {
   EXPECT_EQ(folder.Get("net.rx_bytes_count"), 1);
 }
 
+TEST(StatsMetricsTest, ALineLikeTheLastButForItsNumbersIsFoldedTheSame) {
+  stats::MetricsFolder folder;
+  auto line = [](const std::string& rx, const std::string& load) {
+    return R"({"id":"a","net":{"rx_bytes_count":)" + rx + R"(,"n":[1,2]},"latencies_us":{"load":)" +
+           load + "}}";
+  };
+  ASSERT_TRUE(folder.Fold(line("1", "5")));
+  EXPECT_TRUE(folder.Fold(line("12345678901234567890", "2.5e1")));  // other widths, not integers
+  EXPECT_EQ(folder.Get("net.rx_bytes_count"), 1 + 12345678901234567890.0);
+  EXPECT_EQ(folder.Get("latencies_us.load"), 25);
+  // Numbers that are not JSON in the same places: nothing changes.
+  for (const std::string& bad :
+       {line("1x", "5"), line("--1", "5"), line("1", ""), line("1", "5}")}) {
+    EXPECT_FALSE(folder.Fold(bad)) << bad;
+  }
+  EXPECT_EQ(folder.Get("net.rx_bytes_count"), 1 + 12345678901234567890.0);
+  // A number that is not a metric changed (in an array): scanned in full, still right.
+  EXPECT_TRUE(
+      folder.Fold(R"({"id":"a","net":{"rx_bytes_count":2,"n":[1,3]},"latencies_us":{"load":4}})"));
+  EXPECT_EQ(folder.Get("net.rx_bytes_count"), 3 + 12345678901234567890.0);
+  EXPECT_EQ(folder.Get("latencies_us.load"), 4);
+  // A key changed: a new name, not the old one's total.
+  EXPECT_TRUE(
+      folder.Fold(R"({"id":"a","net":{"tx_bytes_count":7,"n":[1,3]},"latencies_us":{"load":4}})"));
+  EXPECT_EQ(folder.Get("net.tx_bytes_count"), 7);
+  EXPECT_EQ(folder.Get("net.rx_bytes_count"), 3 + 12345678901234567890.0);
+  EXPECT_EQ(folder.size(), 3u);
+}
+
 TEST(StatsMetricsTest, ItsOwnProcessIsSampledFromProc) {
   stats::VmSampler sampler;
   stats::VmTarget target{::getpid(), 0, "", "", ""};

@@ -21,10 +21,11 @@ using MetricTotals = std::map<std::string, double, std::less<>>;
 
 // The running totals of one metrics file, flat: names back to back in one
 // buffer and values in one array, in the order first seen. Firecracker
-// writes the same groups in the same order on every line, so the i-th
-// number of a line is checked against the i-th name and added in place: a
-// line costs one scan and a comparison per number, over memory that stays
-// close together, however many VMs are sampled.
+// writes the same groups in the same order on every line, only the numbers
+// change: a line identical to the last parsed one but for its numbers is
+// folded by comparing the text between them (memcmp) and reading the
+// numbers, no name built; any other line is scanned in full and its i-th
+// number checked against the i-th name before a lookup.
 class MetricsFolder {
  public:
   static constexpr size_t kAbsent = static_cast<size_t>(-1);
@@ -44,11 +45,21 @@ class MetricsFolder {
 
  private:
   size_t Add(std::string_view name);
+  bool FoldLikeLast(std::string_view line);
+
+  // A metric number of the last parsed line: its text, and where it adds up.
+  struct Hole {
+    size_t at, length;
+    size_t slot;
+    bool absolute;
+  };
 
   std::string names_;
   std::vector<size_t> name_end_;  // names_[name_end_[i-1], name_end_[i]) is name i
   std::vector<double> values_;
   std::map<std::string, size_t, std::less<>> index_;  // for lines laid out otherwise
+  std::string last_line_;                             // the last line scanned in full
+  std::vector<Hole> holes_;
 };
 
 }  // namespace stats
