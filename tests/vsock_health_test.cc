@@ -112,7 +112,7 @@ TEST_F(VsockHealthTest, BadConfigIsAnInitErrorNamingTheKey) {
   Start("timeout = soon\n");
   json caps = Api("GET", "/v1/capabilities/vsock-health");
   EXPECT_NE(caps["status_text"].get<std::string>().find(
-                "[vsock-health] timeout 'soon' is not a duration like 500ms or 3s"),
+                "timeout 'soon' is not a duration; write it like 500ms, 10s, 2h or 0"),
             std::string::npos)
       << caps["status_text"];
 }

@@ -16,16 +16,6 @@ const banger_config_key kKeys[] = {
     {nullptr, nullptr, nullptr},
 };
 
-int64_t DurationKey(const banger::Host& host, const char* key, const char* fallback) {
-  std::string text = host.ConfigOr(key, fallback);
-  auto ms = banger::ParseDurationMs(text);
-  if (!ms) {
-    throw std::runtime_error(std::string("[stale-reaper] ") + key + " '" + text +
-                             "' is not a duration like 30m, 2h or 0");
-  }
-  return *ms;
-}
-
 std::string Human(int64_t ms) {
   if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
   if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
@@ -37,8 +27,8 @@ class StaleReaper {
  public:
   explicit StaleReaper(banger::Host host)
       : host_(host),
-        stale_after_ms_(DurationKey(host, "auto_stop_stale_after", "0")),
-        interval_ms_(DurationKey(host, "interval", "60s")) {
+        stale_after_ms_(host.ConfigDurationMs("auto_stop_stale_after", "0")),
+        interval_ms_(host.ConfigDurationMs("interval", "60s")) {
     if (interval_ms_ <= 0) throw std::runtime_error("[stale-reaper] interval must be more than 0");
     host_.Info(stale_after_ms_ == 0 ? std::string("off (auto_stop_stale_after = 0)")
                                     : "stops VMs untouched for " + Human(stale_after_ms_) +

@@ -24,12 +24,8 @@ stats::VmTarget TargetOf(const banger::VmInfo& vm) {
 class Stats {
  public:
   explicit Stats(banger::Host host) : host_(host) {
-    std::string text = host.ConfigOr("interval", "10s");
-    auto ms = banger::ParseDurationMs(text);
-    if (!ms || *ms <= 0) {
-      throw std::runtime_error("[stats] interval '" + text + "' is not a duration like 10s");
-    }
-    interval_ms_ = *ms;
+    interval_ms_ = host.ConfigDurationMs("interval", "10s");
+    if (interval_ms_ <= 0) throw std::runtime_error("[stats] interval must be more than 0");
     auto s = host_.RegisterVerb("stats", "a fresh sample of the VM's figures");
     if (!s.ok()) throw std::runtime_error(s.message());
   }

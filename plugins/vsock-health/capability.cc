@@ -18,22 +18,12 @@ const banger_config_key kKeys[] = {
     {nullptr, nullptr, nullptr},
 };
 
-std::chrono::milliseconds DurationKey(const banger::Host& host, const char* key,
-                                      const char* fallback) {
-  std::string text = host.ConfigOr(key, fallback);
-  auto ms = banger::ParseDurationMs(text);
-  if (!ms)
-    throw std::runtime_error(std::string("[vsock-health] ") + key + " '" + text +
-                             "' is not a duration like 500ms or 3s");
-  return std::chrono::milliseconds(*ms);
-}
-
 class VsockHealth {
  public:
   explicit VsockHealth(banger::Host host)
       : host_(host),
-        timeout_(DurationKey(host, "timeout", "3s")),
-        interval_(DurationKey(host, "check_interval", "0")) {
+        timeout_(host.ConfigDurationMs("timeout", "3s")),
+        interval_(host.ConfigDurationMs("check_interval", "0")) {
     std::string port = host.ConfigOr("port", "52");
     char* end = nullptr;
     unsigned long p = std::strtoul(port.c_str(), &end, 10);

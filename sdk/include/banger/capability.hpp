@@ -165,6 +165,10 @@ class Host {
     auto v = Config(key);
     return v ? *v : std::move(fallback);
   }
+  // A duration key ("500ms", "10s", "2h", "0"; see ParseDurationMs) in
+  // milliseconds. Anything else throws std::runtime_error naming the key and
+  // the value: from the constructor, that fails init with the text.
+  int64_t ConfigDurationMs(const char* key, const char* fallback) const;
 
   // A handle of this capability (capability empty) or of another one.
   // status NOT_FOUND when no source has a value.
@@ -351,6 +355,16 @@ inline std::optional<int64_t> ParseDurationMs(std::string_view text) {
       return std::nullopt;
   }
   return total;
+}
+
+inline int64_t Host::ConfigDurationMs(const char* key, const char* fallback) const {
+  std::string text = ConfigOr(key, fallback);
+  auto ms = ParseDurationMs(text);
+  if (!ms) {
+    throw std::runtime_error(std::string(key) + " '" + text +
+                             "' is not a duration; write it like 500ms, 10s, 2h or 0");
+  }
+  return *ms;
 }
 
 // What a capability says about itself; see banger_capability.
