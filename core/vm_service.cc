@@ -322,31 +322,26 @@ void VmService::FailStart(const std::string& vm_id, const std::string& stage, co
 // ---- stop, kill ----
 
 Result<VmRecordPtr> VmService::Stop(const std::string& ref, const StageObserver& observer) {
-  auto found = store_.Resolve(ref);
-  if (!found) return found.status().Prefixed("stop " + ref);
-  Operation op(ops_, "vm.stop", (*found)->name, (*found)->id, observer);
-  auto guard = locks_.Acquire((*found)->id);
-  auto current = store_.Get((*found)->id);
-  if (!current) {
-    op.Finish(current.status());
-    return current.status();
-  }
-  auto r = StopLocked(*current, /*kill=*/false, "user", op);
-  op.Finish(r ? Status::Ok() : r.status());
-  return r;
+  return StopByRef(ref, /*kill=*/false, observer);
 }
 
 Result<VmRecordPtr> VmService::Kill(const std::string& ref, const StageObserver& observer) {
+  return StopByRef(ref, /*kill=*/true, observer);
+}
+
+Result<VmRecordPtr> VmService::StopByRef(const std::string& ref, bool kill,
+                                         const StageObserver& observer) {
+  const char* verb = kill ? "kill" : "stop";
   auto found = store_.Resolve(ref);
-  if (!found) return found.status().Prefixed("kill " + ref);
-  Operation op(ops_, "vm.kill", (*found)->name, (*found)->id, observer);
+  if (!found) return found.status().Prefixed(std::string(verb) + " " + ref);
+  Operation op(ops_, std::string("vm.") + verb, (*found)->name, (*found)->id, observer);
   auto guard = locks_.Acquire((*found)->id);
   auto current = store_.Get((*found)->id);
   if (!current) {
     op.Finish(current.status());
     return current.status();
   }
-  auto r = StopLocked(*current, /*kill=*/true, "user (kill)", op);
+  auto r = StopLocked(*current, kill, kill ? "user (kill)" : "user", op);
   op.Finish(r ? Status::Ok() : r.status());
   return r;
 }

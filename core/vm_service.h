@@ -87,6 +87,8 @@ class VmService : public VmLifecycleServices {
     std::vector<std::string> boot_args;
   };
 
+  // Stop or Kill: resolve, lock, then StopLocked as the user.
+  Result<VmRecordPtr> StopByRef(const std::string& ref, bool kill, const StageObserver& observer);
   Result<VmRecordPtr> StopLocked(const VmRecordPtr& vm, bool kill, const std::string& reason,
                                  Operation& op);
   Status StartLocked(const VmRecordPtr& vm, Operation& op);
