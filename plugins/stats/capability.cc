@@ -3,6 +3,7 @@
 // sample of one VM.
 #include <banger/capability.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,21 +37,22 @@ class Stats {
     auto vms = host_.ListVms();
     if (!vms.ok()) return vms.status;
     std::vector<banger::Host::VmSamples> batch;
+    std::vector<std::string_view> running;
     std::lock_guard lock(mu_);
     for (const auto& vm : vms.value) {
-      if (vm.state != "running" || vm.pid <= 0) continue;
+      if (vm.state != "running") continue;
+      running.push_back(vm.id);
+      if (vm.pid <= 0) continue;
       auto& sampler = samplers_[vm.id];
       if (!sampler) sampler = std::make_unique<stats::VmSampler>();
       stats::Sample s = sampler->Take(TargetOf(vm), now_ms);
       if (s.process_found) batch.push_back({vm.id, s.Published()});
     }
-    // Samplers of VMs that are gone close their files.
-    for (auto it = samplers_.begin(); it != samplers_.end();) {
-      bool alive = false;
-      for (const auto& vm : vms.value)
-        alive = alive || (vm.id == it->first && vm.state == "running");
-      it = alive ? std::next(it) : samplers_.erase(it);
-    }
+    // Samplers of VMs no longer running close their files.
+    std::sort(running.begin(), running.end());
+    std::erase_if(samplers_, [&](const auto& entry) {
+      return !std::binary_search(running.begin(), running.end(), std::string_view(entry.first));
+    });
     // All VMs' samples in one store transaction.
     return batch.empty() ? banger::Status::Ok() : host_.PublishStats(batch);
   }
