@@ -235,12 +235,21 @@ int PublishStats(const banger_host* host, const banger_vm_stats* batch, size_t c
     VmServices* vm = VmOr(host, msg, "stats_publish");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     std::vector<VmServices::VmSample> samples;
+    samples.reserve(count);
     for (size_t i = 0; i < count; ++i) {
-      VmServices::VmSample s{Str(batch[i].vm_id), {}};
-      for (size_t j = 0; j < batch[i].count; ++j) {
-        s.stats.emplace_back(Str(batch[i].stats[j].name), batch[i].stats[j].value);
+      const banger_vm_stats& vm_stats = batch[i];
+      if (vm_stats.vm_id == nullptr || (vm_stats.stats == nullptr && vm_stats.count > 0)) {
+        return Fail(msg, BANGER_INVALID,
+                    "stats_publish: entry " + std::to_string(i) + " has no vm_id or no stats");
       }
-      samples.push_back(std::move(s));
+      for (size_t j = 0; j < vm_stats.count; ++j) {
+        if (vm_stats.stats[j].name == nullptr) {
+          return Fail(msg, BANGER_INVALID,
+                      "stats_publish: stat " + std::to_string(j) + " of vm " + vm_stats.vm_id +
+                          " has no name");
+        }
+      }
+      samples.push_back({vm_stats.vm_id, {vm_stats.stats, vm_stats.count}});
     }
     return Report(msg, vm->PublishStats(Ctx(host).plugin->name, samples));
   });

@@ -46,15 +46,18 @@ std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry)
   // VM figures, grouped by metric so each gets one TYPE line.
   std::map<std::string, std::vector<std::string>> series;
   std::map<std::string, int> by_state;
-  for (const auto& r : vms.records) {
-    ++by_state[std::string(VmStateName(r->state))];
-    std::string labels = "{vm=\"" + Label(r->name) + "\",id=\"" + r->id + "\"}";
-    for (const auto& [name, value] : r->stats.values) {
+  for (size_t i = 0; i < vms.records.size(); ++i) {
+    const VmRecord& r = *vms.records[i];
+    ++by_state[std::string(VmStateName(r.state))];
+    const VmStats* figures = i < vms.stats.size() ? vms.stats[i].get() : nullptr;
+    if (figures == nullptr) continue;
+    std::string labels = "{vm=\"" + Label(r.name) + "\",id=\"" + r.id + "\"}";
+    for (const auto& [name, value] : figures->values) {
       series["banger_vm_" + MetricName(name)].push_back(labels + " " + Number(value));
     }
-    if (r->stats.collected_at_ms > 0) {
+    if (figures->collected_at_ms > 0) {
       series["banger_vm_stats_collected_at_seconds"].push_back(
-          labels + " " + Number(r->stats.collected_at_ms / 1000.0));
+          labels + " " + Number(figures->collected_at_ms / 1000.0));
     }
   }
   for (const auto& [name, lines] : series) {

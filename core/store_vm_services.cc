@@ -1,7 +1,8 @@
 #include "core/store_vm_services.h"
 
+#include <algorithm>
 #include <chrono>
-#include <map>
+#include <set>
 
 #include "core/vm_view.h"
 
@@ -121,32 +122,47 @@ ServiceStatus StoreVmServices::PublishStats(const std::string&,
   int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  std::map<std::string, const VmSample*> by_id;
-  std::vector<std::string> ids;
+  std::vector<std::string_view> ids;
+  std::vector<const VmSample*> samples;
+  ids.reserve(batch.size());
+  samples.reserve(batch.size());
   for (const auto& s : batch) {
-    if (by_id.emplace(s.vm_id, &s).second) ids.push_back(s.vm_id);
+    ids.push_back(s.vm_id);
+    samples.push_back(&s);
   }
-  // One transaction for the whole batch; a VM removed meanwhile is skipped.
-  // Figures are re-sampled every tick, so the meta page is not synced: a
-  // host crash may lose the latest batch (the store stays consistent).
-  auto r = store_.UpdateMany(
+  // A VM listed twice keeps its first entry (rare: found on a sorted copy).
+  std::vector<std::string_view> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    std::set<std::string_view> seen;
+    ids.clear();
+    samples.clear();
+    for (const auto& s : batch) {
+      if (!seen.insert(s.vm_id).second) continue;
+      ids.push_back(s.vm_id);
+      samples.push_back(&s);
+    }
+  }
+  // One transaction for the whole batch, into the store's stats table (the
+  // records are not rewritten); a VM removed meanwhile is skipped. Figures
+  // are re-sampled every tick, so the meta page is not synced: a host crash
+  // may lose the latest batch (the store stays consistent).
+  auto r = store_.UpdateStats(
       ids,
-      [&](VmRecord& rec) {
-        const VmSample* s = by_id.at(rec.id);
-        rec.stats.collected_at_ms = now;
+      [&](size_t i, VmStats& stats) {
+        stats.collected_at_ms = now;
         // Merge: a capability publishes its own figures, others' stay.
-        for (const auto& [name, value] : s->stats) {
-          bool found = false;
-          for (auto& [n, v] : rec.stats.values) {
-            if (n == name) {
-              v = value;
-              found = true;
-              break;
-            }
+        auto& values = stats.values;
+        for (const banger_stat& stat : samples[i]->stats) {
+          std::string_view name = stat.name;
+          auto it = std::find_if(values.begin(), values.end(),
+                                 [&](const auto& v) { return v.first == name; });
+          if (it != values.end()) {
+            it->second = stat.value;
+          } else {
+            values.emplace_back(name, stat.value);
           }
-          if (!found) rec.stats.values.emplace_back(name, value);
         }
-        return Status::Ok();
       },
       VmStore::Sync::kDataOnly);
   if (!r) return From(r.status());

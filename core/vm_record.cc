@@ -308,9 +308,12 @@ bool IsVmId(std::string_view s) {
 }
 
 std::string EncodeVmRecord(const VmRecord& r) {
-  msgpack::sbuffer buf(1024);
+  // One buffer per thread, cleared and reused: a fresh 1 KiB buffer per
+  // record made the allocator consolidate its free lists on every encode.
+  thread_local msgpack::sbuffer buf(1024);
+  buf.clear();
   Packer p(buf);
-  p.pack_map(static_cast<uint32_t>(14 + r.unknown.size()));
+  p.pack_map(static_cast<uint32_t>(13 + r.unknown.size()));
   PackStr(p, "v");
   p.pack_uint32(kVmRecordSchemaVersion);
   PackStr(p, "id");
@@ -345,27 +348,35 @@ std::string EncodeVmRecord(const VmRecord& r) {
       PackStr(p, v);
     }
   }
-  PackStr(p, kStatsKey);
-  p.pack_map(static_cast<uint32_t>(2 + r.stats.unknown.size()));
-  PackStr(p, "collected_at");
-  p.pack_int64(r.stats.collected_at_ms);
-  PackStr(p, "values");
-  p.pack_map(static_cast<uint32_t>(r.stats.values.size()));
-  for (const auto& [k, v] : r.stats.values) {
-    PackStr(p, k);
-    p.pack_double(v);
-  }
-  PackUnknown(p, buf, r.stats.unknown);
   PackUnknown(p, buf, r.unknown);
   return std::string(buf.data(), buf.size());
 }
 
-Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint) {
-  // Built only on error: decoding a listing must not allocate per record
-  // for messages it will not need.
-  auto who = [&] { return "vm record " + std::string(id_hint); };
-  // One zone per thread, cleared and reused: the object tree of a record
-  // then costs no allocation.
+std::string EncodeVmStats(const VmStats& s) {
+  thread_local msgpack::sbuffer buf(1024);
+  buf.clear();
+  Packer p(buf);
+  p.pack_map(static_cast<uint32_t>(2 + s.unknown.size()));
+  PackStr(p, "collected_at");
+  p.pack_int64(s.collected_at_ms);
+  PackStr(p, "values");
+  p.pack_map(static_cast<uint32_t>(s.values.size()));
+  for (const auto& [k, v] : s.values) {
+    PackStr(p, k);
+    p.pack_double(v);
+  }
+  PackUnknown(p, buf, s.unknown);
+  return std::string(buf.data(), buf.size());
+}
+
+namespace {
+
+// Unpacks one msgpack map that must fill the blob. `who` names it in errors
+// (built only on error: decoding a listing must not allocate per record for
+// messages it will not need). The object tree lives in a zone per thread,
+// cleared and reused, valid until the thread's next call.
+template <typename Who>
+Result<msgpack::object> UnpackMap(std::string_view blob, const Who& who, const char* what) {
   thread_local msgpack::zone zone;
   zone.clear();
   msgpack::object root;
@@ -377,17 +388,27 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
                            [](msgpack::type::object_type, std::size_t, void*) { return true; });
     if (offset != blob.size()) {
       return Status::Error(who() + ": " + std::to_string(blob.size() - offset) +
-                           " stray bytes after the record");
+                           " stray bytes after the " + what);
     }
   } catch (const msgpack::insufficient_bytes&) {
     return Status::Error(who() + ": truncated (" + std::to_string(blob.size()) +
-                         " bytes end inside the record)");
+                         " bytes end inside the " + what + ")");
   } catch (const std::exception& e) {
     return Status::Error(who() + ": not msgpack (" + e.what() + ")");
   }
   if (root.type != msgpack::type::MAP) {
     return Status::Error(who() + ": is " + TypeName(root) + ", expected a map");
   }
+  return root;
+}
+
+}  // namespace
+
+Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint) {
+  auto who = [&] { return "vm record " + std::string(id_hint); };
+  auto unpacked = UnpackMap(blob, who, "record");
+  if (!unpacked) return unpacked.status();
+  const msgpack::object& root = *unpacked;
   VmRecord r;
   try {
     for (const auto& kv : std::span(root.via.map.ptr, root.via.map.size)) {
@@ -427,7 +448,8 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
       } else if (k == kHandlesKey) {
         DecodeHandles(kv.val, r.handles);
       } else if (k == kStatsKey) {
-        DecodeStats(kv.val, r.stats);
+        // Figures were kept in the record by earlier builds; they now live
+        // in the store's stats table and are published again every tick.
       } else {
         r.unknown.emplace_back(std::string(k), Raw(kv.val));
       }
@@ -440,6 +462,19 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
     return Status::Error(who() + ": holds id " + r.id + ", not the key it is stored under");
   }
   return r;
+}
+
+Result<VmStats> DecodeVmStats(std::string_view blob, std::string_view id_hint) {
+  auto who = [&] { return "vm stats " + std::string(id_hint); };
+  auto unpacked = UnpackMap(blob, who, "stats");
+  if (!unpacked) return unpacked.status();
+  VmStats s;
+  try {
+    DecodeStats(*unpacked, s);
+  } catch (const FieldError& e) {
+    return Status::Error(who() + ": " + e.message);
+  }
+  return s;
 }
 
 }  // namespace banger

@@ -52,6 +52,8 @@ struct VmRuntime {
   UnknownFields unknown;
 };
 
+// A VM's latest published figures. Kept apart from the record (the store's
+// stats table): they change every stats tick, the record only with the VM.
 struct VmStats {
   int64_t collected_at_ms = 0;
   std::vector<std::pair<std::string, double>> values;  // in the order published
@@ -75,7 +77,6 @@ struct VmRecord {
   VmSpec spec;
   VmRuntime runtime;
   VmHandles handles;
-  VmStats stats;
   UnknownFields unknown;
 
   std::string short_id() const { return id.substr(0, 8); }
@@ -93,5 +94,10 @@ std::string EncodeVmRecord(const VmRecord& record);
 // and says what was wrong: not msgpack, truncated, not a map, a field of the
 // wrong type, a schema version this agent does not know.
 Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint);
+
+// The same for a VM's figures (a msgpack map: collected_at, values, and any
+// unknown keys kept).
+std::string EncodeVmStats(const VmStats& stats);
+Result<VmStats> DecodeVmStats(std::string_view blob, std::string_view id_hint);
 
 }  // namespace banger

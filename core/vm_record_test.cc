@@ -38,8 +38,6 @@ VmRecord FullRecord() {
   r.runtime.started_at_ms = 1764126000500;
   r.handles["tap"] = {{"tap_name", "bt7"}, {"host_ip", "172.16.0.29"}, {"guest_ip", "172.16.0.30"}};
   r.handles["nat"] = {{"rule_key", "bt7/172.16.0.30"}};
-  r.stats.collected_at_ms = 1764126001000;
-  r.stats.values = {{"cpu_percent", 12.5}, {"rss_bytes", 123456789.0}, {"net_rx_bytes", 42}};
   return r;
 }
 
@@ -71,8 +69,6 @@ void ExpectSame(const VmRecord& a, const VmRecord& b) {
   EXPECT_EQ(a.runtime.overlay_path, b.runtime.overlay_path);
   EXPECT_EQ(a.runtime.work_disk_path, b.runtime.work_disk_path);
   EXPECT_EQ(a.handles, b.handles);
-  EXPECT_EQ(a.stats.collected_at_ms, b.stats.collected_at_ms);
-  EXPECT_EQ(a.stats.values, b.stats.values);
 }
 
 TEST(VmRecordTest, EveryFieldRoundTrips) {
@@ -98,7 +94,7 @@ TEST(VmRecordTest, TypicalRecordIsUnder2KiB) {
 }
 
 // A record as a newer agent would write it: extra keys at the top level and
-// inside spec, runtime and stats.
+// inside spec and runtime.
 std::string NewerBlob(const VmRecord& r) {
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> p(buf);
@@ -107,16 +103,13 @@ std::string NewerBlob(const VmRecord& r) {
   msgpack::object root(obj_handle.get(), zone);
   std::map<std::string, msgpack::object> top;
   root.convert(top);
-  std::map<std::string, msgpack::object> spec, runtime, stats;
+  std::map<std::string, msgpack::object> spec, runtime;
   top["spec"].convert(spec);
   top["runtime"].convert(runtime);
-  top["stats"].convert(stats);
   spec["gpu"] = msgpack::object(std::string("none"), zone);
   runtime["numa_node"] = msgpack::object(1, zone);
-  stats["histogram"] = msgpack::object(std::vector<int>{1, 2, 3}, zone);
   top["spec"] = msgpack::object(spec, zone);
   top["runtime"] = msgpack::object(runtime, zone);
-  top["stats"] = msgpack::object(stats, zone);
   top["v"] = msgpack::object(2, zone);
   top["labels"] = msgpack::object(std::map<std::string, std::string>{{"team", "ci"}}, zone);
   msgpack::pack(buf, top);
@@ -132,17 +125,61 @@ TEST(VmRecordTest, UnknownKeysSurviveARewrite) {
   std::string rewritten = EncodeVmRecord(*decoded);
 
   auto oh = msgpack::unpack(rewritten.data(), rewritten.size());
-  std::map<std::string, msgpack::object> top, spec, runtime, stats;
+  std::map<std::string, msgpack::object> top, spec, runtime;
   oh.get().convert(top);
   top["spec"].convert(spec);
   top["runtime"].convert(runtime);
-  top["stats"].convert(stats);
   using Labels = std::map<std::string, std::string>;
   EXPECT_EQ(top["labels"].as<Labels>().at("team"), "ci");
   EXPECT_EQ(spec["gpu"].as<std::string>(), "none");
   EXPECT_EQ(runtime["numa_node"].as<int>(), 1);
-  EXPECT_EQ(stats["histogram"].as<std::vector<int>>(), (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(top["name"].as<std::string>(), "renamed");
+}
+
+// Earlier builds kept a VM's figures inside its record; such a record still
+// decodes, and rewriting it drops them (they live in the stats table now and
+// are published again every tick) instead of carrying a stale copy along.
+TEST(VmRecordTest, FiguresInsideAnOldRecordAreDroppedOnRewrite) {
+  VmRecord r = FullRecord();
+  auto oh = msgpack::unpack(EncodeVmRecord(r).data(), EncodeVmRecord(r).size());
+  msgpack::zone zone;
+  std::map<std::string, msgpack::object> top;
+  msgpack::object(oh.get(), zone).convert(top);
+  top["stats"] =
+      msgpack::object(std::map<std::string, double>{{"collected_at", 1764126001000.0}}, zone);
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, top);
+  auto decoded = DecodeVmRecord(std::string_view(buf.data(), buf.size()), r.id);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  ExpectSame(r, *decoded);
+  EXPECT_TRUE(decoded->unknown.empty());
+  std::string rewritten = EncodeVmRecord(*decoded);
+  std::map<std::string, msgpack::object> back;
+  msgpack::unpack(rewritten.data(), rewritten.size()).get().convert(back);
+  EXPECT_EQ(back.count("stats"), 0u);
+}
+
+TEST(VmRecordTest, FiguresRoundTripWithUnknownKeysKept) {
+  VmStats s;
+  s.collected_at_ms = 1764126001000;
+  s.values = {{"cpu_percent", 12.5}, {"rss_bytes", 123456789.0}, {"net_rx_bytes", 42}};
+  s.unknown = {{"histogram", std::string("\x93\x01\x02\x03", 4)}};  // [1, 2, 3]
+  auto back = DecodeVmStats(EncodeVmStats(s), "abc");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->collected_at_ms, s.collected_at_ms);
+  EXPECT_EQ(back->values, s.values);
+  EXPECT_EQ(back->unknown, s.unknown);
+}
+
+TEST(VmRecordTest, CorruptFiguresAreAnErrorNamingTheVm) {
+  auto s = DecodeVmStats(std::string("\x91\x01", 2), "deadbeef");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "vm stats deadbeef: is an array, expected a map");
+  std::string blob = EncodeVmStats(VmStats{7, {{"cpu_percent", 1.0}}, {}});
+  s = DecodeVmStats(std::string_view(blob).substr(0, blob.size() - 3), "deadbeef");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().rfind("vm stats deadbeef: truncated", 0), 0u)
+      << s.status().message();
 }
 
 TEST(VmRecordTest, MinimalOldRecordTakesDefaults) {
@@ -158,7 +195,6 @@ TEST(VmRecordTest, MinimalOldRecordTakesDefaults) {
   EXPECT_EQ(r->spec.memory_mib, 128u);
   EXPECT_EQ(r->runtime.pid, 0);
   EXPECT_TRUE(r->handles.empty());
-  EXPECT_TRUE(r->stats.values.empty());
 }
 
 TEST(VmRecordTest, CorruptBlobIsAnErrorNamingTheVm) {

@@ -34,9 +34,12 @@ int HttpStatusFor(const Status& s) {
 
 namespace {
 
-json VmJson(const VmRecord& r) {
+// A VM's record with its latest figures (from the store's stats table).
+json VmJson(const VmRecord& r, const VmStats* figures) {
+  static const VmStats kNone;
+  if (figures == nullptr) figures = &kNone;
   json stats = json::object();
-  for (const auto& [k, v] : r.stats.values) stats[k] = v;
+  for (const auto& [k, v] : figures->values) stats[k] = v;
   int64_t now = UnixMillis();
   return json{
       {"id", r.id},
@@ -70,7 +73,7 @@ json VmJson(const VmRecord& r) {
         {"overlay_path", r.runtime.overlay_path},
         {"work_disk_path", r.runtime.work_disk_path}}},
       {"handles", r.handles},
-      {"stats", {{"collected_at_ms", r.stats.collected_at_ms}, {"values", stats}}},
+      {"stats", {{"collected_at_ms", figures->collected_at_ms}, {"values", stats}}},
   };
 }
 
@@ -90,17 +93,17 @@ HttpResponse Fail(const Status& s) {
 
 // Runs a lifecycle call either plainly (one JSON reply) or streamed (NDJSON
 // stage events as they complete, then the result).
-HttpResponse RunLifecycle(const HttpRequest& req,
+HttpResponse RunLifecycle(const HttpRequest& req, const VmStore& store,
                           std::function<Result<VmRecordPtr>(const StageObserver&)> call) {
   if (req.query.count("stream") == 0 || req.query.at("stream") == "0") {
     auto r = call({});
-    return r ? Ok(200, VmJson(**r)) : Fail(r.status());
+    return r ? Ok(200, VmJson(**r, store.Stats((*r)->id).get())) : Fail(r.status());
   }
   HttpResponse res;
   res.content_type = "application/x-ndjson";
-  res.stream = [call = std::move(call)](const HttpResponse::Emit& emit) {
+  res.stream = [&store, call = std::move(call)](const HttpResponse::Emit& emit) {
     auto r = call([&](const OperationStage& s) { emit(StageJson(s).dump() + "\n"); });
-    json last = r ? json{{"event", "result"}, {"vm", VmJson(**r)}}
+    json last = r ? json{{"event", "result"}, {"vm", VmJson(**r, store.Stats((*r)->id).get())}}
                   : json{{"event", "error"},
                          {"error", r.status().message()},
                          {"status", HttpStatusFor(r.status())}};
@@ -147,7 +150,9 @@ void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistr
   routes.Add("GET", "/v1/vms", [&store](const HttpRequest&) {
     VmListing all = store.List();
     json list = json::array(), corrupt = json::array();
-    for (const auto& r : all.records) list.push_back(VmJson(*r));
+    for (size_t i = 0; i < all.records.size(); ++i) {
+      list.push_back(VmJson(*all.records[i], all.stats[i].get()));
+    }
     for (const auto& c : all.corrupt) corrupt.push_back({{"id", c.id}, {"error", c.error}});
     return Ok(200, json{{"vms", list}, {"corrupt", corrupt}});
   });
@@ -155,11 +160,11 @@ void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistr
     auto create = ParseCreate(req.body);
     if (!create) return Fail(create.status());
     auto r = vms.Create(*create);
-    return r ? Ok(201, VmJson(**r)) : Fail(r.status());
+    return r ? Ok(201, VmJson(**r, nullptr)) : Fail(r.status());
   });
   routes.Add("GET", "/v1/vms/{ref}", [&store](const HttpRequest& req) {
     auto r = store.Resolve(req.params.at("ref"));
-    return r ? Ok(200, VmJson(**r)) : Fail(r.status());
+    return r ? Ok(200, VmJson(**r, store.Stats((*r)->id).get())) : Fail(r.status());
   });
   routes.Add("DELETE", "/v1/vms/{ref}", [&vms](const HttpRequest& req) {
     bool force = req.query.count("force") && req.query.at("force") != "0";
@@ -170,17 +175,20 @@ void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistr
     const std::string& ref = req.params.at("ref");
     const std::string& action = req.params.at("action");
     if (action == "start") {
-      return RunLifecycle(req, [&vms, ref](const StageObserver& o) { return vms.Start(ref, o); });
+      return RunLifecycle(req, store,
+                          [&vms, ref](const StageObserver& o) { return vms.Start(ref, o); });
     }
     if (action == "stop") {
-      return RunLifecycle(req, [&vms, ref](const StageObserver& o) { return vms.Stop(ref, o); });
+      return RunLifecycle(req, store,
+                          [&vms, ref](const StageObserver& o) { return vms.Stop(ref, o); });
     }
     if (action == "kill") {
-      return RunLifecycle(req, [&vms, ref](const StageObserver& o) { return vms.Kill(ref, o); });
+      return RunLifecycle(req, store,
+                          [&vms, ref](const StageObserver& o) { return vms.Kill(ref, o); });
     }
     if (action == "touch") {
       auto r = vms.Touch(ref);
-      return r ? Ok(200, VmJson(**r)) : Fail(r.status());
+      return r ? Ok(200, VmJson(**r, store.Stats((*r)->id).get())) : Fail(r.status());
     }
     auto verb = verbs.Find(action);
     if (!verb) {

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <functional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "banger/capability.h"
@@ -50,9 +52,11 @@ class VmServices {
   virtual ServiceStatus RequestStop(const std::string& capability, const std::string& vm_id,
                                     const std::string& reason) = 0;
 
+  // One VM's figures, as the capability passed them: views valid for the
+  // call, not copies.
   struct VmSample {
-    std::string vm_id;
-    std::vector<std::pair<std::string, double>> stats;
+    std::string_view vm_id;
+    std::span<const banger_stat> stats;  // every name non-null
   };
   virtual ServiceStatus PublishStats(const std::string& capability,
                                      const std::vector<VmSample>& batch) = 0;

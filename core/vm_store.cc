@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <utility>
 
 namespace banger {
 namespace {
@@ -56,10 +57,12 @@ std::string NameOwnedBy(MDB_txn* txn, MDB_dbi names, const std::string& id) {
 }
 
 // Writes record + name index inside txn. Returns an LMDB code; a logical
-// failure (name taken) goes to *logical.
+// failure (name taken) goes to *logical. On success the record itself (not a
+// copy) becomes the change applied to the snapshot after the commit.
 // `old_name` is the name the id holds now ("" for a new record).
-int PutRecord(MDB_txn* txn, MDB_dbi vms, MDB_dbi names, const VmRecord& record,
+int PutRecord(MDB_txn* txn, MDB_dbi vms, MDB_dbi names, VmRecordPtr ptr,
               const std::string& old_name, Status* logical, std::vector<VmStore::Change>* changes) {
+  const VmRecord& record = *ptr;
   if (!IsVmId(record.id)) {
     *logical = Status::Invalid("store: '" + record.id + "' is not a VM id");
     return 0;
@@ -68,29 +71,33 @@ int PutRecord(MDB_txn* txn, MDB_dbi vms, MDB_dbi names, const VmRecord& record,
     *logical = Status::Invalid("store: vm " + record.id + " has no name");
     return 0;
   }
-  MDB_val nk = Val(record.name), nv;
-  int rc = mdb_get(txn, names, &nk, &nv);
-  if (rc == 0 && View(nv) != record.id) {
-    *logical = Status::Conflict("name '" + record.name + "' is taken by vm " +
-                                std::string(View(nv).substr(0, 8)));
-    return 0;
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-  bool name_indexed = rc == 0;  // and, as checked above, to this id
-  if (!old_name.empty() && old_name != record.name) {
-    MDB_val ok = Val(old_name);
-    rc = mdb_del(txn, names, &ok, nullptr);
+  int rc = 0;
+  // The name index already maps a kept name to this id (written with it).
+  if (old_name.empty() || old_name != record.name) {
+    MDB_val nk = Val(record.name), nv;
+    rc = mdb_get(txn, names, &nk, &nv);
+    if (rc == 0 && View(nv) != record.id) {
+      *logical = Status::Conflict("name '" + record.name + "' is taken by vm " +
+                                  std::string(View(nv).substr(0, 8)));
+      return 0;
+    }
     if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-  }
-  if (!name_indexed) {
-    MDB_val id = Val(record.id);
-    nk = Val(record.name);
-    if ((rc = mdb_put(txn, names, &nk, &id, 0)) != 0) return rc;
+    bool name_indexed = rc == 0;  // and, as checked above, to this id
+    if (!old_name.empty()) {
+      MDB_val ok = Val(old_name);
+      rc = mdb_del(txn, names, &ok, nullptr);
+      if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    }
+    if (!name_indexed) {
+      MDB_val id = Val(record.id);
+      nk = Val(record.name);
+      if ((rc = mdb_put(txn, names, &nk, &id, 0)) != 0) return rc;
+    }
   }
   std::string blob = EncodeVmRecord(record);
   MDB_val key = Val(record.id), val = Val(blob);
   rc = mdb_put(txn, vms, &key, &val, 0);
-  if (rc == 0) changes->push_back({record.id, std::make_shared<const VmRecord>(record)});
+  if (rc == 0) changes->push_back({record.id, std::move(ptr), nullptr});
   return rc;
 }
 
@@ -107,7 +114,7 @@ Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
   store->map_size_ = options.map_size;
   int rc = mdb_env_create(&store->env_);
   if (rc != 0) return Status::Error(LmdbError("env create", rc));
-  mdb_env_set_maxdbs(store->env_, 4);
+  mdb_env_set_maxdbs(store->env_, 8);
   mdb_env_set_maxreaders(store->env_, 256);
   mdb_env_set_mapsize(store->env_, options.map_size);
   // MDB_NOTLS: a read transaction is not tied to its thread's slot, so any
@@ -163,6 +170,7 @@ Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
     int rc = mdb_dbi_open(txn, "vms", MDB_CREATE, &store->vms_);
     if (rc == 0) rc = mdb_dbi_open(txn, "names", MDB_CREATE, &store->names_);
     if (rc == 0) rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &store->meta_);
+    if (rc == 0) rc = mdb_dbi_open(txn, "stats", MDB_CREATE, &store->stats_);
     if (rc != 0) return rc;
     MDB_val k = Val("format"), v;
     if (mdb_get(txn, store->meta_, &k, &v) == MDB_NOTFOUND) {
@@ -205,25 +213,65 @@ Status VmStore::LoadSnapshot() {
     by_id_[id] = std::make_shared<const VmRecord>(std::move(rec.value()));
   }
   mdb_cursor_close(cur);
+  if (int rc = mdb_cursor_open(txn.get(), stats_, &cur); rc != 0) {
+    return Status::Error(LmdbError("cursor", rc));
+  }
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    // Figures that do not decode are left out; the next publish replaces them.
+    if (auto s = DecodeVmStats(View(v), View(k))) {
+      stats_by_id_.emplace(std::string(View(k)), std::make_shared<const VmStats>(std::move(*s)));
+    }
+  }
+  mdb_cursor_close(cur);
   return Status::Ok();
 }
 
-void VmStore::Apply(const std::vector<Change>& changes) {
+void VmStore::Apply(std::vector<Change>& changes) {
+  // What the changes replace is freed after the lock is released: readers
+  // never wait for destructors.
+  std::vector<VmRecordPtr> replaced;
+  std::vector<VmStatsPtr> replaced_stats;
+  replaced.reserve(changes.size());
   std::unique_lock cache(cache_mu_);
-  for (const auto& c : changes) {
-    corrupt_.erase(c.id);
+  for (auto& c : changes) {
+    if (c.stats) {
+      auto it = stats_by_id_.find(c.id);
+      if (it == stats_by_id_.end()) {
+        stats_by_id_.emplace(std::move(c.id), std::move(c.stats));
+      } else {
+        replaced_stats.push_back(std::exchange(it->second, std::move(c.stats)));
+      }
+      continue;
+    }
+    if (!c.record) {
+      if (auto s = stats_by_id_.find(c.id); s != stats_by_id_.end()) {
+        replaced_stats.push_back(std::move(s->second));
+        stats_by_id_.erase(s);
+      }
+    }
+    if (!corrupt_.empty()) corrupt_.erase(c.id);
     auto old = by_id_.find(c.id);
-    if (old != by_id_.end()) {
+    bool had = old != by_id_.end();
+    // A kept name keeps its index entry (most writes: a state, a handle).
+    bool same_name = had && c.record && old->second->name == c.record->name;
+    if (had && !same_name) {
       auto n = names_to_ids_.find(old->second->name);
       if (n != names_to_ids_.end() && n->second == c.id) names_to_ids_.erase(n);
     }
     if (c.record) {
-      names_to_ids_[c.record->name] = c.id;
-      by_id_[c.id] = c.record;
-    } else if (old != by_id_.end()) {
+      if (!same_name) names_to_ids_[c.record->name] = c.id;
+      if (had) {
+        replaced.push_back(std::exchange(old->second, std::move(c.record)));
+      } else {
+        by_id_.emplace(c.id, std::move(c.record));
+      }
+    } else if (had) {
+      replaced.push_back(std::move(old->second));
       by_id_.erase(old);
     }
   }
+  cache.unlock();
 }
 
 std::string VmStore::CurrentName(MDB_txn* txn, const std::string& id) const {
@@ -237,12 +285,12 @@ std::string VmStore::CurrentName(MDB_txn* txn, const std::string& id) const {
   return NameOwnedBy(txn, names_, id);
 }
 
-Result<VmRecordPtr> VmStore::Lookup(const std::string& id) const {
+Result<VmRecordPtr> VmStore::Lookup(std::string_view id) const {
   auto it = by_id_.find(id);
   if (it != by_id_.end()) return it->second;
   auto bad = corrupt_.find(id);
   if (bad != corrupt_.end()) return Status::Error(bad->second);
-  return Status::NotFound("no VM with id " + id);
+  return Status::NotFound("no VM with id " + std::string(id));
 }
 
 VmStore::~VmStore() {
@@ -344,14 +392,22 @@ VmListing VmStore::List() const {
   VmListing out;
   std::shared_lock cache(cache_mu_);
   out.records.reserve(by_id_.size());
-  for (const auto& [id, rec] : by_id_) out.records.push_back(rec);
+  out.stats.reserve(by_id_.size());
+  // Both maps are ordered by id: one walk pairs each record with its figures.
+  auto s = stats_by_id_.begin();
+  for (const auto& [id, rec] : by_id_) {
+    out.records.push_back(rec);
+    while (s != stats_by_id_.end() && s->first < id) ++s;
+    out.stats.push_back(s != stats_by_id_.end() && s->first == id ? s->second : nullptr);
+  }
   for (const auto& [id, error] : corrupt_) out.corrupt.push_back({id, error});
   return out;
 }
 
 Status VmStore::Upsert(const VmRecord& record) {
   return Write([&](MDB_txn* txn, Status* logical, std::vector<Change>* changes) {
-    return PutRecord(txn, vms_, names_, record, CurrentName(txn, record.id), logical, changes);
+    return PutRecord(txn, vms_, names_, std::make_shared<const VmRecord>(record),
+                     CurrentName(txn, record.id), logical, changes);
   });
 }
 
@@ -363,7 +419,8 @@ Status VmStore::UpsertMany(const std::vector<VmRecord>& records) {
       auto earlier = batch_names.find(r.id);
       std::string old_name =
           earlier != batch_names.end() ? earlier->second : CurrentName(txn, r.id);
-      int rc = PutRecord(txn, vms_, names_, r, old_name, logical, changes);
+      int rc = PutRecord(txn, vms_, names_, std::make_shared<const VmRecord>(r), old_name, logical,
+                         changes);
       batch_names[r.id] = r.name;
       if (rc != 0 || !logical->ok()) return rc;
     }
@@ -384,12 +441,20 @@ Status VmStore::Delete(const std::string& id) {
     MDB_val k = Val(id);
     int rc = mdb_del(txn, vms_, &k, nullptr);
     if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-    changes->push_back({id, nullptr});
+    rc = mdb_del(txn, stats_, &k, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    changes->push_back({id, nullptr, nullptr});
     return 0;
   });
 }
 
 Result<VmStore::BatchResult> VmStore::UpdateMany(const std::vector<std::string>& ids,
+                                                 const Mutator& mutate, Sync sync) {
+  std::vector<std::string_view> views(ids.begin(), ids.end());
+  return UpdateMany(views, mutate, sync);
+}
+
+Result<VmStore::BatchResult> VmStore::UpdateMany(std::span<const std::string_view> ids,
                                                  const Mutator& mutate, Sync sync) {
   BatchResult result;
   Status s = Write(
@@ -404,16 +469,18 @@ Result<VmStore::BatchResult> VmStore::UpdateMany(const std::vector<std::string>&
           }();
           if (!current) {
             result.skipped.push_back(current.status().code() == StatusCode::kNotFound
-                                         ? id + ": no such VM"
+                                         ? std::string(id) + ": no such VM"
                                          : current.status().message());
             continue;
           }
-          VmRecord copy = **current;
-          if (Status m = mutate(copy); !m) {
+          // One copy: it is changed, written, and becomes the snapshot.
+          auto copy = std::make_shared<VmRecord>(**current);
+          if (Status m = mutate(*copy); !m) {
             *logical = m;
             return 0;
           }
-          int rc = PutRecord(txn, vms_, names_, copy, (*current)->name, logical, changes);
+          int rc =
+              PutRecord(txn, vms_, names_, std::move(copy), (*current)->name, logical, changes);
           if (rc != 0 || !logical->ok()) return rc;
           ++result.written;
         }
@@ -433,6 +500,49 @@ Status VmStore::Update(const std::string& id, const Mutator& mutate, Sync sync) 
                                          : Status::Error(why);
   }
   return Status::Ok();
+}
+
+VmStatsPtr VmStore::Stats(std::string_view id) const {
+  std::shared_lock cache(cache_mu_);
+  auto it = stats_by_id_.find(id);
+  return it == stats_by_id_.end() ? nullptr : it->second;
+}
+
+Result<VmStore::BatchResult> VmStore::UpdateStats(std::span<const std::string_view> ids,
+                                                  const StatsMerger& merge, Sync sync) {
+  BatchResult result;
+  Status s = Write(
+      [&](MDB_txn* txn, Status*, std::vector<Change>* changes) {
+        result = BatchResult{};  // the body may run again after the map grows
+        changes->reserve(ids.size());
+        for (size_t i = 0; i < ids.size(); ++i) {
+          std::string_view id = ids[i];
+          VmStatsPtr current;
+          {
+            // The snapshot is the committed state here (writers are serialised).
+            std::shared_lock cache(cache_mu_);
+            if (!by_id_.contains(id)) {
+              result.skipped.push_back(std::string(id) + (corrupt_.contains(id)
+                                                              ? ": its record does not decode"
+                                                              : ": no such VM"));
+              continue;
+            }
+            auto it = stats_by_id_.find(id);
+            if (it != stats_by_id_.end()) current = it->second;
+          }
+          auto next = current ? std::make_shared<VmStats>(*current) : std::make_shared<VmStats>();
+          merge(i, *next);
+          std::string blob = EncodeVmStats(*next);
+          MDB_val key = Val(id), val = Val(blob);
+          if (int rc = mdb_put(txn, stats_, &key, &val, 0); rc != 0) return rc;
+          changes->push_back({std::string(id), nullptr, std::move(next)});
+          ++result.written;
+        }
+        return 0;
+      },
+      sync);
+  if (!s) return s;
+  return result;
 }
 
 size_t VmStore::map_size() const {

@@ -1,8 +1,9 @@
-// VmStore: the VM records, in LMDB under <state_dir>/store. Three DBIs:
+// VmStore: the VM records, in LMDB under <state_dir>/store. Four DBIs:
 // vms (id -> msgpack record), names (name -> id), meta (format marker and
-// versions). Name uniqueness is enforced in the write transaction that
-// writes the record. Every write is committed durably (LMDB's default sync)
-// before it returns.
+// versions), stats (id -> msgpack figures: written every stats tick, so
+// kept apart from the record, which then is not rewritten for them). Name uniqueness is enforced in
+// the write transaction that writes the record. Every write is committed durably (LMDB's default
+// sync) before it returns.
 //
 // The agent is the only writer of its state dir (StateDirLock), so the store
 // also keeps every record decoded, as an immutable shared snapshot
@@ -23,7 +24,9 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -43,9 +46,12 @@ struct CorruptRecord {
 // A record as it was last committed. Immutable: to change a VM, copy the
 // record, change the copy, write it.
 using VmRecordPtr = std::shared_ptr<const VmRecord>;
+// A VM's figures as last committed; immutable like a record.
+using VmStatsPtr = std::shared_ptr<const VmStats>;
 
 struct VmListing {
   std::vector<VmRecordPtr> records;  // by id
+  std::vector<VmStatsPtr> stats;     // records[i]'s figures; null when none were published
   std::vector<CorruptRecord> corrupt;
 };
 
@@ -102,17 +108,34 @@ class VmStore {
     size_t written = 0;
     std::vector<std::string> skipped;  // "<id>: why"
   };
+  Result<BatchResult> UpdateMany(std::span<const std::string_view> ids, const Mutator& mutate,
+                                 Sync sync = Sync::kFull);
   Result<BatchResult> UpdateMany(const std::vector<std::string>& ids, const Mutator& mutate,
                                  Sync sync = Sync::kFull);
   // One record, same rules; NOT_FOUND and corrupt are errors.
   Status Update(const std::string& id, const Mutator& mutate, Sync sync = Sync::kFull);
+
+  // A VM's latest figures; null when none were published. Deleting the VM
+  // deletes them.
+  VmStatsPtr Stats(std::string_view id) const;
+  // Changes the figures of several VMs in ONE transaction: `merge` gets the
+  // index of the id in `ids` and a copy of that VM's figures (empty when it
+  // has none) to change; the
+  // record is not rewritten. A VM without a record (removed meanwhile, or
+  // corrupt) is skipped and reported. A stored blob of figures that does not
+  // decode is replaced: figures are re-sampled, never the only copy of
+  // anything.
+  using StatsMerger = std::function<void(size_t index, VmStats&)>;
+  Result<BatchResult> UpdateStats(std::span<const std::string_view> ids, const StatsMerger& merge,
+                                  Sync sync = Sync::kDataOnly);
 
   size_t map_size() const;
 
   // What a committed write changes in the snapshot (internal).
   struct Change {
     std::string id;
-    VmRecordPtr record;  // null: the id is gone
+    VmRecordPtr record;  // null: the id is gone (with its figures), unless `stats` is set
+    VmStatsPtr stats;    // set: only the VM's figures changed
   };
   const std::string& dir() const { return dir_; }
   // Number of write transactions committed since open (tests and stats).
@@ -125,22 +148,23 @@ class VmStore {
   template <typename Body>
   Status Write(const Body& body, Sync sync = Sync::kFull);
   Status LoadSnapshot();
-  void Apply(const std::vector<Change>& changes);
-  Result<VmRecordPtr> Lookup(const std::string& id) const;  // cache_mu_ held
+  void Apply(std::vector<Change>& changes);               // consumes them
+  Result<VmRecordPtr> Lookup(std::string_view id) const;  // cache_mu_ held
   std::string CurrentName(MDB_txn* txn, const std::string& id) const;
 
   std::string dir_;
   MDB_env* env_ = nullptr;
-  unsigned vms_ = 0, names_ = 0, meta_ = 0;  // MDB_dbi
-  mutable std::shared_mutex resize_mu_;      // shared: any txn; exclusive: mapsize change
+  unsigned vms_ = 0, names_ = 0, meta_ = 0, stats_ = 0;  // MDB_dbi
+  mutable std::shared_mutex resize_mu_;  // shared: any txn; exclusive: mapsize change
   std::mutex write_mu_;
   size_t map_size_ = 0;
   std::atomic<uint64_t> commits_{0};
 
   mutable std::shared_mutex cache_mu_;
-  std::map<std::string, VmRecordPtr> by_id_;  // ordered: id-prefix lookups
+  std::map<std::string, VmRecordPtr, std::less<>> by_id_;  // ordered: id-prefix lookups
   std::unordered_map<std::string, std::string> names_to_ids_;
-  std::map<std::string, std::string> corrupt_;  // id -> decode error
+  std::map<std::string, std::string, std::less<>> corrupt_;  // id -> decode error
+  std::map<std::string, VmStatsPtr, std::less<>> stats_by_id_;
 };
 
 }  // namespace banger

@@ -55,7 +55,7 @@ void RawPut(const std::string& dir, const char* dbi, const std::string& key,
             const std::string& value) {
   MDB_env* env;
   ASSERT_EQ(mdb_env_create(&env), 0);
-  mdb_env_set_maxdbs(env, 4);
+  mdb_env_set_maxdbs(env, 8);
   ASSERT_EQ(mdb_env_open(env, dir.c_str(), 0, 0600), 0);
   MDB_txn* txn;
   ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
@@ -174,14 +174,95 @@ TEST_F(VmStoreTest, UpdateManyIsOneTransaction) {
   ids.push_back(Id('f', 1));  // missing: skipped, not fatal
   uint64_t before = store_->commits();
   auto r = store_->UpdateMany(ids, [](VmRecord& rec) {
-    rec.stats.collected_at_ms = 1234;
+    rec.last_touched_at_ms = 1234;
     return Status::Ok();
   });
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(store_->commits() - before, 1u);
   EXPECT_EQ(r->written, 50u);
   ASSERT_EQ(r->skipped.size(), 1u);
-  EXPECT_EQ((*store_->Get(Id('a', 10)))->stats.collected_at_ms, 1234);
+  EXPECT_EQ((*store_->Get(Id('a', 10)))->last_touched_at_ms, 1234);
+}
+
+TEST_F(VmStoreTest, FiguresAreOneTransactionAndLeaveTheRecordAlone) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    ids.push_back(Id('a', i));
+    ASSERT_TRUE(store_->Upsert(Record(ids.back(), "vm-" + std::to_string(i))).ok());
+  }
+  ids.push_back(Id('f', 1));  // no such VM: skipped, not fatal
+  std::vector<std::string_view> views(ids.begin(), ids.end());
+  VmRecordPtr before_record = *store_->Get(Id('a', 10));
+  uint64_t before = store_->commits();
+  auto r = store_->UpdateStats(views, [&](size_t i, VmStats& s) {
+    EXPECT_TRUE(s.values.empty()) << "first publish starts empty";
+    s.collected_at_ms = 1234;
+    s.values = {{"cpu_percent", static_cast<double>(i)}};
+  });
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(store_->commits() - before, 1u);
+  EXPECT_EQ(r->written, 50u);
+  EXPECT_EQ(r->skipped, (std::vector<std::string>{Id('f', 1) + ": no such VM"}));
+  EXPECT_EQ(*store_->Get(Id('a', 10)), before_record) << "the record was rewritten";
+  ASSERT_NE(store_->Stats(Id('a', 10)), nullptr);
+  EXPECT_EQ(store_->Stats(Id('a', 10))->values[0].second, 10.0);
+  EXPECT_EQ(store_->Stats(Id('f', 1)), nullptr);
+
+  // The next publish merges into what is there; both survive a reopen.
+  ASSERT_TRUE(store_
+                  ->UpdateStats(std::vector<std::string_view>{ids[3]},
+                                [](size_t, VmStats& s) {
+                                  ASSERT_EQ(s.values.size(), 1u);
+                                  s.values.emplace_back("rss_bytes", 4096);
+                                })
+                  .ok());
+  Reopen();
+  auto figures = store_->Stats(ids[3]);
+  ASSERT_NE(figures, nullptr);
+  EXPECT_EQ(figures->collected_at_ms, 1234);
+  EXPECT_EQ(figures->values,
+            (std::vector<std::pair<std::string, double>>{{"cpu_percent", 3}, {"rss_bytes", 4096}}));
+  VmListing all = store_->List();
+  ASSERT_EQ(all.stats.size(), all.records.size());
+  for (size_t i = 0; i < all.records.size(); ++i) {
+    ASSERT_NE(all.stats[i], nullptr) << all.records[i]->id;
+  }
+}
+
+TEST_F(VmStoreTest, DeletingAVmDeletesItsFigures) {
+  ASSERT_TRUE(store_->Upsert(Record(Id('a', 1), "one")).ok());
+  std::string id = Id('a', 1);
+  std::vector<std::string_view> ids{id};
+  ASSERT_TRUE(store_->UpdateStats(ids,
+                                  [](size_t, VmStats& s) {
+                                    s.values = {{"cpu_percent", 1}};
+                                  })
+                  .ok());
+  ASSERT_TRUE(store_->Delete(id).ok());
+  EXPECT_EQ(store_->Stats(id), nullptr);
+  // Re-created under the same id, it starts without the old figures.
+  ASSERT_TRUE(store_->Upsert(Record(id, "one")).ok());
+  Reopen();
+  EXPECT_EQ(store_->Stats(id), nullptr);
+}
+
+TEST_F(VmStoreTest, FiguresThatDoNotDecodeAreLeftOutAndReplaced) {
+  ASSERT_TRUE(store_->Upsert(Record(Id('a', 1), "one")).ok());
+  store_.reset();
+  RawPut(StoreDir(), "stats", Id('a', 1), "\xc1 not msgpack");
+  Reopen();
+  EXPECT_EQ(store_->Stats(Id('a', 1)), nullptr);
+  EXPECT_TRUE(store_->Get(Id('a', 1)).ok()) << "bad figures hid the VM";
+  std::string id = Id('a', 1);
+  std::vector<std::string_view> ids{id};
+  ASSERT_TRUE(store_->UpdateStats(ids,
+                                  [](size_t, VmStats& s) {
+                                    s.values = {{"cpu_percent", 2}};
+                                  })
+                  .ok());
+  Reopen();
+  ASSERT_NE(store_->Stats(id), nullptr);
+  EXPECT_EQ(store_->Stats(id)->values[0].second, 2.0);
 }
 
 TEST_F(VmStoreTest, UpsertManyIsAllOrNothing) {

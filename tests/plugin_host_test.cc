@@ -62,6 +62,17 @@ class PluginHostTest : public ::testing::Test {
 
   std::string Log() { return testing::ReadFile(log_path_); }
 
+  // A store and the VM services over it, attached to the host table (before
+  // init, as the agent does).
+  void AttachStore() {
+    auto store = VmStore::Open({dir_ / "store", 1u << 20});
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(store.value());
+    handles_ = std::make_unique<HandleStore>(*store_);
+    vm_services_ = std::make_unique<StoreVmServices>(*store_, *handles_);
+    services_->AttachVmServices(vm_services_.get());
+  }
+
   TempDir dir_;
   std::string plugin_dir_, log_path_;
   int log_fd_;
@@ -71,6 +82,9 @@ class PluginHostTest : public ::testing::Test {
   std::unique_ptr<PluginRegistry> registry_;
   std::unique_ptr<HostServices> services_;
   std::unique_ptr<HookDispatcher> dispatcher_;
+  std::unique_ptr<VmStore> store_;  // with AttachStore
+  std::unique_ptr<HandleStore> handles_;
+  std::unique_ptr<StoreVmServices> vm_services_;
 };
 
 #define EXPECT_CONTAINS(haystack, needle) \
@@ -413,23 +427,74 @@ TEST_F(PluginHostTest, ExecServiceRunsArgvWithTimeout) {
   EXPECT_EQ(host->config_get(host, "nothing", &config_value), BANGER_NOT_FOUND);
 }
 
+// stats_publish through the table: each capability's figures merge into the
+// VM's, in one transaction, without rewriting the record; bad entries are
+// refused whole with a message saying which.
+TEST_F(PluginHostTest, StatsPublishMergesFiguresInOneTransaction) {
+  CopyPlugins(plugin_dir_, {"recorder", "plain-c"});
+  Discover("[plugins]\nenable = recorder, plain-c\n");
+  AttachStore();
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  VmRecord a, b;
+  a.id = NewVmId();
+  a.name = "a";
+  b.id = NewVmId();
+  b.name = "b";
+  ASSERT_TRUE(store_->UpsertMany({a, b}).ok());
+  VmRecordPtr record_before = *store_->Get(a.id);
+  const banger_host* rec = services_->TableFor(*registry_->Find("recorder"));
+  const banger_host* plain = services_->TableFor(*registry_->Find("plain-c"));
+  char text[256] = {0};
+  banger_message msg{text, sizeof text};
+
+  banger_stat first[] = {{"cpu_percent", 1.5}, {"rss_bytes", 4096}};
+  banger_stat first_again[] = {{"cpu_percent", 99}};
+  banger_stat second[] = {{"cpu_percent", 2.5}};
+  std::string gone = NewVmId();
+  banger_vm_stats batch[] = {{a.id.c_str(), first, 2},
+                             {b.id.c_str(), second, 1},
+                             {a.id.c_str(), first_again, 1},  // listed twice: the first counts
+                             {gone.c_str(), second, 1}};      // no such VM: skipped
+  uint64_t commits = store_->commits();
+  ASSERT_EQ(rec->stats_publish(rec, batch, 4, &msg), BANGER_OK) << text;
+  EXPECT_EQ(store_->commits() - commits, 1u);
+  banger_stat health[] = {{"health_ok", 1}};
+  banger_vm_stats other[] = {{a.id.c_str(), health, 1}};
+  ASSERT_EQ(plain->stats_publish(plain, other, 1, &msg), BANGER_OK) << text;
+  auto figures = store_->Stats(a.id);
+  ASSERT_NE(figures, nullptr);
+  EXPECT_EQ(figures->values, (std::vector<std::pair<std::string, double>>{
+                                 {"cpu_percent", 1.5}, {"rss_bytes", 4096}, {"health_ok", 1}}));
+  EXPECT_GT(figures->collected_at_ms, 0);
+  EXPECT_EQ(store_->Stats(b.id)->values.at(0).second, 2.5);
+  EXPECT_EQ(*store_->Get(a.id), record_before) << "the record was rewritten for its figures";
+
+  banger_stat unnamed[] = {{nullptr, 1}};
+  banger_vm_stats bad[] = {{a.id.c_str(), unnamed, 1}};
+  commits = store_->commits();
+  EXPECT_EQ(rec->stats_publish(rec, bad, 1, &msg), BANGER_INVALID);
+  EXPECT_EQ(std::string(text), "stats_publish: stat 0 of vm " + a.id + " has no name");
+  banger_vm_stats no_id[] = {{nullptr, first, 2}};
+  EXPECT_EQ(rec->stats_publish(rec, no_id, 1, &msg), BANGER_INVALID);
+  EXPECT_STREQ(text, "stats_publish: entry 0 has no vm_id or no stats");
+  EXPECT_EQ(store_->commits(), commits) << "a refused batch was written";
+  dispatcher_->ShutdownAll();
+  dispatcher_.reset();
+}
+
 TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
   CopyPlugins(plugin_dir_, {"recorder", "plain-c"});
   Discover("[plugins]\nenable = recorder, plain-c\n");
-  auto store = VmStore::Open({dir_ / "store", 1u << 20});
-  ASSERT_TRUE(store.ok());
-  HandleStore handles(**store);
-  StoreVmServices vm_services(**store, handles);
-  vm_services.AttachRediscoverer(
+  AttachStore();
+  vm_services_->AttachRediscoverer(
       [&](const std::string& cap, const VmRecord& vm, const std::string& key) {
         return dispatcher_->Rediscover(cap, MakeVmView(vm), key);
       });
-  services_->AttachVmServices(&vm_services);
   ASSERT_TRUE(dispatcher_->InitAll().ok());
   VmRecord r;
   r.id = NewVmId();
   r.name = "web-1";
-  ASSERT_TRUE((*store)->Upsert(r).ok());
+  ASSERT_TRUE(store_->Upsert(r).ok());
 
   const banger_host* rec = services_->TableFor(*registry_->Find("recorder"));
   char out[64] = {0}, text[256] = {0};
@@ -439,7 +504,7 @@ TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
       << text;
   EXPECT_STREQ(out, "found-web-1");
   // ...and it is now recorded, durably.
-  EXPECT_EQ((*(*store)->Get(r.id))->handles.at("recorder").at("lost"), "found-web-1");
+  EXPECT_EQ((*store_->Get(r.id))->handles.at("recorder").at("lost"), "found-web-1");
   // Nothing anywhere: "never allocated", naming every source.
   EXPECT_EQ(rec->handle_get(rec, r.id.c_str(), nullptr, "tap", out, sizeof out, &msg),
             BANGER_NOT_FOUND);
@@ -457,15 +522,15 @@ TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
   // Several keys in one commit.
   const char* keys[] = {"a", "b"};
   const char* values[] = {"1", "2"};
-  uint64_t commits = (*store)->commits();
+  uint64_t commits = store_->commits();
   ASSERT_EQ(plain->handle_set_many(plain, r.id.c_str(), keys, values, 2, &msg), BANGER_OK) << text;
-  EXPECT_EQ((*store)->commits() - commits, 1u);
-  EXPECT_EQ((*(*store)->Get(r.id))->handles.at("plain-c").at("b"), "2");
+  EXPECT_EQ(store_->commits() - commits, 1u);
+  EXPECT_EQ((*store_->Get(r.id))->handles.at("plain-c").at("b"), "2");
   // Set is committed before it returns, and clear forgets.
   ASSERT_EQ(plain->handle_set(plain, r.id.c_str(), "tap_name", "bt0", &msg), BANGER_OK);
-  EXPECT_EQ((*(*store)->Get(r.id))->handles.at("plain-c").at("tap_name"), "bt0");
+  EXPECT_EQ((*store_->Get(r.id))->handles.at("plain-c").at("tap_name"), "bt0");
   ASSERT_EQ(plain->handle_clear(plain, r.id.c_str(), nullptr, &msg), BANGER_OK);
-  EXPECT_EQ((*(*store)->Get(r.id))->handles.count("plain-c"), 0u);
+  EXPECT_EQ((*store_->Get(r.id))->handles.count("plain-c"), 0u);
   dispatcher_->ShutdownAll();
   dispatcher_.reset();
 }

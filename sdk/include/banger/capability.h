@@ -253,7 +253,11 @@ struct banger_host {
                          banger_message* msg);
 
   /* Publishes samples for several VMs at once; written in one store
-   * transaction. */
+   * transaction. Each VM's named numbers are merged into its figures (other
+   * capabilities' names stay); a VM listed twice counts once (its first
+   * entry); a VM that no longer exists is skipped. Every vm_id and name must
+   * be non-NULL (else INVALID, and nothing is written). The strings are read
+   * during the call only. */
   int (*stats_publish)(const banger_host* host, const banger_vm_stats* batch, size_t count,
                        banger_message* msg);
 
