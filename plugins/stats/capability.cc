@@ -18,8 +18,8 @@ const banger_config_key kKeys[] = {
     {nullptr, nullptr, nullptr},
 };
 
-stats::VmTarget TargetOf(const banger::VmInfo& vm) {
-  return {vm.pid, vm.pid_start_time, vm.metrics_path, vm.overlay_path, vm.work_disk_path};
+stats::VmTarget TargetOf(const banger::Vm& vm) {
+  return {vm.pid(), vm.pid_start_time(), vm.metrics_path(), vm.overlay_path(), vm.work_disk_path()};
 }
 
 class Stats {
@@ -31,30 +31,30 @@ class Stats {
     if (!s.ok()) throw std::runtime_error(s.message());
   }
 
+  // A tick allocates nothing once every VM has been seen: the listing is not
+  // copied, each VM's figures go to its own entry under static names, and
+  // the batch handed to the host points at them.
   banger::Status Tick(int64_t now_ms) {
     if (now_ms - last_round_ms_ < interval_ms_) return banger::Status::Ok();
     last_round_ms_ = now_ms;
-    auto vms = host_.ListVms();
-    if (!vms.ok()) return vms.status;
-    std::vector<banger::Host::VmSamples> batch;
-    std::vector<std::string_view> running;
+    ++round_;
     std::lock_guard lock(mu_);
-    for (const auto& vm : vms.value) {
-      if (vm.state != "running") continue;
-      running.push_back(vm.id);
-      if (vm.pid <= 0) continue;
-      auto& sampler = samplers_[vm.id];
-      if (!sampler) sampler = std::make_unique<stats::VmSampler>();
-      stats::Sample s = sampler->Take(TargetOf(vm), now_ms);
-      if (s.process_found) batch.push_back({vm.id, s.Published()});
-    }
-    // Samplers of VMs no longer running close their files.
-    std::sort(running.begin(), running.end());
-    std::erase_if(samplers_, [&](const auto& entry) {
-      return !std::binary_search(running.begin(), running.end(), std::string_view(entry.first));
+    batch_.clear();
+    auto listed = host_.ForEachVm([&](const banger::Vm& vm) {
+      if (vm.state() != "running") return;
+      Entry& e = EntryFor(vm.id());
+      e.seen_round = round_;
+      if (vm.pid() <= 0) return;
+      stats::Sample s = e.sampler.Take(TargetOf(vm), now_ms);
+      if (!s.process_found) return;
+      e.published = s.Published();
+      batch_.push_back({e.vm_id.c_str(), e.published.data(), e.published.size()});
     });
+    if (!listed.ok()) return listed;
+    // VMs no longer running: their samplers close their files.
+    std::erase_if(entries_, [&](const auto& entry) { return entry.second->seen_round != round_; });
     // All VMs' samples in one store transaction.
-    return batch.empty() ? banger::Status::Ok() : host_.PublishStats(batch);
+    return batch_.empty() ? banger::Status::Ok() : host_.PublishStats(batch_.data(), batch_.size());
   }
 
   banger::Status Query(std::string_view, const banger::Vm& vm, std::string_view,
@@ -63,19 +63,13 @@ class Stats {
       return banger::Status::Error("vm \"" + std::string(vm.name()) + "\" is " +
                                    std::string(vm.state()) + ", not running");
     }
-    banger::VmInfo info = banger::VmInfo::From(*vm.raw());
-    stats::Sample s;
-    {
-      std::lock_guard lock(mu_);
-      auto& sampler = samplers_[info.id];
-      if (!sampler) sampler = std::make_unique<stats::VmSampler>();
-      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
-      s = sampler->Take(TargetOf(info), now);
-    }
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    stats::Sample s = EntryFor(vm.id()).sampler.Take(TargetOf(vm), now);
     nlohmann::json j = nlohmann::json::object();
-    for (const auto& [k, v] : s.Published()) j[k] = v;
+    for (const banger_stat& figure : s.Published()) j[figure.name] = figure.value;
     j["firecracker"] = s.metrics ? s.metrics->Totals() : stats::MetricTotals{};
     reply = j.dump();
     return banger::Status::Ok();
@@ -85,8 +79,27 @@ class Stats {
   banger::Host host_;
   int64_t interval_ms_ = 10000;
   int64_t last_round_ms_ = 0;
-  std::mutex mu_;
-  std::map<std::string, std::unique_ptr<stats::VmSampler>> samplers_;
+  // One VM's sampler and what the last tick published of it.
+  struct Entry {
+    std::string vm_id;
+    stats::VmSampler sampler;
+    stats::Sample::Figures published{};
+    uint64_t seen_round = 0;  // the last tick that listed the VM running
+  };
+  Entry& EntryFor(std::string_view vm_id) {  // mu_ held
+    auto it = entries_.find(vm_id);
+    if (it == entries_.end()) {
+      auto e = std::make_unique<Entry>();
+      e->vm_id = vm_id;
+      it = entries_.emplace(e->vm_id, std::move(e)).first;
+    }
+    return *it->second;
+  }
+
+  std::mutex mu_;  // entries_, batch_ (the tick thread and verb calls)
+  uint64_t round_ = 0;
+  std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;  // by VM id
+  std::vector<banger_vm_stats> batch_;
 };
 
 }  // namespace

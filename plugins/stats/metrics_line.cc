@@ -243,22 +243,22 @@ bool MetricsFolder::FoldLikeLast(std::string_view line) {
   // The line must be the last parsed one with other numbers in the holes:
   // every byte between them the same. Then it is valid JSON too, and the
   // k-th hole is the k-th metric.
-  thread_local std::vector<double> values;
-  values.clear();
+  thread_local std::vector<double> scratch;
+  scratch.resize(holes_.size());
+  double* values = scratch.data();
   const char* p = line.data();
   const char* end = p + line.size();
   size_t from = 0;  // in last_line_
-  for (const Hole& hole : holes_) {
+  for (size_t k = 0; k < holes_.size(); ++k) {
+    const Hole& hole = holes_[k];
     size_t same = hole.at - from;
     if (static_cast<size_t>(end - p) < same ||
         std::memcmp(p, last_line_.data() + from, same) != 0) {
       return false;
     }
     p += same;
-    double v;
-    const char* next = ParseNumber(p, end, &v);
+    const char* next = ParseNumber(p, end, &values[k]);
     if (!next) return false;
-    values.push_back(v);
     p = next;
     from = hole.at + hole.length;
   }

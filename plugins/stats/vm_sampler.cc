@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -47,8 +48,8 @@ double Sample::Metric(std::string_view name) const {
   return metrics ? metrics->Get(name) : 0.0;
 }
 
-std::vector<std::pair<std::string, double>> Sample::Published() const {
-  return {
+Sample::Figures Sample::Published() const {
+  return {{
       {"cpu_percent", cpu_percent},
       {"rss_bytes", static_cast<double>(rss_bytes)},
       {"vsz_bytes", static_cast<double>(vsz_bytes)},
@@ -63,7 +64,7 @@ std::vector<std::pair<std::string, double>> Sample::Published() const {
       {"fc_vcpu_exits", fc[6] + fc[7] + fc[8] + fc[9]},
       {"fc_metrics_lines", static_cast<double>(metrics_lines)},
       {"fc_metrics_bad_lines", static_cast<double>(metrics_bad_lines)},
-  };
+  }};
 }
 
 VmSampler::~VmSampler() {
@@ -79,7 +80,11 @@ void VmSampler::Close() {
 
 void VmSampler::Open(const VmTarget& t) {
   Close();
-  target_ = t;
+  pid_ = t.pid;
+  pid_start_time_ = t.pid_start_time;
+  metrics_path_ = t.metrics_path;
+  overlay_path_ = t.overlay_path;
+  work_disk_path_ = t.work_disk_path;
   std::string proc = "/proc/" + std::to_string(t.pid);
   stat_fd_ = ::open((proc + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
   last_ms_ = 0;
@@ -90,9 +95,8 @@ void VmSampler::Open(const VmTarget& t) {
 
 Sample VmSampler::Take(const VmTarget& t, int64_t now_ms) {
   // A new VMM (or a new VM in this slot): start over.
-  if (t.pid != target_.pid || t.pid_start_time != target_.pid_start_time ||
-      t.metrics_path != target_.metrics_path || t.overlay_path != target_.overlay_path ||
-      t.work_disk_path != target_.work_disk_path || stat_fd_ < 0) {
+  if (t.pid != pid_ || t.pid_start_time != pid_start_time_ || t.metrics_path != metrics_path_ ||
+      t.overlay_path != overlay_path_ || t.work_disk_path != work_disk_path_ || stat_fd_ < 0) {
     Open(t);
   }
   Sample s;
@@ -130,15 +134,21 @@ Sample VmSampler::Take(const VmTarget& t, int64_t now_ms) {
       last_ms_ = now_ms;
     }
   }
-  s.overlay_allocated_bytes = Allocated(overlay_fd_, target_.overlay_path);
-  s.work_allocated_bytes = Allocated(work_fd_, target_.work_disk_path);
-  ReadMetrics(t, s);
+  s.overlay_allocated_bytes = Allocated(overlay_fd_, overlay_path_);
+  s.work_allocated_bytes = Allocated(work_fd_, work_disk_path_);
+  ReadMetrics(s);
   return s;
 }
 
-void VmSampler::ReadMetrics(const VmTarget& t, Sample& s) {
-  if (metrics_fd_ < 0 && !t.metrics_path.empty()) {
-    metrics_fd_ = ::open(t.metrics_path.c_str(), O_RDONLY | O_CLOEXEC);
+void VmSampler::ReadMetrics(Sample& s) {
+  if (metrics_fd_ < 0 && !metrics_path_.empty()) {
+    // O_NOATIME: the file changes between reads, so each read would
+    // otherwise dirty its inode for the access time. Only the file's owner
+    // (or CAP_FOWNER) may ask for it; anyone else reads it plainly.
+    metrics_fd_ = ::open(metrics_path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+    if (metrics_fd_ < 0 && errno == EPERM) {
+      metrics_fd_ = ::open(metrics_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    }
   }
   if (metrics_fd_ >= 0) {
     // Only what was appended since the last sample: one pread when a line

@@ -14,6 +14,9 @@
 
 #include <sys/types.h>
 
+#include <banger/capability.h>
+
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,10 +26,11 @@
 
 namespace stats {
 
+// What to sample; the views need to last only for the Take call.
 struct VmTarget {
   int64_t pid = 0;
   uint64_t pid_start_time = 0;
-  std::string metrics_path, overlay_path, work_disk_path;
+  std::string_view metrics_path, overlay_path, work_disk_path;
 };
 
 struct Sample {
@@ -42,8 +46,11 @@ struct Sample {
   // The Firecracker figures that are published, in kFcPublished's order.
   static constexpr size_t kFcCount = 10;
   double fc[kFcCount] = {};
-  // The figures published to the VM's record (a compact subset).
-  std::vector<std::pair<std::string, double>> Published() const;
+  // The figures published to the VM's record (a compact subset), under
+  // static names.
+  static constexpr size_t kPublishedCount = 14;
+  using Figures = std::array<banger_stat, kPublishedCount>;
+  Figures Published() const;
 };
 
 class VmSampler {
@@ -58,9 +65,12 @@ class VmSampler {
  private:
   void Open(const VmTarget& target);
   void Close();
-  void ReadMetrics(const VmTarget& target, Sample& s);
+  void ReadMetrics(Sample& s);
 
-  VmTarget target_;
+  // What the open files belong to.
+  int64_t pid_ = 0;
+  uint64_t pid_start_time_ = 0;
+  std::string metrics_path_, overlay_path_, work_disk_path_;
   int stat_fd_ = -1, metrics_fd_ = -1;
   int overlay_fd_ = -1, work_fd_ = -1;  // O_PATH: fstat without a path lookup
   uint64_t last_ticks_ = 0;

@@ -39,6 +39,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -264,6 +265,21 @@ class Host {
     return {Status::FromCode(rc, m.str()), std::move(out)};
   }
 
+  // Calls visit(const Vm&) for every VM, without copying: the view is valid
+  // only inside the call (copy what must outlive it, e.g. VmInfo::From).
+  template <typename Visit>
+  requires std::invocable<Visit&, const Vm&> Status ForEachVm(Visit&& visit)
+  const {
+    Message m;
+    int rc = host_->vm_list(
+        host_,
+        [](void* u, const banger_vm* vm) {
+          (*static_cast<std::remove_reference_t<Visit>*>(u))(Vm(vm));
+        },
+        &visit, m.get());
+    return Status::FromCode(rc, m.str());
+  }
+
   Status AddNetworkInterface(std::string_view vm_id, std::string_view iface_id,
                              std::string_view host_dev_name, std::string_view guest_mac) const {
     std::string id(vm_id), i(iface_id), d(host_dev_name), mac(guest_mac);
@@ -304,6 +320,12 @@ class Host {
     Message m;
     return Status::FromCode(host_->stats_publish(host_, batch.data(), batch.size(), m.get()),
                             m.str());
+  }
+  // The same with the C batch itself: nothing copied, the caller owns every
+  // string (a capability that publishes every tick can reuse its buffers).
+  Status PublishStats(const banger_vm_stats* batch, size_t count) const {
+    Message m;
+    return Status::FromCode(host_->stats_publish(host_, batch, count, m.get()), m.str());
   }
 
  private:
