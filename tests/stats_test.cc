@@ -250,6 +250,37 @@ TEST_F(StatsAgentTest, PrometheusTextOverHttpOnALoopbackAddress) {
   EXPECT_EQ(other.output, "404");
 }
 
+// The files a VM's sampler keeps open (its metrics file among them) are
+// closed at the first tick that no longer lists it running; its last
+// figures stay visible; the other VMs' samplers are untouched.
+TEST_F(StatsAgentTest, AStoppedVmsSamplerClosesItsFilesAndItsFiguresStay) {
+  Start("--metrics-interval-ms 100");
+  for (const char* name : {"a", "b"}) {
+    CreateVm(name);
+    ASSERT_EQ(Api("POST", std::string("/v1/vms/") + name + "/start")["state"], "running");
+  }
+  auto open_in_agent = [&](const std::string& path) {
+    std::string fds = "/proc/" + std::to_string(agent_->pid()) + "/fd";
+    int n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(fds, ec)) {
+      if (std::filesystem::read_symlink(e.path(), ec) == path) ++n;
+    }
+    return n;
+  };
+  std::string a_metrics = Api("GET", "/v1/vms/a")["runtime"]["metrics_path"];
+  std::string b_metrics = Api("GET", "/v1/vms/b")["runtime"]["metrics_path"];
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return open_in_agent(a_metrics) == 1 && open_in_agent(b_metrics) == 1 &&
+           Stat("a", "fc_metrics_lines") > 0;
+  }));
+  ASSERT_EQ(Api("POST", "/v1/vms/a/stop")["state"], "stopped");
+  EXPECT_TRUE(testing::WaitFor([&] { return open_in_agent(a_metrics) == 0; }))
+      << "the stopped VM's metrics file is still open in the agent";
+  EXPECT_EQ(open_in_agent(b_metrics), 1);
+  EXPECT_GT(Stat("a", "fc_metrics_lines"), 0) << "a stopped VM's last figures were dropped";
+}
+
 TEST_F(StatsAgentTest, TheVerbOnAStoppedVmSaysSo) {
   Start("");
   CreateVm("web-1");
