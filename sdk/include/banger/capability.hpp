@@ -268,15 +268,14 @@ class Host {
   // Calls visit(const Vm&) for every VM, without copying: the view is valid
   // only inside the call (copy what must outlive it, e.g. VmInfo::From).
   template <typename Visit>
-  requires std::invocable<Visit&, const Vm&> Status ForEachVm(Visit&& visit)
-  const {
+  Status ForEachVm(Visit&& visit) const {
+    static_assert(std::is_invocable_v<Visit&, const Vm&>,
+                  "ForEachVm calls the visitor with a const banger::Vm&");
+    using Fn = std::remove_reference_t<Visit>;  // const when given a const visitor
     Message m;
     int rc = host_->vm_list(
-        host_,
-        [](void* u, const banger_vm* vm) {
-          (*static_cast<std::remove_reference_t<Visit>*>(u))(Vm(vm));
-        },
-        &visit, m.get());
+        host_, [](void* u, const banger_vm* vm) { (*static_cast<Fn*>(u))(Vm(vm)); },
+        const_cast<void*>(static_cast<const void*>(&visit)), m.get());
     return Status::FromCode(rc, m.str());
   }
 
