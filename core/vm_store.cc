@@ -413,12 +413,15 @@ Status VmStore::Upsert(const VmRecord& record) {
 
 Status VmStore::UpsertMany(const std::vector<VmRecord>& records) {
   return Write([&](MDB_txn* txn, Status* logical, std::vector<Change>* changes) {
-    std::unordered_map<std::string, std::string> batch_names;  // id -> name written
+    // id -> name written, viewing `records` (which outlive the call).
+    std::unordered_map<std::string_view, std::string_view> batch_names;
+    batch_names.reserve(records.size());
+    changes->reserve(records.size());
     for (const auto& r : records) {
       // An earlier record of this batch may have renamed or created r.id.
       auto earlier = batch_names.find(r.id);
       std::string old_name =
-          earlier != batch_names.end() ? earlier->second : CurrentName(txn, r.id);
+          earlier != batch_names.end() ? std::string(earlier->second) : CurrentName(txn, r.id);
       int rc = PutRecord(txn, vms_, names_, std::make_shared<const VmRecord>(r), old_name, logical,
                          changes);
       batch_names[r.id] = r.name;
@@ -473,6 +476,7 @@ Result<VmStore::BatchResult> VmStore::UpdateMany(std::span<const std::string_vie
                                          : current.status().message());
             continue;
           }
+          if (changes->empty()) changes->reserve(ids.size());
           // One copy: it is changed, written, and becomes the snapshot.
           auto copy = std::make_shared<VmRecord>(**current);
           if (Status m = mutate(*copy); !m) {
