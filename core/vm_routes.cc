@@ -134,10 +134,10 @@ Result<CreateVmRequest> ParseCreate(const std::string& body) {
     out = j[key].get<std::decay_t<decltype(out)>>();
     return Status::Ok();
   };
-  for (Status s :
-       {str("name", c.name, true), str("kernel", c.kernel_image, true),
-        str("rootfs", c.rootfs, true), str("boot_args", c.boot_args, false), num("vcpus", c.vcpus),
-        num("memory_mib", c.memory_mib), num("work_disk_bytes", c.work_disk_bytes)}) {
+  for (Status s : {str("name", c.name, true), str("kernel", c.spec.kernel_image, true),
+                   str("rootfs", c.spec.rootfs, true), str("boot_args", c.spec.boot_args, false),
+                   num("vcpus", c.spec.vcpus), num("memory_mib", c.spec.memory_mib),
+                   num("work_disk_bytes", c.spec.work_disk_bytes)}) {
     if (!s) return s;
   }
   return c;

@@ -83,6 +83,7 @@ VmmLaunchSpec VmService::LaunchSpecFor(const VmRecord& vm) const {
 // ---- create ----
 
 Result<VmRecordPtr> VmService::Create(const CreateVmRequest& req, const StageObserver& observer) {
+  const VmSpec& spec = req.spec;
   Operation op(ops_, "vm.create", req.name, "", observer);
   auto fail = [&](Status s) -> Result<VmRecordPtr> {
     Status out = s.Prefixed(Quoted(req.name) + ": create");
@@ -94,12 +95,13 @@ Result<VmRecordPtr> VmService::Create(const CreateVmRequest& req, const StageObs
                                 "' is not a VM name: use 1 to 63 of a-z, 0-9 and '-', starting "
                                 "with a letter or digit"));
   }
-  if (req.vcpus < 1 || req.vcpus > 32) {
+  if (spec.vcpus < 1 || spec.vcpus > 32) {
     return fail(Status::Invalid("vcpus must be 1 to 32 (Firecracker's limit), not " +
-                                std::to_string(req.vcpus)));
+                                std::to_string(spec.vcpus)));
   }
-  if (req.memory_mib < 16) return fail(Status::Invalid("memory must be at least 16 MiB"));
-  for (const auto& [what, path] : {std::pair{"kernel", req.kernel_image}, {"rootfs", req.rootfs}}) {
+  if (spec.memory_mib < 16) return fail(Status::Invalid("memory must be at least 16 MiB"));
+  for (const auto& [what, path] :
+       {std::pair{"kernel", spec.kernel_image}, {"rootfs", spec.rootfs}}) {
     if (path.empty() || path[0] != '/') {
       return fail(
           Status::Invalid(std::string(what) + " must be an absolute path, not '" + path + "'"));
@@ -118,14 +120,13 @@ Result<VmRecordPtr> VmService::Create(const CreateVmRequest& req, const StageObs
   op.SetVm(r.name, r.id);
   r.state = VmState::kCreated;
   r.created_at_ms = r.updated_at_ms = r.last_touched_at_ms = UnixMillis();
-  r.spec = {req.kernel_image,    req.rootfs, req.boot_args, req.vcpus, req.memory_mib,
-            req.work_disk_bytes, {}};
+  r.spec = spec;
   VmPaths paths = VmPathsFor(options_.state_dir, r.id);
   r.runtime.overlay_path = paths.overlay_path;
-  r.runtime.work_disk_path = req.work_disk_bytes > 0 ? paths.work_disk_path : "";
+  r.runtime.work_disk_path = spec.work_disk_bytes > 0 ? paths.work_disk_path : "";
   r.runtime.log_path = paths.log_path;
   Status s =
-      op.Stage("files", [&] { return CreateVmFiles(paths, req.rootfs, req.work_disk_bytes); });
+      op.Stage("files", [&] { return CreateVmFiles(paths, spec.rootfs, spec.work_disk_bytes); });
   if (!s) return fail(s);
   s = op.Stage("record", [&] { return store_.Upsert(r); });
   if (!s) {

@@ -41,14 +41,10 @@ struct VmServiceOptions {
   std::chrono::milliseconds vmm_api_timeout{5000};
 };
 
+// A new VM: its name and what it runs (the record's spec, with its defaults).
 struct CreateVmRequest {
   std::string name;
-  std::string kernel_image;
-  std::string rootfs;
-  std::string boot_args;
-  uint32_t vcpus = 1;
-  uint64_t memory_mib = 128;
-  uint64_t work_disk_bytes = 0;
+  VmSpec spec;
 };
 
 // [a-z0-9][a-z0-9-]{0,62}
