@@ -9,8 +9,8 @@
 
 namespace banger {
 
+// (The SDK's parser, which capabilities use too; it also has the formatter,
+// banger::FormatDurationMs.)
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
-// "10s", "1m30s", "250ms", "0s": the shortest exact spelling.
-std::string FormatDuration(std::chrono::milliseconds d);
 
 }  // namespace banger

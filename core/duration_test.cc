@@ -1,6 +1,7 @@
 #include "core/duration.h"
 
 #include <gtest/gtest.h>
+#include <banger/capability.hpp>
 
 namespace banger {
 namespace {
@@ -23,10 +24,14 @@ TEST(DurationTest, RefusesAmbiguousOrMalformedText) {
 }
 
 TEST(DurationTest, FormatsTheShortestExactSpelling) {
-  EXPECT_EQ(FormatDuration(milliseconds(0)), "0s");
-  EXPECT_EQ(FormatDuration(milliseconds(10000)), "10s");
-  EXPECT_EQ(FormatDuration(milliseconds(90500)), "1m30s500ms");
-  EXPECT_EQ(FormatDuration(milliseconds(3600000)), "1h");
+  EXPECT_EQ(FormatDurationMs(0), "0s");
+  EXPECT_EQ(FormatDurationMs(10000), "10s");
+  EXPECT_EQ(FormatDurationMs(90500), "1m30s500ms");
+  EXPECT_EQ(FormatDurationMs(3600000), "1h");
+  EXPECT_EQ(FormatDurationMs(7503000), "2h5m3s");
+  for (int64_t ms : {int64_t{250}, int64_t{90500}, int64_t{86400000}, int64_t{7503000}}) {
+    EXPECT_EQ(ParseDurationMs(FormatDurationMs(ms)), ms) << ms;
+  }
 }
 
 }  // namespace

@@ -16,13 +16,6 @@ const banger_config_key kKeys[] = {
     {nullptr, nullptr, nullptr},
 };
 
-std::string Human(int64_t ms) {
-  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
-  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
 class StaleReaper {
  public:
   explicit StaleReaper(banger::Host host)
@@ -30,9 +23,10 @@ class StaleReaper {
         stale_after_ms_(host.ConfigDurationMs("auto_stop_stale_after", "0")),
         interval_ms_(host.ConfigDurationMs("interval", "60s")) {
     if (interval_ms_ <= 0) throw std::runtime_error("[stale-reaper] interval must be more than 0");
-    host_.Info(stale_after_ms_ == 0 ? std::string("off (auto_stop_stale_after = 0)")
-                                    : "stops VMs untouched for " + Human(stale_after_ms_) +
-                                          ", checking every " + Human(interval_ms_));
+    host_.Info(stale_after_ms_ == 0
+                   ? std::string("off (auto_stop_stale_after = 0)")
+                   : "stops VMs untouched for " + banger::FormatDurationMs(stale_after_ms_) +
+                         ", checking every " + banger::FormatDurationMs(interval_ms_));
   }
 
   banger::Status Tick(int64_t now_ms) {
@@ -44,8 +38,9 @@ class StaleReaper {
       if (vm.state != "running") continue;
       int64_t idle = now_ms - std::max(vm.last_touched_at_ms, vm.created_at_ms);
       if (idle < stale_after_ms_) continue;
-      std::string reason = "stale: untouched for " + Human(idle / 1000 * 1000) +
-                           " (auto_stop_stale_after = " + Human(stale_after_ms_) + ")";
+      std::string reason =
+          "stale: untouched for " + banger::FormatDurationMs(idle / 1000 * 1000) +
+          " (auto_stop_stale_after = " + banger::FormatDurationMs(stale_after_ms_) + ")";
       banger::Status s = host_.RequestStop(vm.id, reason);
       if (s.code() == BANGER_BUSY) {
         host_.Debug("vm \"" + vm.name + "\" is busy; next round");

@@ -378,6 +378,21 @@ inline std::optional<int64_t> ParseDurationMs(std::string_view text) {
   return total;
 }
 
+// The shortest exact spelling of a duration in ParseDurationMs's units:
+// "0s", "10s", "1m30s", "2h", "250ms".
+inline std::string FormatDurationMs(int64_t ms) {
+  if (ms == 0) return "0s";
+  std::string out;
+  for (auto [unit, suffix] :
+       {std::pair<int64_t, const char*>{3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}}) {
+    if (ms >= unit) {
+      out += std::to_string(ms / unit) + suffix;
+      ms %= unit;
+    }
+  }
+  return out;
+}
+
 inline int64_t Host::ConfigDurationMs(const char* key, const char* fallback) const {
   std::string text = ConfigOr(key, fallback);
   auto ms = ParseDurationMs(text);
