@@ -77,6 +77,10 @@ json VmJson(const VmRecord& r, const VmStats* figures) {
   };
 }
 
+json VmJson(const VmStore& store, const VmRecord& r) {
+  return VmJson(r, store.Stats(r.id).get());
+}
+
 json StageJson(const OperationStage& s) {
   json j{{"event", "stage"}, {"stage", s.name}, {"ms", s.ms}, {"error", s.error}};
   if (!s.detail.empty()) j["detail"] = s.detail;
@@ -97,13 +101,13 @@ HttpResponse RunLifecycle(const HttpRequest& req, const VmStore& store,
                           std::function<Result<VmRecordPtr>(const StageObserver&)> call) {
   if (req.query.count("stream") == 0 || req.query.at("stream") == "0") {
     auto r = call({});
-    return r ? Ok(200, VmJson(**r, store.Stats((*r)->id).get())) : Fail(r.status());
+    return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
   }
   HttpResponse res;
   res.content_type = "application/x-ndjson";
   res.stream = [&store, call = std::move(call)](const HttpResponse::Emit& emit) {
     auto r = call([&](const OperationStage& s) { emit(StageJson(s).dump() + "\n"); });
-    json last = r ? json{{"event", "result"}, {"vm", VmJson(**r, store.Stats((*r)->id).get())}}
+    json last = r ? json{{"event", "result"}, {"vm", VmJson(store, **r)}}
                   : json{{"event", "error"},
                          {"error", r.status().message()},
                          {"status", HttpStatusFor(r.status())}};
@@ -164,7 +168,7 @@ void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistr
   });
   routes.Add("GET", "/v1/vms/{ref}", [&store](const HttpRequest& req) {
     auto r = store.Resolve(req.params.at("ref"));
-    return r ? Ok(200, VmJson(**r, store.Stats((*r)->id).get())) : Fail(r.status());
+    return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
   });
   routes.Add("DELETE", "/v1/vms/{ref}", [&vms](const HttpRequest& req) {
     bool force = req.query.count("force") && req.query.at("force") != "0";
@@ -188,7 +192,7 @@ void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistr
     }
     if (action == "touch") {
       auto r = vms.Touch(ref);
-      return r ? Ok(200, VmJson(**r, store.Stats((*r)->id).get())) : Fail(r.status());
+      return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
     }
     auto verb = verbs.Find(action);
     if (!verb) {
