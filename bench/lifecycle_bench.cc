@@ -23,8 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/process_identity.h"
-#include "core/unix_http_client.h"
+#include "core/base/unix_http_client.h"
+#include "core/vmm/process_identity.h"
 #include "tests/test_support.h"
 
 namespace {

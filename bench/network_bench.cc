@@ -26,12 +26,13 @@
 #include <sstream>
 #include <vector>
 
-#include "core/hook_dispatcher.h"
-#include "core/host_services.h"
-#include "core/plugin_registry.h"
-#include "core/process_runner.h"
-#include "core/vm_store.h"
-#include "core/vm_view.h"
+#include "core/agent/agent_config.h"
+#include "core/base/process_runner.h"
+#include "core/lifecycle/vm_view.h"
+#include "core/plugin_host/hook_dispatcher.h"
+#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/plugin_registry.h"
+#include "core/store/vm_store.h"
 #include "tests/test_support.h"
 
 extern char** environ;

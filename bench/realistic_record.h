@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "core/vm_record.h"
+#include "core/store/vm_record.h"
 
 namespace banger {
 

@@ -20,7 +20,7 @@
 #include <random>
 
 #include "bench/realistic_record.h"
-#include "core/vm_store.h"
+#include "core/store/vm_store.h"
 
 namespace banger {
 namespace {

@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "core/process_identity.h"
-#include "core/unix_http_client.h"
-#include "core/vmm_process.h"
+#include "core/base/unix_http_client.h"
+#include "core/vmm/process_identity.h"
+#include "core/vmm/vmm_process.h"
 #include "tests/test_support.h"
 
 namespace banger::testing {

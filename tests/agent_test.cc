@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "core/unix_http_client.h"
+#include "core/base/unix_http_client.h"
 #include "tests/test_support.h"
 
 namespace banger {

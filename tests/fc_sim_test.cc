@@ -14,8 +14,8 @@
 #include <sstream>
 #include <thread>
 
-#include "core/unique_fd.h"
-#include "core/unix_http_client.h"
+#include "core/base/unique_fd.h"
+#include "core/base/unix_http_client.h"
 #include "tests/test_support.h"
 
 namespace banger {

@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "core/firecracker_client.h"
-#include "core/vmm_process.h"
+#include "core/vmm/firecracker_client.h"
+#include "core/vmm/vmm_process.h"
 #include "tests/fc-sim/api_spec.h"
 #include "tests/test_support.h"
 

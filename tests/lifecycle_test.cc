@@ -9,8 +9,8 @@
 #include <set>
 #include <thread>
 
-#include "core/process_identity.h"
-#include "core/unix_http_client.h"
+#include "core/base/unix_http_client.h"
+#include "core/vmm/process_identity.h"
 #include "tests/test_support.h"
 
 namespace banger {

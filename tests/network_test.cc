@@ -10,14 +10,15 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "core/hook_dispatcher.h"
-#include "core/host_services.h"
-#include "core/plugin_registry.h"
-#include "core/process_identity.h"
-#include "core/store_vm_services.h"
-#include "core/unix_http_client.h"
-#include "core/vm_store.h"
-#include "core/vm_view.h"
+#include "core/agent/agent_config.h"
+#include "core/base/unix_http_client.h"
+#include "core/lifecycle/store_vm_services.h"
+#include "core/lifecycle/vm_view.h"
+#include "core/plugin_host/hook_dispatcher.h"
+#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/plugin_registry.h"
+#include "core/store/vm_store.h"
+#include "core/vmm/process_identity.h"
 #include "tests/test_support.h"
 
 namespace banger {

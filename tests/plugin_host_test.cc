@@ -7,14 +7,14 @@
 
 #include <filesystem>
 
-#include "core/agent_config.h"
-#include "core/hook_dispatcher.h"
-#include "core/host_services.h"
-#include "core/plugin_registry.h"
-#include "core/store_vm_services.h"
-#include "core/tick_scheduler.h"
-#include "core/vm_store.h"
-#include "core/vm_view.h"
+#include "core/agent/agent_config.h"
+#include "core/lifecycle/store_vm_services.h"
+#include "core/lifecycle/vm_view.h"
+#include "core/plugin_host/hook_dispatcher.h"
+#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/plugin_registry.h"
+#include "core/plugin_host/tick_scheduler.h"
+#include "core/store/vm_store.h"
 #include "tests/test_support.h"
 
 namespace banger {

@@ -14,8 +14,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "core/process_runner.h"
-#include "core/unix_http_client.h"
+#include "core/base/process_runner.h"
+#include "core/base/unix_http_client.h"
 
 extern char** environ;
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/store_vm_services.h"
+#include "core/lifecycle/store_vm_services.h"
 
 namespace banger::testing {
 

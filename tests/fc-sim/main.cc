@@ -13,8 +13,8 @@
 #include <cstring>
 #include <string>
 
-#include "core/control_server.h"
-#include "core/logger.h"
+#include "core/api/control_server.h"
+#include "core/base/logger.h"
 #include "tests/fc-sim/sim_vmm.h"
 
 namespace {

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/route_table.h"
-#include "core/unique_fd.h"
+#include "core/api/route_table.h"
+#include "core/base/unique_fd.h"
 #include "tests/fc-sim/sim_metrics.h"
 #include "tests/fc-sim/vsock_relay.h"
 

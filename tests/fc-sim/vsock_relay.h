@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "core/unique_fd.h"
+#include "core/base/unique_fd.h"
 
 namespace fcsim {
 

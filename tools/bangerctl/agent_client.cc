@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "core/unix_http_client.h"
+#include "core/base/unix_http_client.h"
 
 namespace bangerctl {
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "banger/capability.h"
-#include "core/version.h"
+#include "core/base/version.h"
 #include "tools/bangerctl/capabilities_command.h"
 #include "tools/bangerctl/vm_command.h"
 

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <map>
 
-#include "core/agent_config.h"
-#include "core/capability_report.h"
-#include "core/plugin_registry.h"
+#include "core/agent/agent_config.h"
+#include "core/plugin_host/capability_report.h"
+#include "core/plugin_host/plugin_registry.h"
 
 namespace bangerctl {
 namespace {

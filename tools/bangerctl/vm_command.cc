@@ -7,7 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/unix_http_client.h"
+#include "core/base/unix_http_client.h"
 #include "tools/bangerctl/agent_client.h"
 #include "tools/bangerctl/table.h"
 

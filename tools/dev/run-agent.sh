@@ -43,7 +43,7 @@ try, in another shell:
   $ctl vm stop demo
 EOT
 status=0
-ip netns exec "$netns" build/core/bangerd --config config/bangerd.conf --state-dir var \
+ip netns exec "$netns" build/core/agent/bangerd --config config/bangerd.conf --state-dir var \
   --socket var/run/bangerd.sock --plugin-dir build/plugins \
   --vmm-binary build/tests/fc-sim/fc-sim "$@" || status=$?
 exit $status

@@ -1,0 +1,159 @@
+#include "core/agent/agent.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "banger/capability.h"
+#include "core/api/metrics_exposition.h"
+#include "core/api/peer_credentials.h"
+#include "core/api/vm_routes.h"
+#include "core/base/version.h"
+#include "core/lifecycle/vm_view.h"
+#include "core/plugin_host/capability_report.h"
+#include "core/vmm/vmm_process.h"
+
+namespace banger {
+
+Agent::Agent(AgentConfig config, Logger& logger) : config_(std::move(config)), logger_(logger) {}
+
+Agent::~Agent() {
+  Stop();
+}
+
+Status Agent::Start() {
+  started_ = std::chrono::steady_clock::now();
+  logger_.Info("core", std::string("bangerd ") + kBangerVersion + " (capability ABI " +
+                           std::to_string(BANGER_ABI_MAJOR) + "." +
+                           std::to_string(BANGER_ABI_MINOR) + "), config " +
+                           (config_.source.empty() ? "(built-in defaults)" : config_.source));
+  if (auto vmm = ResolveVmmBinary(config_.vmm_binary); vmm) {
+    bool stand_in = std::filesystem::path(*vmm).filename() != "firecracker";
+    logger_.Info("core", "VMM binary: " + *vmm +
+                             (stand_in ? " (not Firecracker: a stand-in, for tests and the dev "
+                                         "profile)"
+                                       : ""));
+  } else {
+    logger_.Warn("core", vmm.status().message() + "; VMs cannot start until it is fixed");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(config_.state_dir, ec);
+  if (ec) return Status::Error("state dir " + config_.state_dir + ": " + ec.message());
+  ::chmod(config_.state_dir.c_str(), 0700);
+  auto lock = StateDirLock::Acquire(config_.state_dir);
+  if (!lock) return lock.status();
+  lock_ = std::move(lock.value());
+  auto store = VmStore::Open({config_.state_dir + "/store", config_.store_map_size_mib << 20});
+  if (!store) return store.status();
+  store_ = std::move(store.value());
+  handles_ = std::make_unique<HandleStore>(*store_);
+  vm_services_ = std::make_unique<StoreVmServices>(*store_, *handles_);
+
+  PluginFilePolicy policy{config_.allow_plugin_symlinks, ::geteuid()};
+  registry_ = PluginRegistry::Discover(config_, policy);
+  for (const auto& w : registry_->warnings()) logger_.Warn("core", w);
+  services_ = std::make_unique<HostServices>(logger_, verbs_);
+  services_->AttachVmServices(vm_services_.get());
+  dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *services_, logger_);
+  ops_ = std::make_unique<OperationLog>(logger_);
+  vms_ = std::make_unique<VmService>(
+      VmServiceOptions{config_.state_dir, config_.vmm_binary, config_.vmm_ready_timeout,
+                       config_.vmm_stop_timeout, config_.vmm_api_timeout},
+      *store_, *handles_, *dispatcher_, *ops_, logger_);
+  vm_services_->AttachLifecycle(vms_.get());
+  vm_services_->AttachRediscoverer(
+      [this](const std::string& capability, const VmRecord& vm, const std::string& key) {
+        return dispatcher_->Rediscover(capability, MakeVmView(vm), key);
+      });
+  started_ok_ = true;  // from here on, Stop has shutdown hooks to run
+  if (Status s = dispatcher_->InitAll(); !s) return s;
+
+  // Before serving: whatever happened while the agent was away is settled.
+  int changed = vms_->Reconcile(/*at_start=*/true);
+  logger_.Info("core", "reconcile at start: " + std::to_string(store_->List().records.size()) +
+                           " VMs, " + std::to_string(changed) + " changed");
+
+  PeerPolicy peers{::geteuid(), std::nullopt};
+  if (!config_.socket_group.empty()) {
+    peers.group = LookupGroup(config_.socket_group);
+    if (!peers.group) return Status::Error("core.socket_group: no group " + config_.socket_group);
+  }
+  AddRoutes();
+  server_ = std::make_unique<ControlServer>(routes_, peers, logger_);
+  if (Status s = server_->Listen(config_.socket_path); !s) return s;
+  server_->Start();
+  if (!config_.metrics_listen.empty()) {
+    metrics_routes_.Add("GET", "/metrics", [this](const HttpRequest&) {
+      return JsonResponse(200, PrometheusText(store_->List(), *registry_),
+                          "text/plain; version=0.0.4");
+    });
+    metrics_server_ = std::make_unique<ControlServer>(metrics_routes_, peers, logger_);
+    if (Status s = metrics_server_->ListenLoopbackTcp(config_.metrics_listen); !s) {
+      return s.Prefixed("core.metrics_listen");
+    }
+    metrics_server_->Start();
+    logger_.Info("core",
+                 "serving Prometheus text at http://" + config_.metrics_listen + "/metrics");
+  }
+  ticks_ = std::make_unique<TickScheduler>(*dispatcher_, logger_);
+  ticks_->Start();
+  reconciler_ = std::make_unique<PeriodicTask>(config_.reconcile_interval, [this] {
+    if (int n = vms_->Reconcile(/*at_start=*/false); n > 0) {
+      logger_.Info("core", "reconcile: " + std::to_string(n) + " VMs changed");
+    }
+  });
+  reconciler_->Start();
+  logger_.Info("core", "serving the control API on " + config_.socket_path + " with " +
+                           std::to_string(dispatcher_->Running().size()) + " capabilities");
+  return Status::Ok();
+}
+
+void Agent::Stop() {
+  if (!started_ok_) return;
+  started_ok_ = false;
+  if (reconciler_) reconciler_->Stop();
+  if (ticks_) ticks_->Stop();
+  if (metrics_server_) metrics_server_->Stop();
+  if (server_) server_->Stop();
+  dispatcher_->ShutdownAll();
+  logger_.Info("core", "stopped");
+}
+
+void Agent::AddRoutes() {
+  routes_.Add("GET", "/v1/capabilities", [this](const HttpRequest&) {
+    return JsonResponse(200, CapabilitiesReport(*registry_, &verbs_, /*offline=*/false));
+  });
+  routes_.Add("GET", "/v1/capabilities/{name}", [this](const HttpRequest& req) {
+    Plugin* p = registry_->Find(req.params.at("name"));
+    if (p == nullptr) {
+      return ErrorResponse(
+          404, "no capability named '" + req.params.at("name") + "' (bangerctl caps lists them)");
+    }
+    return JsonResponse(200, CapabilityReport(*p, &verbs_));
+  });
+  AddVmRoutes(routes_, *vms_, *store_, verbs_, *dispatcher_, *ops_);
+  routes_.Add("GET", "/v1/metrics", [this](const HttpRequest&) {
+    return JsonResponse(200, PrometheusText(store_->List(), *registry_),
+                        "text/plain; version=0.0.4");
+  });
+  routes_.Add("GET", "/v1/info", [this](const HttpRequest&) {
+    auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                               started_)
+                  .count();
+    nlohmann::json j{
+        {"version", kBangerVersion},
+        {"abi", std::to_string(BANGER_ABI_MAJOR) + "." + std::to_string(BANGER_ABI_MINOR)},
+        {"pid", ::getpid()},
+        {"uptime_s", up},
+        {"state_dir", config_.state_dir},
+        {"socket", config_.socket_path},
+        {"config", config_.source},
+        {"store_commits", store_->commits()},
+        {"plugin_dirs", config_.plugin_dirs}};
+    return JsonResponse(200, j.dump(2) + "\n");
+  });
+}
+
+}  // namespace banger

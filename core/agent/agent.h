@@ -1,0 +1,66 @@
+// Agent: bangerd's top level. Owns the parts and wires them: config ->
+// state dir lock -> record store -> plugin registry (discover, load) -> hook
+// dispatcher (init) -> VM service (reconcile) -> control server (routes) ->
+// tick scheduler and periodic reconcile. Start once, Stop once, from the
+// main thread; Stop undoes Start in reverse (ticks stop, the socket closes, shutdown hooks run in
+// reverse load order, the socket file is removed).
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "core/agent/agent_config.h"
+#include "core/api/control_server.h"
+#include "core/api/route_table.h"
+#include "core/base/logger.h"
+#include "core/base/periodic_task.h"
+#include "core/lifecycle/operation_log.h"
+#include "core/lifecycle/store_vm_services.h"
+#include "core/lifecycle/vm_service.h"
+#include "core/plugin_host/hook_dispatcher.h"
+#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/plugin_registry.h"
+#include "core/plugin_host/tick_scheduler.h"
+#include "core/plugin_host/verb_registry.h"
+#include "core/store/handle_store.h"
+#include "core/store/state_dir_lock.h"
+#include "core/store/vm_store.h"
+
+namespace banger {
+
+class Agent {
+ public:
+  Agent(AgentConfig config, Logger& logger);
+  ~Agent();
+
+  // Error (with the reason) when the agent cannot run: a bad state dir, a
+  // required capability that did not come up, a socket that cannot be bound.
+  Status Start();
+  void Stop();
+
+ private:
+  void AddRoutes();
+
+  AgentConfig config_;
+  Logger& logger_;
+  std::chrono::steady_clock::time_point started_;
+  VerbRegistry verbs_;
+  std::unique_ptr<StateDirLock> lock_;
+  std::unique_ptr<VmStore> store_;
+  std::unique_ptr<HandleStore> handles_;
+  std::unique_ptr<StoreVmServices> vm_services_;
+  std::unique_ptr<PluginRegistry> registry_;
+  std::unique_ptr<HostServices> services_;
+  std::unique_ptr<HookDispatcher> dispatcher_;
+  std::unique_ptr<OperationLog> ops_;
+  std::unique_ptr<VmService> vms_;
+  std::unique_ptr<TickScheduler> ticks_;
+  std::unique_ptr<PeriodicTask> reconciler_;
+  RouteTable routes_;
+  std::unique_ptr<ControlServer> server_;
+  RouteTable metrics_routes_;
+  std::unique_ptr<ControlServer> metrics_server_;  // [core] metrics_listen
+  bool started_ok_ = false;
+};
+
+}  // namespace banger

@@ -1,0 +1,65 @@
+// AgentConfig: bangerd's configuration, read from an INI file (bangerd.conf)
+// and overridden by command-line flags. Sections:
+//   [core]     the agent's own keys (see config/bangerd.conf for each one)
+//   [plugins]  enable = a,b,c   required = a
+//   [<name>]   one per capability; its keys reach that capability verbatim
+// Parsing is pure (text in, value out) so it is testable without files.
+// Errors name the key and the line. Plain value type; not synchronised.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/logger.h"
+#include "core/base/status.h"
+#include "core/plugin_host/plugin_selection.h"
+
+namespace banger {
+
+// The agent's own keys, and (inherited) which capabilities to load with what.
+struct AgentConfig : PluginSelection {
+  std::string source;  // the file it came from, or "" for built-in defaults
+  std::string state_dir = "/var/lib/banger";
+  std::string socket_path = "/run/banger/bangerd.sock";
+  std::string socket_group;  // "" = no group: root and the agent's uid only
+  LogLevel log_level = LogLevel::kInfo;
+  bool allow_plugin_symlinks = false;
+  uint64_t store_map_size_mib = 64;                     // initial LMDB map size; grows when full
+  std::string vmm_binary = "firecracker";               // a path, or a name looked up in PATH
+  std::chrono::milliseconds vmm_ready_timeout{5000};    // launch: API must answer by then
+  std::chrono::milliseconds vmm_stop_timeout{10000};    // SendCtrlAltDel grace before SIGKILL
+  std::chrono::milliseconds vmm_api_timeout{5000};      // each Firecracker API call
+  std::chrono::milliseconds reconcile_interval{30000};  // periodic reconcile of VMs
+  std::string metrics_listen;        // "127.0.0.1:9464": Prometheus text over HTTP; "" = off
+  std::map<std::string, int> lines;  // "core.socket" -> line it was set on
+};
+
+// Where an installed agent looks for capabilities when the config names none.
+const char* DefaultPluginDir();
+// The config file bangerd reads when --config is not given (if it exists).
+inline constexpr const char* kDefaultConfigPath = "/etc/banger/bangerd.conf";
+
+// Parses bangerd.conf text. `source` names the file in error messages.
+// Errors (first one found): a line that is not INI, a key outside a section,
+// an unknown [core] or [plugins] key, a key set twice, a bad value; each says
+// "<source>:<line>: <section>.<key>: <why>".
+Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string& source);
+
+// Reads and parses a file; an unreadable file is an error naming it.
+Result<AgentConfig> LoadAgentConfigFile(const std::string& path);
+
+// Checks what needs the host to judge (does socket_group exist). Called
+// after command-line overrides are applied.
+Status ValidateAgentConfig(const AgentConfig& config);
+
+// Splits "a, b,,c" into {"a","b","c"}.
+std::vector<std::string> SplitList(const std::string& text);
+
+// Parses true/false/yes/no/on/off/1/0.
+std::optional<bool> ParseBool(const std::string& text);
+
+}  // namespace banger

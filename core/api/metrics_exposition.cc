@@ -1,0 +1,100 @@
+#include "core/api/metrics_exposition.h"
+
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace banger {
+namespace {
+
+// Metric names: [a-zA-Z_:][a-zA-Z0-9_:]*; anything else becomes '_'.
+std::string MetricName(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    out.push_back(ok ? c : '_');
+  }
+  return out;
+}
+
+// Label values escape backslash, quote and newline.
+std::string Label(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string Number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry) {
+  std::ostringstream out;
+  // VM figures, grouped by metric so each gets one TYPE line.
+  std::map<std::string, std::vector<std::string>> series;
+  std::map<std::string, int> by_state;
+  for (size_t i = 0; i < vms.records.size(); ++i) {
+    const VmRecord& r = *vms.records[i];
+    ++by_state[std::string(VmStateName(r.state))];
+    const VmStats* figures = i < vms.stats.size() ? vms.stats[i].get() : nullptr;
+    if (figures == nullptr) continue;
+    std::string labels = "{vm=\"" + Label(r.name) + "\",id=\"" + r.id + "\"}";
+    for (const auto& [name, value] : figures->values) {
+      series["banger_vm_" + MetricName(name)].push_back(labels + " " + Number(value));
+    }
+    if (figures->collected_at_ms > 0) {
+      series["banger_vm_stats_collected_at_seconds"].push_back(
+          labels + " " + Number(figures->collected_at_ms / 1000.0));
+    }
+  }
+  for (const auto& [name, lines] : series) {
+    out << "# TYPE " << name << " gauge\n";
+    for (const auto& l : lines) out << name << l << "\n";
+  }
+  out << "# HELP banger_vms VMs by state.\n# TYPE banger_vms gauge\n";
+  for (const char* s : {"created", "starting", "running", "stopping", "stopped", "error"}) {
+    out << "banger_vms{state=\"" << s << "\"} " << by_state[s] << "\n";
+  }
+  out << "banger_vms{state=\"corrupt\"} " << vms.corrupt.size() << "\n";
+
+  out << "# HELP banger_capability_hook_calls_total Hook calls per capability.\n"
+      << "# TYPE banger_capability_hook_calls_total counter\n";
+  std::ostringstream failures, seconds, max_seconds;
+  for (const auto& p : registry.all()) {
+    auto snap = p->stats.Snapshot();
+    for (const auto& [hook, c] : snap.hooks) {
+      std::string labels = "{capability=\"" + Label(p->name) + "\",hook=\"" + hook + "\"}";
+      out << "banger_capability_hook_calls_total" << labels << " " << c.calls << "\n";
+      failures << "banger_capability_hook_failures_total" << labels << " " << c.failures << "\n";
+      seconds << "banger_capability_hook_seconds_total" << labels << " " << Number(c.total_ns / 1e9)
+              << "\n";
+      max_seconds << "banger_capability_hook_max_seconds" << labels << " " << Number(c.max_ns / 1e9)
+                  << "\n";
+    }
+  }
+  out << "# TYPE banger_capability_hook_failures_total counter\n" << failures.str();
+  out << "# TYPE banger_capability_hook_seconds_total counter\n" << seconds.str();
+  out << "# TYPE banger_capability_hook_max_seconds gauge\n" << max_seconds.str();
+  out << "# TYPE banger_capability_up gauge\n";
+  for (const auto& p : registry.all()) {
+    if (!p->enabled) continue;
+    out << "banger_capability_up{capability=\"" << Label(p->name) << "\"} "
+        << (p->state == PluginState::kOk ? 1 : 0) << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace banger

@@ -1,0 +1,16 @@
+// The Prometheus text exposition (GET /v1/metrics, `bangerctl metrics`):
+// every VM's stats as banger_vm_<name>{vm="..",id=".."}, the VM count by
+// state, and the agent's own figures: per capability and hook, calls,
+// failures and time spent. Pure function of its inputs.
+#pragma once
+
+#include <string>
+
+#include "core/plugin_host/plugin_registry.h"
+#include "core/store/vm_store.h"
+
+namespace banger {
+
+std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry);
+
+}  // namespace banger

@@ -1,0 +1,241 @@
+#include "core/api/vm_routes.h"
+
+#include "core/base/clock.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/lifecycle/vm_view.h"
+
+namespace banger {
+
+using nlohmann::json;
+
+int HttpStatusFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kConflict:
+    case StatusCode::kBusy:
+      return 409;
+    case StatusCode::kInvalid:
+      return 400;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kError:
+      return 500;
+  }
+  return 500;
+}
+
+namespace {
+
+// A VM's record with its latest figures (from the store's stats table).
+json VmJson(const VmRecord& r, const VmStats* figures) {
+  static const VmStats kNone;
+  if (figures == nullptr) figures = &kNone;
+  json stats = json::object();
+  for (const auto& [k, v] : figures->values) stats[k] = v;
+  int64_t now = UnixMillis();
+  return json{
+      {"id", r.id},
+      {"short_id", r.short_id()},
+      {"name", r.name},
+      {"state", VmStateName(r.state)},
+      {"created_at_ms", r.created_at_ms},
+      {"updated_at_ms", r.updated_at_ms},
+      {"last_touched_at_ms", r.last_touched_at_ms},
+      {"last_error", r.last_error},
+      {"last_stop_reason", r.last_stop_reason},
+      {"stopped_at_ms", r.stopped_at_ms},
+      {"uptime_s", r.runtime.started_at_ms > 0 ? (now - r.runtime.started_at_ms) / 1000 : 0},
+      {"spec",
+       {{"kernel_image", r.spec.kernel_image},
+        {"rootfs", r.spec.rootfs},
+        {"boot_args", r.spec.boot_args},
+        {"vcpus", r.spec.vcpus},
+        {"memory_mib", r.spec.memory_mib},
+        {"work_disk_bytes", r.spec.work_disk_bytes}}},
+      {"runtime",
+       {{"vmm_state", r.runtime.vmm_state},
+        {"pid", r.runtime.pid},
+        {"pid_start_time", r.runtime.pid_start_time},
+        {"started_at_ms", r.runtime.started_at_ms},
+        {"api_socket", r.runtime.api_socket},
+        {"vsock_path", r.runtime.vsock_path},
+        {"vsock_cid", r.runtime.vsock_cid},
+        {"metrics_path", r.runtime.metrics_path},
+        {"log_path", r.runtime.log_path},
+        {"overlay_path", r.runtime.overlay_path},
+        {"work_disk_path", r.runtime.work_disk_path}}},
+      {"handles", r.handles},
+      {"stats", {{"collected_at_ms", figures->collected_at_ms}, {"values", stats}}},
+  };
+}
+
+json VmJson(const VmStore& store, const VmRecord& r) {
+  return VmJson(r, store.Stats(r.id).get());
+}
+
+json StageJson(const OperationStage& s) {
+  json j{{"event", "stage"}, {"stage", s.name}, {"ms", s.ms}, {"error", s.error}};
+  if (!s.detail.empty()) j["detail"] = s.detail;
+  return j;
+}
+
+HttpResponse Ok(int status, const json& j) {
+  return JsonResponse(status, j.dump(2) + "\n");
+}
+
+HttpResponse Fail(const Status& s) {
+  return ErrorResponse(HttpStatusFor(s), s.message());
+}
+
+// Runs a lifecycle call either plainly (one JSON reply) or streamed (NDJSON
+// stage events as they complete, then the result).
+HttpResponse RunLifecycle(const HttpRequest& req, const VmStore& store,
+                          std::function<Result<VmRecordPtr>(const StageObserver&)> call) {
+  if (req.query.count("stream") == 0 || req.query.at("stream") == "0") {
+    auto r = call({});
+    return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
+  }
+  HttpResponse res;
+  res.content_type = "application/x-ndjson";
+  res.stream = [&store, call = std::move(call)](const HttpResponse::Emit& emit) {
+    auto r = call([&](const OperationStage& s) { emit(StageJson(s).dump() + "\n"); });
+    json last = r ? json{{"event", "result"}, {"vm", VmJson(store, **r)}}
+                  : json{{"event", "error"},
+                         {"error", r.status().message()},
+                         {"status", HttpStatusFor(r.status())}};
+    emit(last.dump() + "\n");
+  };
+  return res;
+}
+
+Result<CreateVmRequest> ParseCreate(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return Status::Invalid("create: the body must be a JSON object");
+  CreateVmRequest c;
+  auto str = [&](const char* key, std::string& out, bool required) -> Status {
+    if (!j.contains(key)) {
+      return required ? Status::Invalid(std::string("create: '") + key + "' is required")
+                      : Status::Ok();
+    }
+    if (!j[key].is_string())
+      return Status::Invalid(std::string("create: '") + key + "' must be a string");
+    out = j[key];
+    return Status::Ok();
+  };
+  auto num = [&](const char* key, auto& out) -> Status {
+    if (!j.contains(key)) return Status::Ok();
+    if (!j[key].is_number_unsigned()) {
+      return Status::Invalid(std::string("create: '") + key + "' must be a whole number");
+    }
+    out = j[key].get<std::decay_t<decltype(out)>>();
+    return Status::Ok();
+  };
+  for (Status s : {str("name", c.name, true), str("kernel", c.spec.kernel_image, true),
+                   str("rootfs", c.spec.rootfs, true), str("boot_args", c.spec.boot_args, false),
+                   num("vcpus", c.spec.vcpus), num("memory_mib", c.spec.memory_mib),
+                   num("work_disk_bytes", c.spec.work_disk_bytes)}) {
+    if (!s) return s;
+  }
+  return c;
+}
+
+}  // namespace
+
+void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistry& verbs,
+                 HookDispatcher& dispatcher, OperationLog& ops) {
+  routes.Add("GET", "/v1/vms", [&store](const HttpRequest&) {
+    VmListing all = store.List();
+    json list = json::array(), corrupt = json::array();
+    for (size_t i = 0; i < all.records.size(); ++i) {
+      list.push_back(VmJson(*all.records[i], all.stats[i].get()));
+    }
+    for (const auto& c : all.corrupt) corrupt.push_back({{"id", c.id}, {"error", c.error}});
+    return Ok(200, json{{"vms", list}, {"corrupt", corrupt}});
+  });
+  routes.Add("POST", "/v1/vms", [&vms](const HttpRequest& req) {
+    auto create = ParseCreate(req.body);
+    if (!create) return Fail(create.status());
+    auto r = vms.Create(*create);
+    return r ? Ok(201, VmJson(**r, nullptr)) : Fail(r.status());
+  });
+  routes.Add("GET", "/v1/vms/{ref}", [&store](const HttpRequest& req) {
+    auto r = store.Resolve(req.params.at("ref"));
+    return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
+  });
+  routes.Add("DELETE", "/v1/vms/{ref}", [&vms](const HttpRequest& req) {
+    bool force = req.query.count("force") && req.query.at("force") != "0";
+    Status s = vms.Remove(req.params.at("ref"), force);
+    return s ? Ok(200, json{{"removed", req.params.at("ref")}}) : Fail(s);
+  });
+  routes.Add("POST", "/v1/vms/{ref}/{action}", [&](const HttpRequest& req) {
+    const std::string& ref = req.params.at("ref");
+    const std::string& action = req.params.at("action");
+    if (action == "start") {
+      return RunLifecycle(req, store,
+                          [&vms, ref](const StageObserver& o) { return vms.Start(ref, o); });
+    }
+    if (action == "stop") {
+      return RunLifecycle(req, store,
+                          [&vms, ref](const StageObserver& o) { return vms.Stop(ref, o); });
+    }
+    if (action == "kill") {
+      return RunLifecycle(req, store,
+                          [&vms, ref](const StageObserver& o) { return vms.Kill(ref, o); });
+    }
+    if (action == "touch") {
+      auto r = vms.Touch(ref);
+      return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
+    }
+    auto verb = verbs.Find(action);
+    if (!verb) {
+      std::string known = "start, stop, kill, touch";
+      for (const auto& v : verbs.All()) known += ", " + v.verb;
+      return ErrorResponse(404, "no command '" + action +
+                                    "' for VMs (no capability registered it); known: " + known);
+    }
+    auto vm = store.Resolve(ref);
+    if (!vm) return Fail(vm.status());
+    std::string args = req.body.empty() ? "{}" : req.body;
+    if (!json::accept(args)) return ErrorResponse(400, action + ": the body must be JSON");
+    banger_vm view = MakeVmView(**vm);
+    auto reply = dispatcher.Query(verb->capability, action, view, args);
+    if (!reply)
+      return ErrorResponse(500, "vm \"" + (*vm)->name + "\": " + reply.status().message());
+    if (!json::accept(*reply)) {
+      return ErrorResponse(
+          500, verb->capability + " answered " + action + " with text that is not JSON");
+    }
+    return JsonResponse(200, *reply + "\n");
+  });
+  routes.Add("GET", "/v1/operations", [&ops](const HttpRequest&) {
+    json list = json::array();
+    for (const auto& op : ops.Recent()) {
+      json stages = json::array();
+      for (const auto& s : op.stages) {
+        json st = StageJson(s);
+        st.erase("event");
+        stages.push_back(st);
+      }
+      list.push_back({{"id", op.id},
+                      {"op", op.kind},
+                      {"vm", op.vm},
+                      {"vm_id", op.vm_id},
+                      {"started_at_ms", op.started_at_ms},
+                      {"ms", op.ms},
+                      {"done", op.done},
+                      {"error", op.error},
+                      {"stages", stages}});
+    }
+    return Ok(200, json{{"operations", list}});
+  });
+}
+
+}  // namespace banger

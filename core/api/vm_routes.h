@@ -1,0 +1,29 @@
+// The VM part of the control API:
+//   GET    /v1/vms                          list (with corrupt records reported)
+//   POST   /v1/vms                          create {name, kernel, rootfs, ...}
+//   GET    /v1/vms/{ref}                    show
+//   DELETE /v1/vms/{ref}[?force=1]          remove
+//   POST   /v1/vms/{ref}/{start|stop|kill|touch}[?stream=1]
+//   POST   /v1/vms/{ref}/{verb}             a capability's verb (body: its args)
+//   GET    /v1/operations                   recent operations and their stages
+// With ?stream=1 the reply is NDJSON, one event per completed stage, then
+// the result: {"event":"stage",...} ... {"event":"result","vm":{...}} or
+// {"event":"error","error":"..."}.
+#pragma once
+
+#include "core/api/route_table.h"
+#include "core/lifecycle/operation_log.h"
+#include "core/lifecycle/vm_service.h"
+#include "core/plugin_host/hook_dispatcher.h"
+#include "core/plugin_host/verb_registry.h"
+#include "core/store/vm_store.h"
+
+namespace banger {
+
+void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistry& verbs,
+                 HookDispatcher& dispatcher, OperationLog& ops);
+
+// HTTP status for a core Status (404, 409, 400, 503, 500).
+int HttpStatusFor(const Status& s);
+
+}  // namespace banger

@@ -1,0 +1,172 @@
+#include "core/lifecycle/store_vm_services.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "core/lifecycle/vm_view.h"
+
+namespace banger {
+
+int ToBangerCode(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk:
+      return BANGER_OK;
+    case StatusCode::kNotFound:
+      return BANGER_NOT_FOUND;
+    case StatusCode::kInvalid:
+    case StatusCode::kConflict:
+      return BANGER_INVALID;
+    case StatusCode::kUnavailable:
+      return BANGER_UNAVAILABLE;
+    case StatusCode::kBusy:
+      return BANGER_BUSY;
+    case StatusCode::kError:
+      return BANGER_ERROR;
+  }
+  return BANGER_ERROR;
+}
+
+namespace {
+
+ServiceStatus From(const Status& s) {
+  return ServiceStatus{ToBangerCode(s), s.message()};
+}
+
+ServiceStatus NoLifecycle(const char* what) {
+  return ServiceStatus{BANGER_UNAVAILABLE,
+                       std::string(what) + " is not available: this agent has no VM lifecycle yet"};
+}
+
+}  // namespace
+
+ServiceStatus StoreVmServices::HandleGet(const std::string& vm_id, const std::string& capability,
+                                         const std::string& key, std::string* value) {
+  // The cascade: handle cache -> the VM's record -> the capability's own
+  // rediscovery. What rediscovery finds is recorded, so the next cleanup
+  // (or a crash before it) still knows it.
+  auto r = handles_.Get(vm_id, capability, key);
+  if (r) {
+    *value = std::move(r.value());
+    return ServiceStatus::Ok();
+  }
+  if (r.status().code() != StatusCode::kNotFound) return From(r.status());
+  auto vm = store_.Get(vm_id);
+  if (rediscover_ && vm) {
+    if (auto found = rediscover_(capability, **vm, key)) {
+      if (Status s = handles_.Set(vm_id, capability, key, *found); !s) return From(s);
+      *value = *found;
+      return ServiceStatus::Ok();
+    }
+  }
+  return ServiceStatus{BANGER_NOT_FOUND,
+                       "never allocated: no " + capability + "." + key + " for vm " +
+                           (vm ? "\"" + (*vm)->name + "\"" : vm_id) +
+                           " in the handle cache, the VM's record, or by rediscovery"};
+}
+
+ServiceStatus StoreVmServices::HandleSet(const std::string& vm_id, const std::string& capability,
+                                         const std::string& key, const std::string& value) {
+  return From(handles_.Set(vm_id, capability, key, value));
+}
+
+ServiceStatus StoreVmServices::HandleSetMany(
+    const std::string& vm_id, const std::string& capability,
+    const std::vector<std::pair<std::string, std::string>>& values) {
+  return From(handles_.SetMany(vm_id, capability, values));
+}
+
+ServiceStatus StoreVmServices::HandleClear(const std::string& vm_id, const std::string& capability,
+                                           const std::string& key) {
+  return From(handles_.Clear(vm_id, capability, key));
+}
+
+ServiceStatus StoreVmServices::GetVm(const std::string& ref, const VmVisitor& visit) {
+  auto r = store_.Resolve(ref);
+  if (!r) return From(r.status());
+  visit(MakeVmView(**r));
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus StoreVmServices::ListVms(const VmVisitor& visit) {
+  // Corrupt records are not VMs a capability can act on; `bangerctl vm ls`
+  // reports them.
+  for (const auto& r : store_.List().records) visit(MakeVmView(*r));
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus StoreVmServices::AddNetworkInterface(const std::string& capability,
+                                                   const std::string& vm_id,
+                                                   const banger_net_iface& iface) {
+  VmLifecycleServices* l = lifecycle_.load();
+  if (!l) return NoLifecycle("vmm_add_network_interface");
+  return l->AddNetworkInterface(capability, vm_id, iface);
+}
+
+ServiceStatus StoreVmServices::AppendBootArgs(const std::string& capability,
+                                              const std::string& vm_id, const std::string& args) {
+  VmLifecycleServices* l = lifecycle_.load();
+  if (!l) return NoLifecycle("vmm_append_boot_args");
+  return l->AppendBootArgs(capability, vm_id, args);
+}
+
+ServiceStatus StoreVmServices::RequestStop(const std::string& capability, const std::string& vm_id,
+                                           const std::string& reason) {
+  VmLifecycleServices* l = lifecycle_.load();
+  if (!l) return NoLifecycle("vm_request_stop");
+  return l->RequestStop(capability, vm_id, reason);
+}
+
+ServiceStatus StoreVmServices::PublishStats(const std::string&,
+                                            const std::vector<VmSample>& batch) {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::vector<std::string_view> ids;
+  std::vector<const VmSample*> samples;
+  ids.reserve(batch.size());
+  samples.reserve(batch.size());
+  for (const auto& s : batch) {
+    ids.push_back(s.vm_id);
+    samples.push_back(&s);
+  }
+  // A VM listed twice keeps its first entry (rare: found on a sorted copy).
+  std::vector<std::string_view> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    std::set<std::string_view> seen;
+    ids.clear();
+    samples.clear();
+    for (const auto& s : batch) {
+      if (!seen.insert(s.vm_id).second) continue;
+      ids.push_back(s.vm_id);
+      samples.push_back(&s);
+    }
+  }
+  // One transaction for the whole batch, into the store's stats table (the
+  // records are not rewritten); a VM removed meanwhile is skipped. Figures
+  // are re-sampled every tick, so the meta page is not synced: a host crash
+  // may lose the latest batch (the store stays consistent).
+  auto r = store_.UpdateStats(
+      ids,
+      [&](size_t i, VmStats& stats) {
+        stats.collected_at_ms = now;
+        // Merge: a capability publishes its own figures, others' stay.
+        auto& values = stats.values;
+        for (const banger_stat& stat : samples[i]->stats) {
+          std::string_view name = stat.name;
+          auto it = std::find_if(values.begin(), values.end(),
+                                 [&](const auto& v) { return v.first == name; });
+          if (it != values.end()) {
+            it->second = stat.value;
+          } else {
+            values.emplace_back(name, stat.value);
+          }
+        }
+      },
+      VmStore::Sync::kDataOnly);
+  if (!r) return From(r.status());
+  return ServiceStatus::Ok();
+}
+
+}  // namespace banger

@@ -1,0 +1,103 @@
+#include "core/lifecycle/vm_files.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "core/base/unique_fd.h"
+
+namespace banger {
+
+VmPaths VmPathsFor(const std::string& state_dir, const std::string& vm_id) {
+  VmPaths p;
+  p.dir = state_dir + "/vms/" + vm_id;
+  p.api_socket = p.dir + "/firecracker.sock";
+  p.vsock_path = p.dir + "/vsock.sock";
+  p.metrics_path = p.dir + "/metrics.json";
+  p.log_path = p.dir + "/vmm.log";
+  p.overlay_path = p.dir + "/system.img";
+  p.work_disk_path = p.dir + "/work.img";
+  return p;
+}
+
+Status CopyOnWriteFile(const std::string& src, const std::string& dst) {
+  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return Status::Invalid("cannot read " + src + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(in.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Status::Invalid(src + " is not a regular file");
+  }
+  UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out.valid()) return Status::Error("cannot create " + dst + ": " + std::strerror(errno));
+  // A reflink shares every block until one side writes: instant, no space.
+  if (::ioctl(out.get(), FICLONE, in.get()) == 0) return Status::Ok();
+  // Otherwise copy the data extents only, so a sparse image stays sparse.
+  off_t end = st.st_size;
+  off_t pos = 0;
+  while (pos < end) {
+    off_t data = ::lseek(in.get(), pos, SEEK_DATA);
+    if (data < 0) break;  // ENXIO: only a hole is left
+    off_t hole = ::lseek(in.get(), data, SEEK_HOLE);
+    if (hole < 0) hole = end;
+    off_t from = data, to = data;
+    while (from < hole) {
+      ssize_t n =
+          ::copy_file_range(in.get(), &from, out.get(), &to, static_cast<size_t>(hole - from), 0);
+      if (n <= 0) {
+        int err = n < 0 ? errno : EIO;
+        ::unlink(dst.c_str());
+        return Status::Error("copy " + src + " to " + dst + ": " + std::strerror(err));
+      }
+    }
+    pos = hole;
+  }
+  if (::ftruncate(out.get(), end) != 0) {
+    int err = errno;
+    ::unlink(dst.c_str());
+    return Status::Error("size " + dst + ": " + std::strerror(err));
+  }
+  return Status::Ok();
+}
+
+Status CreateVmFiles(const VmPaths& paths, const std::string& rootfs, uint64_t work_disk_bytes) {
+  if (paths.api_socket.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return Status::Invalid("the state dir's path is too long: a VM's API socket would be " +
+                           paths.api_socket + " (" + std::to_string(paths.api_socket.size()) +
+                           " bytes; UNIX sockets allow " +
+                           std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + ")");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(paths.dir, ec);
+  if (ec) return Status::Error("cannot create " + paths.dir + ": " + ec.message());
+  ::chmod(paths.dir.c_str(), 0700);
+  Status copied = CopyOnWriteFile(rootfs, paths.overlay_path);
+  if (!copied) {
+    RemoveVmFiles(paths);
+    return copied.Prefixed("system disk");
+  }
+  if (work_disk_bytes > 0) {
+    UniqueFd w(::open(paths.work_disk_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!w.valid() || ::ftruncate(w.get(), static_cast<off_t>(work_disk_bytes)) != 0) {
+      int err = errno;
+      RemoveVmFiles(paths);
+      return Status::Error("work disk " + paths.work_disk_path + ": " + std::strerror(err));
+    }
+  }
+  return Status::Ok();
+}
+
+Status RemoveVmFiles(const VmPaths& paths) {
+  std::error_code ec;
+  std::filesystem::remove_all(paths.dir, ec);
+  if (ec) return Status::Error("cannot remove " + paths.dir + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace banger

@@ -1,0 +1,22 @@
+#include "core/lifecycle/vm_locks.h"
+
+namespace banger {
+
+std::shared_ptr<std::mutex> VmLocks::MutexFor(const std::string& vm_id) {
+  std::lock_guard lock(mu_);
+  auto& m = locks_[vm_id];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
+}
+
+VmLocks::Guard VmLocks::Acquire(const std::string& vm_id) {
+  return Guard(MutexFor(vm_id));
+}
+
+std::optional<VmLocks::Guard> VmLocks::TryAcquire(const std::string& vm_id) {
+  auto m = MutexFor(vm_id);
+  if (!m->try_lock()) return std::nullopt;
+  return Guard(std::move(m), std::adopt_lock);
+}
+
+}  // namespace banger

@@ -1,0 +1,646 @@
+#include "core/lifecycle/vm_service.h"
+
+#include "core/base/clock.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <regex>
+
+#include "core/lifecycle/vm_files.h"
+#include "core/lifecycle/vm_view.h"
+
+namespace banger {
+namespace {
+
+std::string Quoted(const std::string& name) {
+  return "vm \"" + name + "\"";
+}
+
+bool IsActive(VmState s) {
+  return s == VmState::kStarting || s == VmState::kRunning || s == VmState::kStopping;
+}
+
+// The operation a capability's stop request is logged as: the reason's
+// first word ("stale: untouched for 2h" -> vm.stop_stale).
+std::string StopOperationFor(const std::string& reason) {
+  auto colon = reason.find(':');
+  std::string word = colon == std::string::npos ? "" : reason.substr(0, colon);
+  bool ok = !word.empty() && word.size() <= 24 && std::all_of(word.begin(), word.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+  return ok ? "vm.stop_" + word : "vm.stop_requested";
+}
+
+}  // namespace
+
+bool ValidVmName(const std::string& name) {
+  static const std::regex kName("[a-z0-9][a-z0-9-]{0,62}");
+  return std::regex_match(name, kName);
+}
+
+VmService::VmService(VmServiceOptions options, VmStore& store, HandleStore& handles,
+                     HookDispatcher& dispatcher, OperationLog& ops, const Logger& logger)
+    : options_(std::move(options)),
+      store_(store),
+      handles_(handles),
+      dispatcher_(dispatcher),
+      ops_(ops),
+      logger_(logger) {
+  // CIDs of VMs that may still be running stay taken until reconcile says.
+  for (const auto& r : store_.List().records) {
+    if (IsActive(r->state) && r->runtime.vsock_cid >= 3) cids_in_use_.insert(r->runtime.vsock_cid);
+  }
+}
+
+uint32_t VmService::AllocateCid() {
+  std::lock_guard lock(mu_);
+  uint32_t cid = 3;  // 0-2 are reserved (hypervisor, local, host)
+  while (cids_in_use_.count(cid)) ++cid;
+  cids_in_use_.insert(cid);
+  return cid;
+}
+
+void VmService::ReleaseCid(uint32_t cid) {
+  std::lock_guard lock(mu_);
+  cids_in_use_.erase(cid);
+}
+
+VmmLaunchSpec VmService::LaunchSpecFor(const VmRecord& vm) const {
+  VmmLaunchSpec spec;
+  spec.binary = options_.vmm_binary;
+  spec.id = vm.name;
+  spec.api_socket = vm.runtime.api_socket;
+  spec.vsock_path = vm.runtime.vsock_path;
+  spec.metrics_path = vm.runtime.metrics_path;
+  spec.log_path = vm.runtime.log_path;
+  spec.ready_timeout = options_.vmm_ready_timeout;
+  return spec;
+}
+
+// ---- create ----
+
+Result<VmRecordPtr> VmService::Create(const CreateVmRequest& req, const StageObserver& observer) {
+  const VmSpec& spec = req.spec;
+  Operation op(ops_, "vm.create", req.name, "", observer);
+  auto fail = [&](Status s) -> Result<VmRecordPtr> {
+    Status out = s.Prefixed(Quoted(req.name) + ": create");
+    op.Finish(out);
+    return out;
+  };
+  if (!ValidVmName(req.name)) {
+    return fail(Status::Invalid("'" + req.name +
+                                "' is not a VM name: use 1 to 63 of a-z, 0-9 and '-', starting "
+                                "with a letter or digit"));
+  }
+  if (spec.vcpus < 1 || spec.vcpus > 32) {
+    return fail(Status::Invalid("vcpus must be 1 to 32 (Firecracker's limit), not " +
+                                std::to_string(spec.vcpus)));
+  }
+  if (spec.memory_mib < 16) return fail(Status::Invalid("memory must be at least 16 MiB"));
+  for (const auto& [what, path] :
+       {std::pair{"kernel", spec.kernel_image}, {"rootfs", spec.rootfs}}) {
+    if (path.empty() || path[0] != '/') {
+      return fail(
+          Status::Invalid(std::string(what) + " must be an absolute path, not '" + path + "'"));
+    }
+    if (::access(path.c_str(), R_OK) != 0) {
+      return fail(Status::Invalid(std::string(what) + " " + path +
+                                  " cannot be read: " + std::strerror(errno)));
+    }
+  }
+  if (auto taken = store_.GetByName(req.name); taken) {
+    return fail(Status::Conflict("the name is taken by vm " + (*taken)->short_id()));
+  }
+  VmRecord r;
+  r.id = NewVmId();
+  r.name = req.name;
+  op.SetVm(r.name, r.id);
+  r.state = VmState::kCreated;
+  r.created_at_ms = r.updated_at_ms = r.last_touched_at_ms = UnixMillis();
+  r.spec = spec;
+  VmPaths paths = VmPathsFor(options_.state_dir, r.id);
+  r.runtime.overlay_path = paths.overlay_path;
+  r.runtime.work_disk_path = spec.work_disk_bytes > 0 ? paths.work_disk_path : "";
+  r.runtime.log_path = paths.log_path;
+  Status s =
+      op.Stage("files", [&] { return CreateVmFiles(paths, spec.rootfs, spec.work_disk_bytes); });
+  if (!s) return fail(s);
+  s = op.Stage("record", [&] { return store_.Upsert(r); });
+  if (!s) {
+    RemoveVmFiles(paths);
+    return fail(s);
+  }
+  op.Finish(Status::Ok());
+  return store_.Get(r.id);
+}
+
+// ---- start ----
+
+Result<VmRecordPtr> VmService::Start(const std::string& ref, const StageObserver& observer) {
+  auto found = store_.Resolve(ref);
+  if (!found) return found.status().Prefixed("start " + ref);
+  Operation op(ops_, "vm.start", (*found)->name, (*found)->id, observer);
+  auto guard = locks_.Acquire((*found)->id);
+  auto current = store_.Get((*found)->id);  // it may have changed while we waited
+  if (!current) {
+    op.Finish(current.status());
+    return current.status().Prefixed(Quoted((*found)->name) + ": start");
+  }
+  if (IsActive((*current)->state)) {
+    Status busy = Status::Conflict(Quoted((*current)->name) + " is already " +
+                                   std::string(VmStateName((*current)->state)));
+    op.Finish(busy);
+    return busy;
+  }
+  Status s = StartLocked(*current, op);
+  op.Finish(s);
+  if (!s) return s;
+  return store_.Get((*current)->id);
+}
+
+Status VmService::StartLocked(const VmRecordPtr& vm, Operation& op) {
+  const std::string id = vm->id;
+  const std::string who = Quoted(vm->name);
+  uint32_t cid = AllocateCid();
+  VmPaths paths = VmPathsFor(options_.state_dir, id);
+
+  // 1. "starting", durably, with every path the VMM will use: from here on a
+  // crashed agent finds this VM's VMM by its API socket.
+  Status s = op.Stage("record.starting", [&] {
+    return store_.Update(id, [&](VmRecord& r) {
+      r.state = VmState::kStarting;
+      r.last_error.clear();
+      r.updated_at_ms = UnixMillis();
+      r.runtime.vmm_state.clear();
+      r.runtime.pid = 0;
+      r.runtime.pid_start_time = 0;
+      r.runtime.started_at_ms = 0;
+      r.runtime.api_socket = paths.api_socket;
+      r.runtime.vsock_path = paths.vsock_path;
+      r.runtime.vsock_cid = cid;
+      r.runtime.metrics_path = paths.metrics_path;
+      r.runtime.log_path = paths.log_path;
+      return Status::Ok();
+    });
+  });
+  if (!s) {
+    ReleaseCid(cid);
+    return s.Prefixed(who + ": start failed at record.starting");
+  }
+  VmRecordPtr rec = *store_.Get(id);
+
+  // 2. Capabilities, in dependency order; each records its handles first.
+  Contributions contributions;
+  std::vector<std::string> rollback_failed;
+  s = op.Stage("prepare",
+               [&] { return PrepareCapabilities(*rec, contributions, &rollback_failed); });
+  if (!s) {
+    FailStart(id, "prepare", s, {}, /*capabilities_cleaned=*/true, rollback_failed, op);
+    return s.Prefixed(who + ": start failed at prepare");
+  }
+
+  // 3. The VMM: spawned, recorded, then waited for.
+  VmmLaunchSpec spec = LaunchSpecFor(*rec);
+  ProcessIdentity vmm;
+  std::string failed_stage;
+  auto stage = [&](const char* name, const std::function<Status()>& body) {
+    if (!s) return;
+    s = op.Stage(name, body);
+    if (!s) failed_stage = name;
+  };
+  stage("vmm.spawn", [&] {
+    auto spawned = SpawnVmm(spec);
+    if (!spawned) return spawned.status();
+    vmm = *spawned;
+    return store_.Update(id, [&](VmRecord& r) {
+      r.runtime.pid = vmm.pid;
+      r.runtime.pid_start_time = vmm.start_time;
+      return Status::Ok();
+    });
+  });
+  stage("vmm.ready", [&] { return WaitVmmReady(vmm, spec); });
+  stage("vmm.configure", [&] { return ConfigureVmm(*rec, contributions); });
+  stage("vmm.boot", [&] {
+    return FirecrackerClient(rec->runtime.api_socket, options_.vmm_api_timeout)
+        .Act(FcAction::kInstanceStart);
+  });
+  stage("record.running", [&] {
+    return store_.Update(id, [&](VmRecord& r) {
+      r.state = VmState::kRunning;
+      r.runtime.vmm_state = "Running";
+      r.runtime.started_at_ms = UnixMillis();
+      r.updated_at_ms = r.runtime.started_at_ms;
+      return Status::Ok();
+    });
+  });
+  if (!s) {
+    FailStart(id, failed_stage, s, vmm, /*capabilities_cleaned=*/false, {}, op);
+    return s.Prefixed(who + ": start failed at " + failed_stage);
+  }
+  return Status::Ok();
+}
+
+Status VmService::PrepareCapabilities(const VmRecord& vm, Contributions& out,
+                                      std::vector<std::string>* rollback_failed) {
+  {
+    std::lock_guard lock(mu_);
+    preparing_[vm.id] = Contributions{};
+  }
+  banger_vm view = MakeVmView(vm);
+  Status s = dispatcher_.Prepare(
+      view,
+      [&](const std::string& capability) {
+        std::lock_guard lock(mu_);
+        preparing_[vm.id].preparing = capability;
+      },
+      rollback_failed);
+  std::lock_guard lock(mu_);
+  out = std::move(preparing_[vm.id]);
+  preparing_.erase(vm.id);
+  return s;
+}
+
+Status VmService::ConfigureVmm(const VmRecord& vm, const Contributions& c) const {
+  FirecrackerClient fc(vm.runtime.api_socket, options_.vmm_api_timeout);
+  std::string boot_args = vm.spec.boot_args;
+  for (const auto& extra : c.boot_args) boot_args += (boot_args.empty() ? "" : " ") + extra;
+  Status s = fc.PutMachineConfig({vm.spec.vcpus, vm.spec.memory_mib, false});
+  if (s) s = fc.PutBootSource({vm.spec.kernel_image, boot_args, ""});
+  if (s) s = fc.PutDrive({"rootfs", vm.runtime.overlay_path, true, false});
+  if (s && !vm.runtime.work_disk_path.empty()) {
+    s = fc.PutDrive({"work", vm.runtime.work_disk_path, false, false});
+  }
+  for (const auto& iface : c.interfaces) {
+    if (s) s = fc.PutNetworkInterface(iface);
+  }
+  if (s) s = fc.PutVsock({vm.runtime.vsock_cid, vm.runtime.vsock_path});
+  if (s) s = fc.PutMetrics({vm.runtime.metrics_path});
+  return s;
+}
+
+void VmService::FailStart(const std::string& vm_id, const std::string& stage, const Status& why,
+                          const ProcessIdentity& vmm, bool capabilities_cleaned,
+                          const std::vector<std::string>& cleanup_failed, Operation& op) {
+  std::string rollback_error;
+  op.Stage("rollback", [&](std::string& detail) {
+    if (vmm.pid > 0) {
+      Status killed = KillVmm(vmm);
+      if (!killed) rollback_error = killed.message();
+      detail = "vmm killed";
+    }
+    auto rec = store_.Get(vm_id);
+    if (!rec) return rec.status();
+    if (capabilities_cleaned) {
+      // prepare's own rollback ran: clear what it cleaned.
+      ClearHandlesExcept(**rec, cleanup_failed);
+      if (!cleanup_failed.empty()) rollback_error = "cleanup failed for some capabilities";
+    } else if (Status cleaned = CleanupCapabilities(**rec); !cleaned) {
+      rollback_error += (rollback_error.empty() ? "" : "; ") + cleaned.message();
+    }
+    return rollback_error.empty() ? Status::Ok() : Status::Error(rollback_error);
+  });
+  uint32_t cid = 0;
+  op.Stage("record.error", [&] {
+    return store_.Update(vm_id, [&](VmRecord& r) {
+      r.state = VmState::kError;
+      r.last_error = "start failed at " + stage + ": " + why.message() +
+                     (rollback_error.empty() ? "" : " (rollback: " + rollback_error + ")");
+      cid = r.runtime.vsock_cid;
+      r.runtime.pid = 0;
+      r.runtime.pid_start_time = 0;
+      r.runtime.vmm_state.clear();
+      r.runtime.started_at_ms = 0;
+      r.updated_at_ms = UnixMillis();
+      return Status::Ok();
+    });
+  });
+  if (cid) ReleaseCid(cid);
+}
+
+// ---- stop, kill ----
+
+Result<VmRecordPtr> VmService::Stop(const std::string& ref, const StageObserver& observer) {
+  return StopByRef(ref, /*kill=*/false, observer);
+}
+
+Result<VmRecordPtr> VmService::Kill(const std::string& ref, const StageObserver& observer) {
+  return StopByRef(ref, /*kill=*/true, observer);
+}
+
+Result<VmRecordPtr> VmService::StopByRef(const std::string& ref, bool kill,
+                                         const StageObserver& observer) {
+  const char* verb = kill ? "kill" : "stop";
+  auto found = store_.Resolve(ref);
+  if (!found) return found.status().Prefixed(std::string(verb) + " " + ref);
+  Operation op(ops_, std::string("vm.") + verb, (*found)->name, (*found)->id, observer);
+  auto guard = locks_.Acquire((*found)->id);
+  auto current = store_.Get((*found)->id);
+  if (!current) {
+    op.Finish(current.status());
+    return current.status();
+  }
+  auto r = StopLocked(*current, kill, kill ? "user (kill)" : "user", op);
+  op.Finish(r ? Status::Ok() : r.status());
+  return r;
+}
+
+Result<VmRecordPtr> VmService::StopLocked(const VmRecordPtr& vm, bool kill,
+                                          const std::string& reason, Operation& op) {
+  const std::string who = Quoted(vm->name);
+  // A stopped VM has nothing to stop; an error VM may still hold handles
+  // (a cleanup that failed), so it goes through cleanup again.
+  if (vm->state == VmState::kStopped || vm->state == VmState::kCreated) {
+    op.Stage("noop", [&](std::string& d) {
+      d = "already " + std::string(VmStateName(vm->state));
+      return Status::Ok();
+    });
+    return vm;
+  }
+  Status s = op.Stage("record.stopping", [&] {
+    return store_.Update(vm->id, [&](VmRecord& r) {
+      if (r.state != VmState::kError) r.state = VmState::kStopping;
+      r.updated_at_ms = UnixMillis();
+      return Status::Ok();
+    });
+  });
+  if (!s) return s.Prefixed(who + ": stop failed at record.stopping");
+
+  s = op.Stage(kill ? "vmm.kill" : "vmm.stop", [&](std::string& detail) {
+    ProcessIdentity vmm{static_cast<pid_t>(vm->runtime.pid), vm->runtime.pid_start_time};
+    if (vmm.pid <= 0) {
+      // No PID recorded (the agent died between spawn and recording it): any
+      // process with this VM's API socket is its VMM.
+      int n = KillStrays(*vm, ScanApiSocketProcesses());
+      detail = n ? "killed " + std::to_string(n) + " unrecorded VMM process(es)" : "no VMM";
+      return Status::Ok();
+    }
+    if (kill) {
+      detail = "sigkill";
+      return KillVmm(vmm);
+    }
+    auto outcome = StopVmm(vmm, vm->runtime.api_socket, options_.vmm_stop_timeout);
+    if (!outcome) return outcome.status();
+    detail = StopStepName(outcome->step);
+    if (!outcome->detail.empty()) detail += " (" + outcome->detail + ")";
+    return Status::Ok();
+  });
+  if (!s)
+    return s.Prefixed(who + ": stop failed at " + std::string(kill ? "vmm.kill" : "vmm.stop"));
+
+  auto fresh = store_.Get(vm->id);
+  if (!fresh) return fresh.status();
+  Status cleaned = op.Stage("cleanup", [&] { return CleanupCapabilities(**fresh); });
+  uint32_t cid = 0;
+  s = op.Stage("record.stopped", [&] {
+    return store_.Update(vm->id, [&](VmRecord& r) {
+      r.state = cleaned ? VmState::kStopped : VmState::kError;
+      r.last_error = cleaned ? "" : "cleanup failed: " + cleaned.message();
+      cid = r.runtime.vsock_cid;
+      r.runtime.pid = 0;
+      r.runtime.pid_start_time = 0;
+      r.runtime.vmm_state.clear();
+      r.runtime.started_at_ms = 0;
+      r.last_stop_reason = reason;
+      r.stopped_at_ms = r.updated_at_ms = UnixMillis();
+      return Status::Ok();
+    });
+  });
+  if (cid) ReleaseCid(cid);
+  if (!cleaned) return cleaned.Prefixed(who + ": stopped, but cleanup failed");
+  if (!s) return s.Prefixed(who + ": stop failed at record.stopped");
+  return store_.Get(vm->id);
+}
+
+Status VmService::CleanupCapabilities(const VmRecord& vm) {
+  banger_vm view = MakeVmView(vm);
+  std::vector<std::string> failed;
+  Status s = dispatcher_.Cleanup(view, &failed);
+  ClearHandlesExcept(vm, failed);
+  return s;
+}
+
+void VmService::ClearHandlesExcept(const VmRecord& vm, const std::vector<std::string>& failed) {
+  // Only handles of capabilities that ran their cleanup successfully: a
+  // failed one keeps them, so the next cleanup still finds its objects.
+  for (Plugin* p : dispatcher_.Running()) {
+    if (std::find(failed.begin(), failed.end(), p->name) != failed.end()) continue;
+    if (vm.handles.count(p->name) == 0) continue;
+    if (Status s = handles_.Clear(vm.id, p->name, ""); !s) {
+      logger_.Warn("core", Quoted(vm.name) + ": clear handles of " + p->name + ": " + s.message());
+    }
+  }
+}
+
+int VmService::KillStrays(const VmRecord& vm,
+                          const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
+  // The path is derived from the id, not read from the record: a VM that was
+  // never started has none recorded, yet a VMM may serve it.
+  auto it = scan.find(VmPathsFor(options_.state_dir, vm.id).api_socket);
+  if (it == scan.end()) return 0;
+  int killed = 0;
+  for (const auto& p : it->second) {
+    // The API socket lives in this VM's own directory: whoever serves it is
+    // this VM's VMM, whatever its start time.
+    if (KillVmm(p)) ++killed;
+  }
+  return killed;
+}
+
+// ---- remove, touch ----
+
+Status VmService::Remove(const std::string& ref, bool force, const StageObserver& observer) {
+  auto found = store_.Resolve(ref);
+  if (!found) return found.status().Prefixed("rm " + ref);
+  Operation op(ops_, "vm.rm", (*found)->name, (*found)->id, observer);
+  auto guard = locks_.Acquire((*found)->id);
+  auto current = store_.Get((*found)->id);
+  if (!current) {
+    op.Finish(current.status());
+    return current.status();
+  }
+  const VmRecordPtr& vm = *current;
+  bool needs_stop = IsActive(vm->state) || (vm->state == VmState::kError && !vm->handles.empty());
+  if (needs_stop) {
+    if (!force) {
+      Status busy =
+          Status::Conflict(Quoted(vm->name) + " is " + std::string(VmStateName(vm->state)) +
+                           "; stop it first, or rm --force to stop and remove it");
+      op.Finish(busy);
+      return busy;
+    }
+    auto stopped = StopLocked(vm, /*kill=*/false, "user (rm --force)", op);
+    if (!stopped) {
+      op.Finish(stopped.status());
+      return stopped.status();
+    }
+  }
+  Status s =
+      op.Stage("files", [&] { return RemoveVmFiles(VmPathsFor(options_.state_dir, vm->id)); });
+  if (s) s = op.Stage("record", [&] { return store_.Delete(vm->id); });
+  handles_.Forget(vm->id);
+  op.Finish(s);
+  return s.Prefixed(Quoted(vm->name) + ": rm");
+}
+
+Result<VmRecordPtr> VmService::Touch(const std::string& ref) {
+  auto found = store_.Resolve(ref);
+  if (!found) return found.status().Prefixed("touch " + ref);
+  auto guard = locks_.Acquire((*found)->id);
+  Status s = store_.Update((*found)->id, [&](VmRecord& r) {
+    r.last_touched_at_ms = UnixMillis();
+    return Status::Ok();
+  });
+  if (!s) return s;
+  return store_.Get((*found)->id);
+}
+
+// ---- services for capabilities ----
+
+ServiceStatus VmService::AddNetworkInterface(const std::string& capability,
+                                             const std::string& vm_id,
+                                             const banger_net_iface& iface) {
+  std::lock_guard lock(mu_);
+  auto it = preparing_.find(vm_id);
+  if (it == preparing_.end() || it->second.preparing != capability) {
+    return {BANGER_INVALID,
+            "vmm_add_network_interface is allowed only inside your prepare hook for that VM"};
+  }
+  if (!iface.iface_id || !*iface.iface_id || !iface.host_dev_name || !*iface.host_dev_name) {
+    return {BANGER_INVALID, "vmm_add_network_interface: iface_id and host_dev_name are required"};
+  }
+  for (const auto& existing : it->second.interfaces) {
+    if (existing.iface_id == iface.iface_id) {
+      return {BANGER_INVALID, std::string("interface ") + iface.iface_id + " is already added"};
+    }
+  }
+  it->second.interfaces.push_back(
+      {iface.iface_id, iface.host_dev_name, iface.guest_mac ? iface.guest_mac : ""});
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus VmService::AppendBootArgs(const std::string& capability, const std::string& vm_id,
+                                        const std::string& args) {
+  std::lock_guard lock(mu_);
+  auto it = preparing_.find(vm_id);
+  if (it == preparing_.end() || it->second.preparing != capability) {
+    return {BANGER_INVALID,
+            "vmm_append_boot_args is allowed only inside your prepare hook for that VM"};
+  }
+  it->second.boot_args.push_back(args);
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus VmService::RequestStop(const std::string& capability, const std::string& vm_id,
+                                     const std::string& reason) {
+  auto found = store_.Get(vm_id);
+  if (!found) return {ToBangerCode(found.status()), found.status().message()};
+  auto guard = locks_.TryAcquire(vm_id);
+  if (!guard) {
+    return {BANGER_BUSY, Quoted((*found)->name) + " is busy in another operation; try later"};
+  }
+  Operation op(ops_, StopOperationFor(reason), (*found)->name, vm_id);
+  auto current = store_.Get(vm_id);
+  if (!current) {
+    op.Finish(current.status());
+    return {ToBangerCode(current.status()), current.status().message()};
+  }
+  auto r = StopLocked(*current, /*kill=*/false, capability + ": " + reason, op);
+  op.Finish(r ? Status::Ok() : r.status());
+  if (!r) return {ToBangerCode(r.status()), r.status().message()};
+  return ServiceStatus::Ok();
+}
+
+// ---- reconcile ----
+
+int VmService::Reconcile(bool at_start) {
+  auto scan = ScanApiSocketProcesses();
+  int changed = 0;
+  for (const auto& rec : store_.List().records) {
+    std::optional<VmLocks::Guard> guard;
+    if (at_start) {
+      guard.emplace(locks_.Acquire(rec->id));
+    } else {
+      guard = locks_.TryAcquire(rec->id);
+      if (!guard) continue;  // busy: the operation holding it knows better
+    }
+    auto current = store_.Get(rec->id);
+    if (!current) continue;
+    if (ReconcileOne(*current, scan)) ++changed;
+  }
+  return changed;
+}
+
+bool VmService::ReconcileOne(const VmRecordPtr& vm,
+                             const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
+  const std::string who = Quoted(vm->name);
+  if (!IsActive(vm->state)) {
+    // Recorded not running: any VMM serving its socket is a leftover.
+    int n = KillStrays(*vm, scan);
+    if (n)
+      logger_.Warn("core", who + " is recorded " + std::string(VmStateName(vm->state)) +
+                               " but a VMM ran for it; stopped " + std::to_string(n));
+    if (vm->state == VmState::kError && !vm->handles.empty()) {
+      // A cleanup that failed earlier: try again, so nothing stays behind.
+      Operation op(ops_, "vm.reconcile", vm->name, vm->id);
+      Status s = op.Stage("cleanup", [&] { return CleanupCapabilities(*vm); });
+      op.Finish(s);
+      return true;
+    }
+    return n > 0;
+  }
+
+  ProcessIdentity vmm{static_cast<pid_t>(vm->runtime.pid), vm->runtime.pid_start_time};
+  ReapIfExitedChild(vmm.pid);
+  bool alive = vmm.pid > 0 && ProcessAlive(vmm);
+  std::string vmm_state;
+  if (alive) {
+    auto info =
+        FirecrackerClient(vm->runtime.api_socket, options_.vmm_api_timeout).GetInstanceInfo();
+    alive = info.ok();
+    if (info) vmm_state = info->state;
+  }
+  if (alive && vm->state == VmState::kRunning) {
+    uint32_t cid = vm->runtime.vsock_cid;
+    std::lock_guard lock(mu_);
+    if (cid >= 3) cids_in_use_.insert(cid);
+    return false;  // re-adopted as it was
+  }
+  Operation op(ops_, "vm.reconcile", vm->name, vm->id);
+  if (alive && vm->state == VmState::kStarting && vmm_state == "Running") {
+    // The agent died after InstanceStart but before recording it.
+    Status s = op.Stage("record.running", [&] {
+      return store_.Update(vm->id, [&](VmRecord& r) {
+        r.state = VmState::kRunning;
+        r.runtime.vmm_state = vmm_state;
+        r.runtime.started_at_ms = r.updated_at_ms = UnixMillis();
+        return Status::Ok();
+      });
+    });
+    op.Finish(s);
+    logger_.Info("core", who + ": re-adopted VMM pid " + std::to_string(vmm.pid));
+    return true;
+  }
+  // Dead, half-started or half-stopped: finish it as a stop, so every
+  // capability cleans up and nothing is left behind.
+  std::string reason = !alive ? "VMM exited (found by reconcile)"
+                       : vm->state == VmState::kStarting
+                           ? "agent restarted during start (found by reconcile)"
+                           : "stop finished by reconcile";
+  if (!alive) {
+    op.Stage("vmm.gone", [&](std::string& d) {
+      int n = KillStrays(*vm, scan);  // an unrecorded or unresponsive VMM
+      d = n ? "killed " + std::to_string(n) + " unresponsive VMM process(es)" : "no VMM";
+      return Status::Ok();
+    });
+  }
+  auto r = StopLocked(vm, /*kill=*/!alive || vm->state == VmState::kStarting, reason, op);
+  op.Finish(r ? Status::Ok() : r.status());
+  logger_.Info("core",
+               who + ": " + reason + "; cleaned up" + (r ? "" : ": " + r.status().message()));
+  return true;
+}
+
+}  // namespace banger

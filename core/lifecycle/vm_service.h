@@ -1,0 +1,124 @@
+// VmService: the VM lifecycle, the agent's main job. Create lays out a VM's
+// files and writes its record; start records "starting", prepares every
+// capability in dependency order, launches and configures the VMM from the
+// spec and what capabilities contributed, boots it and records "running";
+// stop and kill end the VMM (escalating / at once), clean up every
+// capability in reverse order and clear their handles. A failure at any step
+// of a start rolls back what was done and records "error" with the reason.
+// Reconcile brings records and processes back in line after the agent was
+// away (or a VMM died): it re-adopts live VMMs, cleans up after dead ones,
+// and stops VMMs that run for VMs recorded stopped.
+//
+// Every operation resolves a ref (id, id prefix or name), holds that VM's
+// lock and runs as an Operation with named, logged stages. Operations on
+// different VMs run in parallel. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/base/logger.h"
+#include "core/lifecycle/operation_log.h"
+#include "core/lifecycle/store_vm_services.h"
+#include "core/lifecycle/vm_locks.h"
+#include "core/plugin_host/hook_dispatcher.h"
+#include "core/store/handle_store.h"
+#include "core/store/vm_store.h"
+#include "core/vmm/firecracker_client.h"
+#include "core/vmm/vmm_process.h"
+
+namespace banger {
+
+struct VmServiceOptions {
+  std::string state_dir;
+  std::string vmm_binary = "firecracker";
+  std::chrono::milliseconds vmm_ready_timeout{5000};
+  std::chrono::milliseconds vmm_stop_timeout{10000};
+  std::chrono::milliseconds vmm_api_timeout{5000};
+};
+
+// A new VM: its name and what it runs (the record's spec, with its defaults).
+struct CreateVmRequest {
+  std::string name;
+  VmSpec spec;
+};
+
+// [a-z0-9][a-z0-9-]{0,62}
+bool ValidVmName(const std::string& name);
+
+class VmService : public VmLifecycleServices {
+ public:
+  VmService(VmServiceOptions options, VmStore& store, HandleStore& handles,
+            HookDispatcher& dispatcher, OperationLog& ops, const Logger& logger);
+
+  Result<VmRecordPtr> Create(const CreateVmRequest& request, const StageObserver& observer = {});
+  Result<VmRecordPtr> Start(const std::string& ref, const StageObserver& observer = {});
+  Result<VmRecordPtr> Stop(const std::string& ref, const StageObserver& observer = {});
+  Result<VmRecordPtr> Kill(const std::string& ref, const StageObserver& observer = {});
+  // Refuses a running VM (Conflict) unless force, which stops it first.
+  Status Remove(const std::string& ref, bool force, const StageObserver& observer = {});
+  Result<VmRecordPtr> Touch(const std::string& ref);
+
+  // Reconciles every VM. At agent start it waits for each VM's lock; later
+  // (periodic) it skips VMs that are busy. Returns how many VMs it changed.
+  int Reconcile(bool at_start);
+
+  // VmLifecycleServices, for capabilities.
+  ServiceStatus AddNetworkInterface(const std::string& capability, const std::string& vm_id,
+                                    const banger_net_iface& iface) override;
+  ServiceStatus AppendBootArgs(const std::string& capability, const std::string& vm_id,
+                               const std::string& args) override;
+  ServiceStatus RequestStop(const std::string& capability, const std::string& vm_id,
+                            const std::string& reason) override;
+
+ private:
+  // What capabilities contributed to a VM's VMM configuration in prepare.
+  struct Contributions {
+    std::string preparing;  // the capability whose prepare is running
+    std::vector<FcNetworkInterface> interfaces;
+    std::vector<std::string> boot_args;
+  };
+
+  // Stop or Kill: resolve, lock, then StopLocked as the user.
+  Result<VmRecordPtr> StopByRef(const std::string& ref, bool kill, const StageObserver& observer);
+  Result<VmRecordPtr> StopLocked(const VmRecordPtr& vm, bool kill, const std::string& reason,
+                                 Operation& op);
+  Status StartLocked(const VmRecordPtr& vm, Operation& op);
+  // Rolls back a failed start and records "error".
+  void FailStart(const std::string& vm_id, const std::string& stage, const Status& why,
+                 const ProcessIdentity& vmm, bool capabilities_cleaned,
+                 const std::vector<std::string>& cleanup_failed, Operation& op);
+  Status PrepareCapabilities(const VmRecord& vm, Contributions& out,
+                             std::vector<std::string>* rollback_failed);
+  Status ConfigureVmm(const VmRecord& vm, const Contributions& c) const;
+  // Cleans up every capability and clears the handles of those that succeeded.
+  Status CleanupCapabilities(const VmRecord& vm);
+  void ClearHandlesExcept(const VmRecord& vm, const std::vector<std::string>& failed);
+  // Ends every process running with this VM's API socket (any start time).
+  int KillStrays(const VmRecord& vm,
+                 const std::map<std::string, std::vector<ProcessIdentity>>& scan);
+  bool ReconcileOne(const VmRecordPtr& vm,
+                    const std::map<std::string, std::vector<ProcessIdentity>>& scan);
+  VmmLaunchSpec LaunchSpecFor(const VmRecord& vm) const;
+
+  uint32_t AllocateCid();
+  void ReleaseCid(uint32_t cid);
+
+  VmServiceOptions options_;
+  VmStore& store_;
+  HandleStore& handles_;
+  HookDispatcher& dispatcher_;
+  OperationLog& ops_;
+  const Logger& logger_;
+  VmLocks locks_;
+
+  std::mutex mu_;  // guards the two below
+  std::set<uint32_t> cids_in_use_;
+  std::map<std::string, Contributions> preparing_;  // by VM id
+};
+
+}  // namespace banger

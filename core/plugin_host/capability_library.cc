@@ -1,0 +1,162 @@
+#include "core/plugin_host/capability_library.h"
+
+#include <cstddef>
+#include <exception>
+
+#define BOOST_DLL_USE_STD_FS
+#include <boost/dll/shared_library.hpp>
+
+namespace banger {
+namespace {
+
+// The smallest descriptor ABI 1.0 accepts: everything through `shutdown`.
+constexpr size_t kMinDescriptorSize =
+    offsetof(banger_capability, shutdown) + sizeof(banger_capability::shutdown);
+
+std::string AbiText(unsigned major, unsigned minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+bool ValidName(const char* s) {
+  if (s == nullptr || *s == '\0') return false;
+  size_t n = 0;
+  for (const char* p = s; *p; ++p, ++n) {
+    char c = *p;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (n > 0 && (c == '_' || c == '-'));
+    if (!ok || n >= 32) return false;
+  }
+  return true;
+}
+
+CapabilityHooks ReadHooks(const banger_capability* d) {
+  CapabilityHooks h;
+#define BANGER_READ_HOOK(field) \
+  if (BANGER_HAS_FIELD(d, banger_capability, field)) h.field = d->field
+  BANGER_READ_HOOK(init);
+  BANGER_READ_HOOK(prepare);
+  BANGER_READ_HOOK(cleanup);
+  BANGER_READ_HOOK(tick);
+  BANGER_READ_HOOK(tick_interval_ms);
+  BANGER_READ_HOOK(query);
+  BANGER_READ_HOOK(shutdown);
+  // A 1.0 descriptor has zeros in that slot, but the rule is the minor.
+  if (d->abi_minor >= 1) BANGER_READ_HOOK(rediscover);
+#undef BANGER_READ_HOOK
+  return h;
+}
+
+}  // namespace
+
+std::string DescribeHooks(const CapabilityHooks& h) {
+  std::string out;
+  auto add = [&](bool present, const std::string& name) {
+    if (!present) return;
+    if (!out.empty()) out += ",";
+    out += name;
+  };
+  add(h.init != nullptr, "init");
+  add(h.prepare != nullptr, "prepare");
+  add(h.cleanup != nullptr, "cleanup");
+  if (h.tick != nullptr) {
+    uint32_t ms = h.tick_interval_ms;
+    add(true, ms == 0          ? "tick(off)"
+              : ms % 1000 == 0 ? "tick(" + std::to_string(ms / 1000) + "s)"
+                               : "tick(" + std::to_string(ms) + "ms)");
+  }
+  add(h.query != nullptr, "query");
+  add(h.shutdown != nullptr, "shutdown");
+  add(h.rediscover != nullptr, "rediscover");
+  return out;
+}
+
+Status ValidateDescriptor(const banger_capability* d) {
+  if (d == nullptr) return Status::Error("entry point returned no descriptor (NULL)");
+  const std::string host_abi = AbiText(BANGER_ABI_MAJOR, BANGER_ABI_MINOR);
+  // abi_major/minor sit right after struct_size in every version, so they can
+  // be read before the size is judged.
+  if (d->abi_major != BANGER_ABI_MAJOR) {
+    return Status::Error("built for capability ABI " + AbiText(d->abi_major, d->abi_minor) +
+                         ", this agent speaks ABI " + host_abi +
+                         " (majors must match); rebuild it against this agent's SDK");
+  }
+  if (d->abi_minor > BANGER_ABI_MINOR) {
+    return Status::Error("built for capability ABI " + AbiText(d->abi_major, d->abi_minor) +
+                         ", newer than this agent's ABI " + host_abi +
+                         "; upgrade bangerd or rebuild the capability against its SDK");
+  }
+  if (d->struct_size < kMinDescriptorSize) {
+    return Status::Error("descriptor is " + std::to_string(d->struct_size) + " bytes; ABI " +
+                         host_abi + " needs at least " + std::to_string(kMinDescriptorSize));
+  }
+  if (!ValidName(d->name)) {
+    return Status::Error("descriptor name '" + std::string(d->name ? d->name : "(null)") +
+                         "' is not a capability name ([a-z0-9][a-z0-9_-]{0,31})");
+  }
+  if (d->version == nullptr || *d->version == '\0') {
+    return Status::Error("descriptor has no version");
+  }
+  if (d->init == nullptr) return Status::Error("descriptor has no init hook (it is required)");
+  return Status::Ok();
+}
+
+Result<CapabilityLibrary> LoadCapabilityLibrary(const std::string& path,
+                                                const PluginFilePolicy& policy,
+                                                std::string* seen_abi) {
+  auto fd = OpenPluginFile(path, policy);
+  if (!fd) return fd.status();
+
+  // Kept for the life of the process on purpose: see the header.
+  // dlopen is given /proc/self/fd/N, so the file loaded is the file checked.
+  // glibc recognises an already loaded object by the name it was opened
+  // under: were N closed and reused by the next capability file, dlopen
+  // would hand back the earlier library. So once a file is mapped, its
+  // descriptor stays open and the library stays loaded until exit, whether
+  // or not it passes validation (a dlclose may be a no-op anyway, for
+  // objects with unique symbols).
+  auto* library = new boost::dll::shared_library();
+  boost::dll::fs::error_code ec;
+  library->load(ProcFdPath(fd->get()),
+                boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec) {
+    delete library;  // nothing was mapped
+    return Status::Error("dlopen failed: " + ec.message());
+  }
+  (void)fd->Release();
+  if (!library->has(BANGER_ENTRY_SYMBOL)) {
+    return Status::Error(std::string("no entry symbol ") + BANGER_ENTRY_SYMBOL +
+                         " (not a banger capability, or built without BANGER_CAPABILITY)");
+  }
+  auto entry = library->get<const banger_capability*()>(BANGER_ENTRY_SYMBOL);
+  const banger_capability* d = nullptr;
+  try {
+    d = entry();
+  } catch (const std::exception& e) {
+    return Status::Error(std::string("entry point threw: ") + e.what());
+  } catch (...) {
+    return Status::Error("entry point threw an exception of unknown type");
+  }
+  if (d != nullptr && seen_abi != nullptr) *seen_abi = AbiText(d->abi_major, d->abi_minor);
+  if (Status s = ValidateDescriptor(d); !s) return s;
+
+  CapabilityLibrary lib;
+  lib.path = path;
+  lib.name = d->name;
+  lib.version = d->version;
+  lib.description = d->description ? d->description : "";
+  lib.abi_major = d->abi_major;
+  lib.abi_minor = d->abi_minor;
+  lib.hooks = ReadHooks(d);
+  for (auto p = d->dependencies; p != nullptr && *p != nullptr; ++p) {
+    lib.dependencies.emplace_back(*p);
+  }
+  if (d->config_keys != nullptr) {
+    lib.declares_config_keys = true;
+    for (auto k = d->config_keys; k->key != nullptr; ++k) {
+      lib.config_keys.push_back(
+          {k->key, k->default_value ? k->default_value : "", k->description ? k->description : ""});
+    }
+  }
+  return lib;
+}
+
+}  // namespace banger

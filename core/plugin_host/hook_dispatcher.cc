@@ -1,0 +1,209 @@
+#include "core/plugin_host/hook_dispatcher.h"
+
+#include <chrono>
+#include <exception>
+
+namespace banger {
+namespace {
+
+struct HookOutcome {
+  int code = BANGER_OK;
+  std::string message;
+};
+
+// Calls one hook: times it, catches whatever escapes the plugin, records the
+// call in the plugin's stats. `call` receives the message buffer.
+template <typename F>
+HookOutcome Call(Plugin& plugin, const char* hook, F&& call) {
+  char text[1024] = {0};
+  banger_message msg{text, sizeof text};
+  HookOutcome out;
+  auto start = std::chrono::steady_clock::now();
+  try {
+    out.code = call(&msg);
+    out.message = text;
+  } catch (const std::exception& e) {
+    out.code = BANGER_ERROR;
+    out.message = std::string("threw an exception: ") + e.what();
+  } catch (...) {
+    out.code = BANGER_ERROR;
+    out.message = "threw an exception of unknown type";
+  }
+  auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
+  if (out.code != BANGER_OK && out.code != BANGER_SKIP && out.message.empty()) {
+    out.message = "failed with status " + std::to_string(out.code) + " and no message";
+  }
+  bool failed = out.code != BANGER_OK && out.code != BANGER_SKIP;
+  plugin.stats.Record(hook, static_cast<uint64_t>(ns), failed,
+                      failed ? std::string(hook) + ": " + out.message : "");
+  return out;
+}
+
+}  // namespace
+
+Status HookDispatcher::InitAll() {
+  for (Plugin* p : registry_.ordered()) {
+    if (p->state != PluginState::kLoaded) continue;
+    std::string blocked;
+    for (const auto& dep : p->library->dependencies) {
+      Plugin* d = registry_.Find(dep);
+      if (d == nullptr || d->state != PluginState::kOk) {
+        blocked = "requires '" + dep + "', which is " + (d ? d->StatusText() : "missing");
+        break;
+      }
+    }
+    if (!blocked.empty()) {
+      p->state = PluginState::kError;
+      p->reason = blocked;
+      continue;
+    }
+    const banger_host* table = services_.TableFor(*p);
+    services_.SetInInit(*p, true);
+    auto init = p->library->hooks.init;
+    HookOutcome r = Call(*p, "init", [&](banger_message* m) { return init(table, &p->self, m); });
+    services_.SetInInit(*p, false);
+    if (r.code == BANGER_OK) {
+      p->state = PluginState::kOk;
+      logger_.Info("core", "capability " + p->name + " " + p->library->version + " ready");
+    } else if (r.code == BANGER_SKIP) {
+      p->state = PluginState::kSkip;
+      p->reason = r.message.empty() ? "init skipped without a reason" : r.message;
+    } else {
+      p->state = PluginState::kError;
+      p->reason = "init failed: " + r.message;
+    }
+  }
+
+  // One line per enabled capability that is not running, whatever stopped it
+  // (load, order or init).
+  std::string failures;
+  for (const auto& p : registry_.all()) {
+    if (p->enabled && p->state != PluginState::kOk) {
+      auto level = p->state == PluginState::kSkip ? LogLevel::kWarn : LogLevel::kError;
+      logger_.Log(level, "core", "capability " + p->name + " is not running: " + p->StatusText());
+    }
+    if (p->required && p->state != PluginState::kOk) {
+      failures += (failures.empty() ? "" : "; ") + p->name + ": " + p->StatusText();
+    }
+  }
+  if (!failures.empty()) return Status::Error("required capability not running: " + failures);
+  return Status::Ok();
+}
+
+void HookDispatcher::ShutdownAll() {
+  auto running = Running();
+  for (auto it = running.rbegin(); it != running.rend(); ++it) {
+    Plugin* p = *it;
+    auto shutdown = p->library->hooks.shutdown;
+    if (shutdown != nullptr) {
+      Call(*p, "shutdown", [&](banger_message*) {
+        shutdown(p->self);
+        return BANGER_OK;
+      });
+    }
+    p->self = nullptr;
+    p->state = PluginState::kLoaded;
+    logger_.Debug("core", "capability " + p->name + " shut down");
+  }
+}
+
+std::vector<Plugin*> HookDispatcher::Running() const {
+  std::vector<Plugin*> out;
+  for (Plugin* p : registry_.ordered()) {
+    if (p->state == PluginState::kOk) out.push_back(p);
+  }
+  return out;
+}
+
+Status HookDispatcher::Prepare(const banger_vm& vm,
+                               const std::function<void(const std::string&)>& around,
+                               std::vector<std::string>* rollback_failed) {
+  std::vector<Plugin*> touched;
+  for (Plugin* p : Running()) {
+    auto prepare = p->library->hooks.prepare;
+    if (prepare == nullptr) continue;
+    touched.push_back(p);
+    if (around) around(p->name);
+    HookOutcome r =
+        Call(*p, "prepare", [&](banger_message* m) { return prepare(p->self, &vm, m); });
+    if (around) around("");
+    if (r.code == BANGER_OK || r.code == BANGER_SKIP) continue;
+    Status failure =
+        Status::Error(p->name + ": prepare vm \"" + std::string(vm.name) + "\": " + r.message);
+    Status undo = CleanupThrough(vm, touched, rollback_failed);
+    if (!undo) return Status::Error(failure.message() + " (rollback: " + undo.message() + ")");
+    return failure;
+  }
+  return Status::Ok();
+}
+
+Status HookDispatcher::Cleanup(const banger_vm& vm, std::vector<std::string>* failed) {
+  return CleanupThrough(vm, Running(), failed);
+}
+
+Status HookDispatcher::CleanupThrough(const banger_vm& vm, const std::vector<Plugin*>& plugins,
+                                      std::vector<std::string>* failed) {
+  std::string failures;
+  for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) {
+    Plugin* p = *it;
+    auto cleanup = p->library->hooks.cleanup;
+    if (cleanup == nullptr) continue;
+    HookOutcome r =
+        Call(*p, "cleanup", [&](banger_message* m) { return cleanup(p->self, &vm, m); });
+    if (r.code == BANGER_OK || r.code == BANGER_SKIP) continue;
+    if (failed) failed->push_back(p->name);
+    failures += (failures.empty() ? "" : "; ") + p->name + ": cleanup vm \"" +
+                std::string(vm.name) + "\": " + r.message;
+  }
+  return failures.empty() ? Status::Ok() : Status::Error(failures);
+}
+
+Status HookDispatcher::Tick(Plugin& plugin, int64_t now_unix_ms) {
+  auto tick = plugin.library->hooks.tick;
+  if (tick == nullptr || plugin.state != PluginState::kOk) return Status::Ok();
+  HookOutcome r =
+      Call(plugin, "tick", [&](banger_message* m) { return tick(plugin.self, now_unix_ms, m); });
+  if (r.code == BANGER_OK || r.code == BANGER_SKIP) return Status::Ok();
+  return Status::Error(plugin.name + ": tick: " + r.message);
+}
+
+std::optional<std::string> HookDispatcher::Rediscover(const std::string& capability,
+                                                      const banger_vm& vm, const std::string& key) {
+  Plugin* p = registry_.Find(capability);
+  if (p == nullptr || p->state != PluginState::kOk || !p->library->hooks.rediscover) {
+    return std::nullopt;
+  }
+  auto rediscover = p->library->hooks.rediscover;
+  char value[1024] = {0};
+  HookOutcome r = Call(*p, "rediscover", [&](banger_message* m) {
+    return rediscover(p->self, &vm, key.c_str(), value, sizeof value, m);
+  });
+  if (r.code == BANGER_OK) return std::string(value);
+  if (r.code != BANGER_NOT_FOUND) {
+    logger_.Warn(capability, "rediscover " + key + " for vm \"" + vm.name + "\": " + r.message);
+  }
+  return std::nullopt;
+}
+
+Result<std::string> HookDispatcher::Query(const std::string& capability, const std::string& verb,
+                                          const banger_vm& vm, const std::string& args_json) {
+  Plugin* p = registry_.Find(capability);
+  if (p == nullptr || p->state != PluginState::kOk || p->library->hooks.query == nullptr) {
+    return Status::Error("capability " + capability + " cannot answer '" + verb +
+                         "': it is not running");
+  }
+  std::string reply;
+  banger_writer out{&reply, [](void* ctx, const char* data, size_t len) {
+                      static_cast<std::string*>(ctx)->append(data, len);
+                    }};
+  auto query = p->library->hooks.query;
+  HookOutcome r = Call(*p, "query", [&](banger_message* m) {
+    return query(p->self, verb.c_str(), &vm, args_json.c_str(), &out, m);
+  });
+  if (r.code != BANGER_OK) return Status::Error(capability + ": " + verb + ": " + r.message);
+  return reply;
+}
+
+}  // namespace banger

@@ -1,0 +1,76 @@
+// HookDispatcher: calls capability hooks, in dependency order (prepare, init)
+// or reverse order (cleanup, shutdown), each call guarded (an exception that
+// escapes a plugin is caught and becomes an error), timed and counted in the
+// plugin's HookStats. It owns no plugin; the registry does.
+// Thread-safety: InitAll and ShutdownAll run alone; Prepare, Cleanup, Query
+// and Tick may run concurrently from several threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "banger/capability.h"
+#include "core/base/logger.h"
+#include "core/base/status.h"
+#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/plugin_registry.h"
+
+namespace banger {
+
+class HookDispatcher {
+ public:
+  HookDispatcher(PluginRegistry& registry, HostServices& services, const Logger& logger)
+      : registry_(registry), services_(services), logger_(logger) {}
+
+  // Runs init for every enabled capability in dependency order. One whose
+  // dependency did not come up is not initialised and says why. Returns an
+  // error naming each required capability that is not ok; optional failures
+  // are logged and leave the agent running without them.
+  Status InitAll();
+
+  // Runs shutdown for every initialised capability, in reverse order.
+  void ShutdownAll();
+
+  // Capabilities that initialised, in dependency order.
+  std::vector<Plugin*> Running() const;
+
+  // Prepares `vm` with every running capability in order. On a failure the
+  // failed capability and the ones before it are cleaned up (reverse order)
+  // and the error names the capability and any cleanup failures.
+  // `around` (optional) is called with each capability's name before its
+  // prepare and with "" after it (the lifecycle tracks who may contribute).
+  // Names of capabilities whose rollback cleanup failed go to
+  // `rollback_failed` (if given).
+  Status Prepare(const banger_vm& vm, const std::function<void(const std::string&)>& around = {},
+                 std::vector<std::string>* rollback_failed = nullptr);
+
+  // Cleans up `vm` with every running capability in reverse order; each one
+  // is called even when an earlier one failed; failures are joined. The
+  // names of the capabilities that failed go to `failed` (if given).
+  Status Cleanup(const banger_vm& vm, std::vector<std::string>* failed = nullptr);
+
+  // Runs `plugin`'s tick.
+  Status Tick(Plugin& plugin, int64_t now_unix_ms);
+
+  // Asks `capability`'s rediscover hook for handle `key` of `vm`. nullopt
+  // when it has no such hook, finds nothing, or fails (logged).
+  std::optional<std::string> Rediscover(const std::string& capability, const banger_vm& vm,
+                                        const std::string& key);
+
+  // Calls `capability`'s query hook; the reply is its JSON text.
+  Result<std::string> Query(const std::string& capability, const std::string& verb,
+                            const banger_vm& vm, const std::string& args_json);
+
+ private:
+  Status CleanupThrough(const banger_vm& vm, const std::vector<Plugin*>& plugins,
+                        std::vector<std::string>* failed = nullptr);
+
+  PluginRegistry& registry_;
+  HostServices& services_;
+  const Logger& logger_;
+};
+
+}  // namespace banger

@@ -1,0 +1,313 @@
+#include "core/plugin_host/host_services.h"
+
+#include <cstring>
+#include <exception>
+#include <vector>
+
+#include "core/base/process_runner.h"
+
+namespace banger {
+namespace {
+
+using Context = HostServices::Context;
+
+Context& Ctx(const banger_host* host) {
+  return *static_cast<Context*>(host->ctx);
+}
+
+int Fail(banger_message* msg, int code, const std::string& text) {
+  banger_message_set(msg, "%s", text.c_str());
+  return code;
+}
+
+int Report(banger_message* msg, const ServiceStatus& s) {
+  if (s.code != BANGER_OK) banger_message_set(msg, "%s", s.message.c_str());
+  return s.code;
+}
+
+// Every entry from a capability is guarded: nothing may throw back into C.
+template <typename F>
+int Guard(banger_message* msg, F&& f) noexcept {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return Fail(msg, BANGER_ERROR, std::string("host error: ") + e.what());
+  } catch (...) {
+    return Fail(msg, BANGER_ERROR, "host error");
+  }
+}
+
+std::string Str(const char* s) {
+  return s ? s : "";
+}
+
+// The VM side, or a clear "not available" for the named service.
+VmServices* VmOr(const banger_host* host, banger_message* msg, const char* service) {
+  VmServices* vm = Ctx(host).services->vm();
+  if (vm == nullptr) {
+    Fail(msg, BANGER_UNAVAILABLE,
+         std::string(service) + " is not available: this agent has no VM service attached");
+  }
+  return vm;
+}
+
+void Log(const banger_host* host, int level, const char* text) {
+  try {
+    LogLevel l = level <= BANGER_LOG_DEBUG  ? LogLevel::kDebug
+                 : level == BANGER_LOG_INFO ? LogLevel::kInfo
+                 : level == BANGER_LOG_WARN ? LogLevel::kWarn
+                                            : LogLevel::kError;
+    Ctx(host).services->logger().Log(l, Ctx(host).plugin->name, Str(text));
+  } catch (...) {
+    // Logging never fails from the capability's point of view.
+  }
+}
+
+int ConfigGet(const banger_host* host, const char* key, const char** value) {
+  if (key == nullptr || value == nullptr) return BANGER_INVALID;
+  for (const auto& e : Ctx(host).plugin->config) {
+    if (e.key == key) {
+      *value = e.value.c_str();
+      return BANGER_OK;
+    }
+  }
+  return BANGER_NOT_FOUND;
+}
+
+int ConfigEach(const banger_host* host, banger_config_visitor visit, void* user) {
+  if (visit == nullptr) return BANGER_INVALID;
+  for (const auto& e : Ctx(host).plugin->config) visit(user, e.key.c_str(), e.value.c_str());
+  return BANGER_OK;
+}
+
+int HandleGet(const banger_host* host, const char* vm_id, const char* capability, const char* key,
+              char* out, size_t out_size, banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (vm_id == nullptr || key == nullptr || out == nullptr || out_size == 0) {
+      return Fail(msg, BANGER_INVALID, "handle_get: vm_id, key and an output buffer are required");
+    }
+    VmServices* vm = VmOr(host, msg, "handle_get");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    std::string value;
+    auto cap = capability ? std::string(capability) : Ctx(host).plugin->name;
+    ServiceStatus s = vm->HandleGet(vm_id, cap, key, &value);
+    if (s.code != BANGER_OK) return Report(msg, s);
+    std::strncpy(out, value.c_str(), out_size - 1);
+    out[out_size - 1] = '\0';
+    if (value.size() >= out_size) {
+      return Fail(msg, BANGER_TRUNCATED,
+                  "handle value is " + std::to_string(value.size() + 1) + " bytes with its NUL");
+    }
+    return BANGER_OK;
+  });
+}
+
+int HandleSet(const banger_host* host, const char* vm_id, const char* key, const char* value,
+              banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (vm_id == nullptr || key == nullptr || value == nullptr) {
+      return Fail(msg, BANGER_INVALID, "handle_set: vm_id, key and value are required");
+    }
+    VmServices* vm = VmOr(host, msg, "handle_set");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    return Report(msg, vm->HandleSet(vm_id, Ctx(host).plugin->name, key, value));
+  });
+}
+
+int HandleSetMany(const banger_host* host, const char* vm_id, const char* const* keys,
+                  const char* const* values, size_t count, banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (vm_id == nullptr || (count > 0 && (keys == nullptr || values == nullptr))) {
+      return Fail(msg, BANGER_INVALID, "handle_set_many: vm_id, keys and values are required");
+    }
+    std::vector<std::pair<std::string, std::string>> kv;
+    for (size_t i = 0; i < count; ++i) {
+      if (keys[i] == nullptr || values[i] == nullptr) {
+        return Fail(msg, BANGER_INVALID, "handle_set_many: a key or value is NULL");
+      }
+      kv.emplace_back(keys[i], values[i]);
+    }
+    VmServices* vm = VmOr(host, msg, "handle_set_many");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    return Report(msg, vm->HandleSetMany(vm_id, Ctx(host).plugin->name, kv));
+  });
+}
+
+int HandleClear(const banger_host* host, const char* vm_id, const char* key, banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (vm_id == nullptr) return Fail(msg, BANGER_INVALID, "handle_clear: vm_id is required");
+    VmServices* vm = VmOr(host, msg, "handle_clear");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    return Report(msg, vm->HandleClear(vm_id, Ctx(host).plugin->name, Str(key)));
+  });
+}
+
+int Exec(const banger_host* host, const char* const* argv, uint32_t timeout_ms,
+         const banger_writer* output, banger_exec_result* result, banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (argv == nullptr || argv[0] == nullptr) {
+      return Fail(msg, BANGER_INVALID, "exec: argv must hold at least the program");
+    }
+    std::vector<std::string> args;
+    for (auto p = argv; *p != nullptr; ++p) args.emplace_back(*p);
+    Ctx(host).services->logger().Debug(Ctx(host).plugin->name, "exec " + args[0]);
+    auto outcome =
+        RunProcess(args, std::chrono::milliseconds(timeout_ms), [&](std::string_view chunk) {
+          if (output && output->write) {
+            output->write(output->ctx, chunk.data(), chunk.size());
+          }
+        });
+    if (!outcome) return Fail(msg, BANGER_ERROR, outcome.status().message());
+    if (result != nullptr && BANGER_HAS_FIELD(result, banger_exec_result, timed_out)) {
+      result->exit_code = outcome->exit_code;
+      result->term_signal = outcome->term_signal;
+      result->timed_out = outcome->timed_out ? 1 : 0;
+    }
+    if (outcome->timed_out) {
+      return Fail(msg, BANGER_TIMEOUT,
+                  args[0] + " was killed after " + std::to_string(timeout_ms) + " ms");
+    }
+    return BANGER_OK;
+  });
+}
+
+int VmGet(const banger_host* host, const char* ref, banger_vm_visitor visit, void* user,
+          banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (ref == nullptr || visit == nullptr) {
+      return Fail(msg, BANGER_INVALID, "vm_get: ref and visitor are required");
+    }
+    VmServices* vm = VmOr(host, msg, "vm_get");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    return Report(msg, vm->GetVm(ref, [&](const banger_vm& v) { visit(user, &v); }));
+  });
+}
+
+int VmList(const banger_host* host, banger_vm_visitor visit, void* user, banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (visit == nullptr) return Fail(msg, BANGER_INVALID, "vm_list: visitor is required");
+    VmServices* vm = VmOr(host, msg, "vm_list");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    return Report(msg, vm->ListVms([&](const banger_vm& v) { visit(user, &v); }));
+  });
+}
+
+int AddNetworkInterface(const banger_host* host, const char* vm_id, const banger_net_iface* iface,
+                        banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (vm_id == nullptr || iface == nullptr) {
+      return Fail(msg, BANGER_INVALID, "vmm_add_network_interface: vm_id and iface are required");
+    }
+    VmServices* vm = VmOr(host, msg, "vmm_add_network_interface");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    return Report(msg, vm->AddNetworkInterface(Ctx(host).plugin->name, vm_id, *iface));
+  });
+}
+
+int AppendBootArgs(const banger_host* host, const char* vm_id, const char* args,
+                   banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (vm_id == nullptr || args == nullptr) {
+      return Fail(msg, BANGER_INVALID, "vmm_append_boot_args: vm_id and args are required");
+    }
+    VmServices* vm = VmOr(host, msg, "vmm_append_boot_args");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    return Report(msg, vm->AppendBootArgs(Ctx(host).plugin->name, vm_id, args));
+  });
+}
+
+int RequestStop(const banger_host* host, const char* vm_id, const char* reason,
+                banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (vm_id == nullptr) return Fail(msg, BANGER_INVALID, "vm_request_stop: vm_id is required");
+    VmServices* vm = VmOr(host, msg, "vm_request_stop");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    return Report(msg, vm->RequestStop(Ctx(host).plugin->name, vm_id, Str(reason)));
+  });
+}
+
+int PublishStats(const banger_host* host, const banger_vm_stats* batch, size_t count,
+                 banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    if (batch == nullptr && count > 0) {
+      return Fail(msg, BANGER_INVALID, "stats_publish: batch is NULL");
+    }
+    VmServices* vm = VmOr(host, msg, "stats_publish");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    std::vector<VmServices::VmSample> samples;
+    samples.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      const banger_vm_stats& vm_stats = batch[i];
+      if (vm_stats.vm_id == nullptr || (vm_stats.stats == nullptr && vm_stats.count > 0)) {
+        return Fail(msg, BANGER_INVALID,
+                    "stats_publish: entry " + std::to_string(i) + " has no vm_id or no stats");
+      }
+      for (size_t j = 0; j < vm_stats.count; ++j) {
+        if (vm_stats.stats[j].name == nullptr) {
+          return Fail(msg, BANGER_INVALID,
+                      "stats_publish: stat " + std::to_string(j) + " of vm " + vm_stats.vm_id +
+                          " has no name");
+        }
+      }
+      samples.push_back({vm_stats.vm_id, {vm_stats.stats, vm_stats.count}});
+    }
+    return Report(msg, vm->PublishStats(Ctx(host).plugin->name, samples));
+  });
+}
+
+int VerbRegister(const banger_host* host, const char* verb, const char* summary,
+                 banger_message* msg) {
+  return Guard(msg, [&]() -> int {
+    Context& ctx = Ctx(host);
+    if (!ctx.in_init.load()) {
+      return Fail(msg, BANGER_INVALID, "verb_register is allowed only during init");
+    }
+    if (ctx.plugin->library && ctx.plugin->library->hooks.query == nullptr) {
+      return Fail(msg, BANGER_INVALID,
+                  "verb_register: this capability has no query hook to answer the verb");
+    }
+    Status s = ctx.services->verbs().Register(Str(verb), ctx.plugin->name, Str(summary));
+    return s ? BANGER_OK : Fail(msg, BANGER_INVALID, s.message());
+  });
+}
+
+}  // namespace
+
+const banger_host* HostServices::TableFor(Plugin& plugin) {
+  std::lock_guard lock(mu_);
+  auto& slot = contexts_[&plugin];
+  if (!slot) {
+    slot = std::make_unique<Context>();
+    slot->services = this;
+    slot->plugin = &plugin;
+    banger_host& t = slot->table;
+    t.struct_size = sizeof(banger_host);
+    t.abi_major = BANGER_ABI_MAJOR;
+    t.abi_minor = BANGER_ABI_MINOR;
+    t.ctx = slot.get();
+    t.log = &Log;
+    t.config_get = &ConfigGet;
+    t.config_each = &ConfigEach;
+    t.handle_get = &HandleGet;
+    t.handle_set = &HandleSet;
+    t.handle_clear = &HandleClear;
+    t.exec = &Exec;
+    t.vm_get = &VmGet;
+    t.vm_list = &VmList;
+    t.vmm_add_network_interface = &AddNetworkInterface;
+    t.vmm_append_boot_args = &AppendBootArgs;
+    t.vm_request_stop = &RequestStop;
+    t.stats_publish = &PublishStats;
+    t.verb_register = &VerbRegister;
+    t.handle_set_many = &HandleSetMany;
+  }
+  return &slot->table;
+}
+
+void HostServices::SetInInit(Plugin& plugin, bool in_init) {
+  TableFor(plugin);
+  std::lock_guard lock(mu_);
+  contexts_.at(&plugin)->in_init.store(in_init);
+}
+
+}  // namespace banger

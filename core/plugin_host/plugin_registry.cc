@@ -1,0 +1,191 @@
+#include "core/plugin_host/plugin_registry.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "core/plugin_host/dependency_order.h"
+
+namespace banger {
+namespace fs = std::filesystem;
+
+std::string PluginStateName(PluginState s) {
+  switch (s) {
+    case PluginState::kLoaded:
+      return "loaded";
+    case PluginState::kOk:
+      return "ok";
+    case PluginState::kDisabled:
+      return "disabled";
+    case PluginState::kSkip:
+      return "skip";
+    case PluginState::kError:
+      return "error";
+  }
+  return "error";
+}
+
+std::string Plugin::StatusText() const {
+  std::string s = PluginStateName(state);
+  if ((state == PluginState::kSkip || state == PluginState::kError) && !reason.empty()) {
+    s += ": " + reason;
+  }
+  return s;
+}
+
+namespace {
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Candidate files of one plugin dir: regular files or links named *.so,
+// sorted so the load order does not depend on the directory's order.
+std::vector<std::string> ListCandidates(const std::string& dir,
+                                        std::vector<std::string>& warnings) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    warnings.push_back("plugin dir " + dir + ": " + ec.message());
+    return files;
+  }
+  for (const auto& entry : it) {
+    const auto& p = entry.path();
+    if (p.extension() == ".so") files.push_back(p.string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Checks a section against the keys a capability declares.
+std::string UnknownConfigKey(const Plugin& p) {
+  if (!p.library || !p.library->declares_config_keys) return "";
+  for (const auto& entry : p.config) {
+    bool known = std::any_of(p.library->config_keys.begin(), p.library->config_keys.end(),
+                             [&](const ConfigKeyDoc& k) { return k.key == entry.key; });
+    if (known) continue;
+    std::string keys;
+    for (const auto& k : p.library->config_keys) keys += (keys.empty() ? "" : ", ") + k.key;
+    return "config key " + p.name + "." + entry.key + " (line " + std::to_string(entry.line) +
+           ") is unknown; it takes: " + (keys.empty() ? "no keys" : keys);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::unique_ptr<PluginRegistry> PluginRegistry::Discover(const PluginSelection& config,
+                                                         const PluginFilePolicy& policy,
+                                                         const LoadObserver& before_load) {
+  auto reg = std::make_unique<PluginRegistry>();
+  std::vector<std::unique_ptr<Plugin>> found;
+  std::map<std::string, Plugin*> by_name;
+
+  for (const auto& dir : config.plugin_dirs) {
+    for (const auto& path : ListCandidates(dir, reg->warnings_)) {
+      auto p = std::make_unique<Plugin>();
+      p->path = path;
+      std::optional<std::string> veto = before_load ? before_load(path) : std::nullopt;
+      Result<CapabilityLibrary> lib = veto ? Result<CapabilityLibrary>(Status::Error(*veto))
+                                           : LoadCapabilityLibrary(path, policy, &p->declared_abi);
+      if (!lib) {
+        // No descriptor to name it: the file name stands in, so that an
+        // enabled "tap" whose tap.so is broken shows that error.
+        p->name = fs::path(path).stem().string();
+        p->state = PluginState::kError;
+        p->reason = lib.status().message();
+      } else {
+        p->name = lib->name;
+        p->library = std::move(lib.value());
+        p->state = PluginState::kLoaded;
+      }
+      auto [it, inserted] = by_name.emplace(p->name, p.get());
+      if (!inserted) {
+        p->state = PluginState::kError;
+        p->reason = "duplicate name '" + p->name + "': already provided by " + it->second->path;
+      }
+      found.push_back(std::move(p));
+    }
+  }
+
+  for (const auto& name : config.enabled) {
+    if (by_name.count(name)) continue;
+    auto p = std::make_unique<Plugin>();
+    p->name = name;
+    p->state = PluginState::kError;
+    std::string dirs;
+    for (const auto& d : config.plugin_dirs) dirs += (dirs.empty() ? "" : ", ") + d;
+    p->reason = "enabled, but no plugin dir has it (looked in " + dirs + ")";
+    by_name.emplace(name, p.get());
+    found.push_back(std::move(p));
+  }
+
+  std::map<std::string, std::string> unavailable;
+  for (auto& p : found) {
+    bool is_first = by_name.at(p->name) == p.get();
+    p->enabled = is_first && Contains(config.enabled, p->name);
+    p->required = is_first && Contains(config.required, p->name);
+    if (auto sec = config.sections.find(p->name); sec != config.sections.end()) {
+      p->config = sec->second;
+    }
+    if (!p->enabled) {
+      if (p->state == PluginState::kLoaded) p->state = PluginState::kDisabled;
+      if (is_first) {
+        unavailable.emplace(p->name, p->state == PluginState::kDisabled
+                                         ? "is not enabled (add it to [plugins] enable)"
+                                         : "cannot be loaded: " + p->reason);
+      }
+      continue;
+    }
+    if (p->state == PluginState::kLoaded) {
+      if (auto why = UnknownConfigKey(*p); !why.empty()) {
+        p->state = PluginState::kError;
+        p->reason = why;
+      }
+    }
+    if (p->state != PluginState::kLoaded) unavailable.emplace(p->name, "failed: " + p->reason);
+  }
+
+  // Ordered in the order `enable` lists them, so that independent
+  // capabilities initialise in the order the operator wrote.
+  std::vector<DependencyNode> nodes;
+  for (const auto& name : config.enabled) {
+    Plugin* p = by_name.at(name);
+    if (p->state == PluginState::kLoaded) nodes.push_back({name, p->library->dependencies});
+  }
+  auto order = OrderByDependencies(nodes, unavailable);
+  for (const auto& [name, why] : order.refused) {
+    Plugin* p = by_name.at(name);
+    p->state = PluginState::kError;
+    p->reason = why;
+  }
+  std::set<Plugin*> placed;
+  for (const auto& name : order.order) {
+    reg->ordered_.push_back(by_name.at(name));
+    placed.insert(by_name.at(name));
+  }
+
+  // Display order: the enabled, usable ones as they will run, then the rest.
+  std::stable_sort(found.begin(), found.end(), [&](const auto& a, const auto& b) {
+    bool pa = placed.count(a.get()), pb = placed.count(b.get());
+    if (pa != pb) return pa;
+    if (pa) {
+      return std::find(order.order.begin(), order.order.end(), a->name) <
+             std::find(order.order.begin(), order.order.end(), b->name);
+    }
+    return a->name < b->name;
+  });
+  reg->plugins_ = std::move(found);
+  return reg;
+}
+
+Plugin* PluginRegistry::Find(const std::string& name) const {
+  for (const auto& p : plugins_) {
+    if (p->name == name) return p.get();
+  }
+  return nullptr;
+}
+
+}  // namespace banger

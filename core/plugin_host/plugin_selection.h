@@ -1,0 +1,27 @@
+// PluginSelection: which capabilities the agent uses and with what config, as
+// read from its config file (the [plugins] section, the plugin directories and
+// one [<name>] section per capability). The registry loads from it; the
+// agent's config (core/agent/agent_config.h) carries one. Plain value type.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace banger {
+
+// One `key = value` line of a capability's section, in file order.
+struct ConfigEntry {
+  std::string key;
+  std::string value;
+  int line = 0;
+};
+
+struct PluginSelection {
+  std::vector<std::string> plugin_dirs;
+  std::vector<std::string> enabled;                          // [plugins] enable, in order given
+  std::vector<std::string> required;                         // [plugins] required (implies enabled)
+  std::map<std::string, std::vector<ConfigEntry>> sections;  // [name] -> entries
+};
+
+}  // namespace banger

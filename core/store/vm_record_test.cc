@@ -1,0 +1,258 @@
+#include "core/store/vm_record.h"
+
+#include <gtest/gtest.h>
+
+#include <msgpack.hpp>
+
+namespace banger {
+namespace {
+
+VmRecord FullRecord() {
+  VmRecord r;
+  r.id = "0123456789abcdef0123456789abcdef";
+  r.name = "web-1";
+  r.state = VmState::kRunning;
+  r.created_at_ms = 1764126000123;
+  r.updated_at_ms = 1764126000456;
+  r.last_touched_at_ms = 1764126000789;
+  r.last_error = "previous start: firecracker PUT /drives/rootfs: no such file";
+  r.last_stop_reason = "stale-reaper: untouched for 2h";
+  r.stopped_at_ms = 1764126000999;
+  r.spec = {"/var/lib/banger/images/vmlinux-6.1",
+            "/var/lib/banger/images/debian-12.ext4",
+            "console=ttyS0 reboot=k panic=1 pci=off",
+            2,
+            512,
+            4ull << 30,
+            {}};
+  r.runtime.vmm_state = "Running";
+  r.runtime.pid = 4242;
+  r.runtime.pid_start_time = 987654321;
+  r.runtime.api_socket = "/var/lib/banger/vms/0123456789abcdef/firecracker.sock";
+  r.runtime.vsock_path = "/var/lib/banger/vms/0123456789abcdef/vsock.sock";
+  r.runtime.vsock_cid = 17;
+  r.runtime.metrics_path = "/var/lib/banger/vms/0123456789abcdef/metrics.json";
+  r.runtime.log_path = "/var/lib/banger/vms/0123456789abcdef/vmm.log";
+  r.runtime.overlay_path = "/var/lib/banger/vms/0123456789abcdef/system.img";
+  r.runtime.work_disk_path = "/var/lib/banger/vms/0123456789abcdef/work.img";
+  r.runtime.started_at_ms = 1764126000500;
+  r.handles["tap"] = {{"tap_name", "bt7"}, {"host_ip", "172.16.0.29"}, {"guest_ip", "172.16.0.30"}};
+  r.handles["nat"] = {{"rule_key", "bt7/172.16.0.30"}};
+  return r;
+}
+
+void ExpectSame(const VmRecord& a, const VmRecord& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.state, b.state);
+  EXPECT_EQ(a.created_at_ms, b.created_at_ms);
+  EXPECT_EQ(a.updated_at_ms, b.updated_at_ms);
+  EXPECT_EQ(a.last_touched_at_ms, b.last_touched_at_ms);
+  EXPECT_EQ(a.last_error, b.last_error);
+  EXPECT_EQ(a.last_stop_reason, b.last_stop_reason);
+  EXPECT_EQ(a.stopped_at_ms, b.stopped_at_ms);
+  EXPECT_EQ(a.runtime.started_at_ms, b.runtime.started_at_ms);
+  EXPECT_EQ(a.spec.kernel_image, b.spec.kernel_image);
+  EXPECT_EQ(a.spec.rootfs, b.spec.rootfs);
+  EXPECT_EQ(a.spec.boot_args, b.spec.boot_args);
+  EXPECT_EQ(a.spec.vcpus, b.spec.vcpus);
+  EXPECT_EQ(a.spec.memory_mib, b.spec.memory_mib);
+  EXPECT_EQ(a.spec.work_disk_bytes, b.spec.work_disk_bytes);
+  EXPECT_EQ(a.runtime.vmm_state, b.runtime.vmm_state);
+  EXPECT_EQ(a.runtime.pid, b.runtime.pid);
+  EXPECT_EQ(a.runtime.pid_start_time, b.runtime.pid_start_time);
+  EXPECT_EQ(a.runtime.api_socket, b.runtime.api_socket);
+  EXPECT_EQ(a.runtime.vsock_path, b.runtime.vsock_path);
+  EXPECT_EQ(a.runtime.vsock_cid, b.runtime.vsock_cid);
+  EXPECT_EQ(a.runtime.metrics_path, b.runtime.metrics_path);
+  EXPECT_EQ(a.runtime.log_path, b.runtime.log_path);
+  EXPECT_EQ(a.runtime.overlay_path, b.runtime.overlay_path);
+  EXPECT_EQ(a.runtime.work_disk_path, b.runtime.work_disk_path);
+  EXPECT_EQ(a.handles, b.handles);
+}
+
+TEST(VmRecordTest, EveryFieldRoundTrips) {
+  VmRecord r = FullRecord();
+  std::string blob = EncodeVmRecord(r);
+  auto back = DecodeVmRecord(blob, r.id);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ExpectSame(r, *back);
+  EXPECT_EQ(back->short_id(), "01234567");
+}
+
+TEST(VmRecordTest, EveryStateRoundTrips) {
+  for (auto s : {VmState::kCreated, VmState::kStarting, VmState::kRunning, VmState::kStopping,
+                 VmState::kStopped, VmState::kError}) {
+    VmRecord r = FullRecord();
+    r.state = s;
+    EXPECT_EQ(DecodeVmRecord(EncodeVmRecord(r), r.id)->state, s);
+  }
+}
+
+TEST(VmRecordTest, TypicalRecordIsUnder2KiB) {
+  EXPECT_LT(EncodeVmRecord(FullRecord()).size(), 2048u);
+}
+
+// A record as a newer agent would write it: extra keys at the top level and
+// inside spec and runtime.
+std::string NewerBlob(const VmRecord& r) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> p(buf);
+  auto obj_handle = msgpack::unpack(EncodeVmRecord(r).data(), EncodeVmRecord(r).size());
+  msgpack::zone zone;
+  msgpack::object root(obj_handle.get(), zone);
+  std::map<std::string, msgpack::object> top;
+  root.convert(top);
+  std::map<std::string, msgpack::object> spec, runtime;
+  top["spec"].convert(spec);
+  top["runtime"].convert(runtime);
+  spec["gpu"] = msgpack::object(std::string("none"), zone);
+  runtime["numa_node"] = msgpack::object(1, zone);
+  top["spec"] = msgpack::object(spec, zone);
+  top["runtime"] = msgpack::object(runtime, zone);
+  top["v"] = msgpack::object(2, zone);
+  top["labels"] = msgpack::object(std::map<std::string, std::string>{{"team", "ci"}}, zone);
+  msgpack::pack(buf, top);
+  return std::string(buf.data(), buf.size());
+}
+
+TEST(VmRecordTest, UnknownKeysSurviveARewrite) {
+  VmRecord r = FullRecord();
+  auto decoded = DecodeVmRecord(NewerBlob(r), r.id);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  ExpectSame(r, *decoded);
+  decoded->name = "renamed";  // an older agent changes something and writes it back
+  std::string rewritten = EncodeVmRecord(*decoded);
+
+  auto oh = msgpack::unpack(rewritten.data(), rewritten.size());
+  std::map<std::string, msgpack::object> top, spec, runtime;
+  oh.get().convert(top);
+  top["spec"].convert(spec);
+  top["runtime"].convert(runtime);
+  using Labels = std::map<std::string, std::string>;
+  EXPECT_EQ(top["labels"].as<Labels>().at("team"), "ci");
+  EXPECT_EQ(spec["gpu"].as<std::string>(), "none");
+  EXPECT_EQ(runtime["numa_node"].as<int>(), 1);
+  EXPECT_EQ(top["name"].as<std::string>(), "renamed");
+}
+
+// Earlier builds kept a VM's figures inside its record; such a record still
+// decodes, and rewriting it drops them (they live in the stats table now and
+// are published again every tick) instead of carrying a stale copy along.
+TEST(VmRecordTest, FiguresInsideAnOldRecordAreDroppedOnRewrite) {
+  VmRecord r = FullRecord();
+  auto oh = msgpack::unpack(EncodeVmRecord(r).data(), EncodeVmRecord(r).size());
+  msgpack::zone zone;
+  std::map<std::string, msgpack::object> top;
+  msgpack::object(oh.get(), zone).convert(top);
+  top["stats"] =
+      msgpack::object(std::map<std::string, double>{{"collected_at", 1764126001000.0}}, zone);
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, top);
+  auto decoded = DecodeVmRecord(std::string_view(buf.data(), buf.size()), r.id);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  ExpectSame(r, *decoded);
+  EXPECT_TRUE(decoded->unknown.empty());
+  std::string rewritten = EncodeVmRecord(*decoded);
+  std::map<std::string, msgpack::object> back;
+  msgpack::unpack(rewritten.data(), rewritten.size()).get().convert(back);
+  EXPECT_EQ(back.count("stats"), 0u);
+}
+
+TEST(VmRecordTest, FiguresRoundTripWithUnknownKeysKept) {
+  VmStats s;
+  s.collected_at_ms = 1764126001000;
+  s.values = {{"cpu_percent", 12.5}, {"rss_bytes", 123456789.0}, {"net_rx_bytes", 42}};
+  s.unknown = {{"histogram", std::string("\x93\x01\x02\x03", 4)}};  // [1, 2, 3]
+  auto back = DecodeVmStats(EncodeVmStats(s), "abc");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->collected_at_ms, s.collected_at_ms);
+  EXPECT_EQ(back->values, s.values);
+  EXPECT_EQ(back->unknown, s.unknown);
+}
+
+TEST(VmRecordTest, CorruptFiguresAreAnErrorNamingTheVm) {
+  auto s = DecodeVmStats(std::string("\x91\x01", 2), "deadbeef");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "vm stats deadbeef: is an array, expected a map");
+  std::string blob = EncodeVmStats(VmStats{7, {{"cpu_percent", 1.0}}, {}});
+  s = DecodeVmStats(std::string_view(blob).substr(0, blob.size() - 3), "deadbeef");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().rfind("vm stats deadbeef: truncated", 0), 0u)
+      << s.status().message();
+}
+
+TEST(VmRecordTest, MinimalOldRecordTakesDefaults) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, std::map<std::string, std::string>{{"id", "00000000000000000000000000000abc"},
+                                                        {"name", "old"}});
+  auto r =
+      DecodeVmRecord(std::string_view(buf.data(), buf.size()), "00000000000000000000000000000abc");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->name, "old");
+  EXPECT_EQ(r->state, VmState::kCreated);
+  EXPECT_EQ(r->spec.vcpus, 1u);
+  EXPECT_EQ(r->spec.memory_mib, 128u);
+  EXPECT_EQ(r->runtime.pid, 0);
+  EXPECT_TRUE(r->handles.empty());
+}
+
+TEST(VmRecordTest, CorruptBlobIsAnErrorNamingTheVm) {
+  auto r = DecodeVmRecord(std::string("\xc1\xc1\xc1", 3), "deadbeef");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().rfind("vm record deadbeef: not msgpack", 0), 0u)
+      << r.status().message();
+}
+
+TEST(VmRecordTest, TruncatedBlobIsAnErrorNamingTheVm) {
+  VmRecord full = FullRecord();
+  std::string blob = EncodeVmRecord(full);
+  auto r = DecodeVmRecord(std::string_view(blob).substr(0, blob.size() / 2), full.id);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "vm record " + full.id + ": truncated (" +
+                                      std::to_string(blob.size() / 2) +
+                                      " bytes end inside the record)");
+}
+
+TEST(VmRecordTest, WrongTypesNameTheField) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> p(buf);
+  p.pack_map(3);
+  p.pack(std::string("id"));
+  p.pack(std::string("0123456789abcdef0123456789abcdef"));
+  p.pack(std::string("name"));
+  p.pack(42);
+  p.pack(std::string("spec"));
+  p.pack(std::string("oops"));
+  auto r =
+      DecodeVmRecord(std::string_view(buf.data(), buf.size()), "0123456789abcdef0123456789abcdef");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "vm record 0123456789abcdef0123456789abcdef: field 'name' is an integer, expected a "
+            "string");
+}
+
+TEST(VmRecordTest, NotAMapAndBadStateAreErrors) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, std::vector<int>{1, 2});
+  auto a = DecodeVmRecord(std::string_view(buf.data(), buf.size()), "x");
+  EXPECT_EQ(a.status().message(), "vm record x: is an array, expected a map");
+  VmRecord r = FullRecord();
+  std::string blob = EncodeVmRecord(r);
+  auto pos = blob.find("running");
+  blob.replace(pos, 7, "rnuning");
+  auto b = DecodeVmRecord(blob, r.id);
+  EXPECT_EQ(b.status().message(),
+            "vm record " + r.id + ": field 'state' is 'rnuning', not a VM state");
+}
+
+TEST(VmRecordTest, IdsAreRandomHex) {
+  std::string a = NewVmId(), b = NewVmId();
+  EXPECT_TRUE(IsVmId(a));
+  EXPECT_NE(a, b);
+  EXPECT_FALSE(IsVmId("0123"));
+  EXPECT_FALSE(IsVmId("0123456789ABCDEF0123456789abcdef"));
+}
+
+}  // namespace
+}  // namespace banger

@@ -1,0 +1,170 @@
+// VmStore: the VM records, in LMDB under <state_dir>/store. Four DBIs:
+// vms (id -> msgpack record), names (name -> id), meta (format marker and
+// versions), stats (id -> msgpack figures: written every stats tick, so
+// kept apart from the record, which then is not rewritten for them). Name uniqueness is enforced in
+// the write transaction that writes the record. Every write is committed durably (LMDB's default
+// sync) before it returns.
+//
+// The agent is the only writer of its state dir (StateDirLock), so the store
+// also keeps every record decoded, as an immutable shared snapshot
+// (VmRecordPtr): loaded at open, replaced after each commit. Reads are served
+// from it and never decode or touch the disk; LMDB remains the durable truth.
+// A record that did not decode at open stays reported as corrupt until it is
+// rewritten or deleted.
+//
+// Thread-safety: every method may be called from any thread. Readers never
+// wait for a write transaction or its fsync; they only share a lock with the
+// in-memory swap that follows a commit (microseconds). Writers are
+// serialised.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/store/vm_record.h"
+
+typedef struct MDB_env MDB_env;
+typedef struct MDB_txn MDB_txn;
+
+namespace banger {
+
+struct CorruptRecord {
+  std::string id;
+  std::string error;
+};
+
+// A record as it was last committed. Immutable: to change a VM, copy the
+// record, change the copy, write it.
+using VmRecordPtr = std::shared_ptr<const VmRecord>;
+// A VM's figures as last committed; immutable like a record.
+using VmStatsPtr = std::shared_ptr<const VmStats>;
+
+struct VmListing {
+  std::vector<VmRecordPtr> records;  // by id
+  std::vector<VmStatsPtr> stats;     // records[i]'s figures; null when none were published
+  std::vector<CorruptRecord> corrupt;
+};
+
+// Marker and version of the store's on-disk format (meta DBI).
+inline constexpr const char* kStoreFormat = "banger-store";
+inline constexpr int kStoreFormatVersion = 1;
+
+class VmStore {
+ public:
+  struct Options {
+    std::string dir;              // the LMDB environment directory (created)
+    size_t map_size = 64u << 20;  // initial map size; grows by doubling when full
+  };
+
+  // Opens or creates the store. Refuses, without writing anything, a store
+  // whose format marker is not banger's or whose format version is newer
+  // than this agent's.
+  static Result<std::unique_ptr<VmStore>> Open(const Options& options);
+  ~VmStore();
+  VmStore(const VmStore&) = delete;
+  VmStore& operator=(const VmStore&) = delete;
+
+  // Reads. NOT_FOUND-style errors say what was looked for; a record that
+  // does not decode is an error naming its id.
+  Result<VmRecordPtr> Get(const std::string& id) const;
+  Result<VmRecordPtr> GetByName(const std::string& name) const;
+  // ref = full id, a unique id prefix, or a name. An exact id wins, then a
+  // name, then a prefix; a prefix that matches several VMs is an error
+  // listing them.
+  Result<VmRecordPtr> Resolve(const std::string& ref) const;
+  // Every record; corrupt ones are reported, never hidden or dropped.
+  VmListing List() const;
+
+  // Writes. Upsert writes the record (its name must be free or already its
+  // own; a rename releases the old name). Delete removes record and name
+  // (absent is OK).
+  Status Upsert(const VmRecord& record);
+  // Several upserts in ONE transaction (one durable commit): all or none.
+  Status UpsertMany(const std::vector<VmRecord>& records);
+  Status Delete(const std::string& id);
+
+  // Read-modify-write of several records in ONE transaction (one durable
+  // commit): `mutate` is called with each existing record and may change it;
+  // a record that is missing or corrupt is reported in the result and
+  // skipped, the others are written. An error from `mutate` aborts all.
+  using Mutator = std::function<Status(VmRecord&)>;
+  // How a write reaches the disk. kFull: data and meta pages synced (the
+  // write survives a host crash). kDataOnly: the meta page is not synced
+  // (MDB_NOMETASYNC): one fsync instead of two, the store's integrity is
+  // kept, but a host crash may undo the latest such writes. Either survives
+  // the agent's own death at any instant.
+  enum class Sync { kFull, kDataOnly };
+  struct BatchResult {
+    size_t written = 0;
+    std::vector<std::string> skipped;  // "<id>: why"
+  };
+  Result<BatchResult> UpdateMany(std::span<const std::string_view> ids, const Mutator& mutate,
+                                 Sync sync = Sync::kFull);
+  Result<BatchResult> UpdateMany(const std::vector<std::string>& ids, const Mutator& mutate,
+                                 Sync sync = Sync::kFull);
+  // One record, same rules; NOT_FOUND and corrupt are errors.
+  Status Update(const std::string& id, const Mutator& mutate, Sync sync = Sync::kFull);
+
+  // A VM's latest figures; null when none were published. Deleting the VM
+  // deletes them.
+  VmStatsPtr Stats(std::string_view id) const;
+  // Changes the figures of several VMs in ONE transaction: `merge` gets the
+  // index of the id in `ids` and a copy of that VM's figures (empty when it
+  // has none) to change; the
+  // record is not rewritten. A VM without a record (removed meanwhile, or
+  // corrupt) is skipped and reported. A stored blob of figures that does not
+  // decode is replaced: figures are re-sampled, never the only copy of
+  // anything.
+  using StatsMerger = std::function<void(size_t index, VmStats&)>;
+  Result<BatchResult> UpdateStats(std::span<const std::string_view> ids, const StatsMerger& merge,
+                                  Sync sync = Sync::kDataOnly);
+
+  size_t map_size() const;
+
+  // What a committed write changes in the snapshot (internal).
+  struct Change {
+    std::string id;
+    VmRecordPtr record;  // null: the id is gone (with its figures), unless `stats` is set
+    VmStatsPtr stats;    // set: only the VM's figures changed
+  };
+  const std::string& dir() const { return dir_; }
+  // Number of write transactions committed since open (tests and stats).
+  uint64_t commits() const;
+
+ private:
+  VmStore() = default;
+  // Runs `body` in a write transaction, growing the map and retrying when
+  // LMDB reports it full; after the commit, applies its changes.
+  template <typename Body>
+  Status Write(const Body& body, Sync sync = Sync::kFull);
+  Status LoadSnapshot();
+  void Apply(std::vector<Change>& changes);               // consumes them
+  Result<VmRecordPtr> Lookup(std::string_view id) const;  // cache_mu_ held
+  std::string CurrentName(MDB_txn* txn, const std::string& id) const;
+
+  std::string dir_;
+  MDB_env* env_ = nullptr;
+  unsigned vms_ = 0, names_ = 0, meta_ = 0, stats_ = 0;  // MDB_dbi
+  mutable std::shared_mutex resize_mu_;  // shared: any txn; exclusive: mapsize change
+  std::mutex write_mu_;
+  size_t map_size_ = 0;
+  std::atomic<uint64_t> commits_{0};
+
+  mutable std::shared_mutex cache_mu_;
+  std::map<std::string, VmRecordPtr, std::less<>> by_id_;  // ordered: id-prefix lookups
+  std::unordered_map<std::string, std::string> names_to_ids_;
+  std::map<std::string, std::string, std::less<>> corrupt_;  // id -> decode error
+  std::map<std::string, VmStatsPtr, std::less<>> stats_by_id_;
+};
+
+}  // namespace banger

@@ -1,0 +1,249 @@
+#include "core/vmm/vmm_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/base/unique_fd.h"
+#include "core/vmm/firecracker_client.h"
+
+extern char** environ;
+
+namespace banger {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+}  // namespace
+
+void ReapIfExitedChild(pid_t pid) {
+  int status;
+  while (::waitpid(pid, &status, WNOHANG) < 0 && errno == EINTR) {
+  }
+}
+
+namespace {
+
+// A pidfd for exactly the recorded process, or invalid when the PID is gone
+// or now belongs to another process.
+UniqueFd OpenPidfd(const ProcessIdentity& p) {
+  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, p.pid, 0)));
+  if (!fd.valid()) return fd;
+  // Checked after opening: from here on the pidfd names that process even if
+  // the PID is reused, so the start time proves it is the one recorded.
+  auto start = ProcessStartTime(p.pid);
+  if (!start || *start != p.start_time) return UniqueFd();
+  return fd;
+}
+
+// Waits until the process behind `pidfd` exits or `timeout` passes.
+bool WaitExit(int pidfd, milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+    pollfd p{pidfd, POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0)));
+    if (n > 0) return true;
+    if (n == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+bool SendSignal(int pidfd, int sig) {
+  return ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0 || errno == ESRCH;
+}
+
+void RemoveStale(const std::string& path) {
+  if (!path.empty()) ::unlink(path.c_str());
+}
+
+std::string LastLogLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last.empty() ? "(nothing in " + path + ")" : last;
+}
+
+// SIGKILL through the pidfd, then wait for the exit and reap a child.
+Status SigkillAndWait(int pidfd, const ProcessIdentity& vmm) {
+  if (!SendSignal(pidfd, SIGKILL)) {
+    return Status::Error("cannot SIGKILL VMM pid " + std::to_string(vmm.pid) + ": " +
+                         std::strerror(errno));
+  }
+  if (!WaitExit(pidfd, milliseconds(10000))) {
+    return Status::Error("VMM pid " + std::to_string(vmm.pid) + " survived SIGKILL for 10 s");
+  }
+  ReapIfExitedChild(vmm.pid);
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* StopStepName(StopStep s) {
+  switch (s) {
+    case StopStep::kAlreadyGone:
+      return "already-gone";
+    case StopStep::kCtrlAltDel:
+      return "ctrl-alt-del";
+    case StopStep::kSigkill:
+      return "sigkill";
+  }
+  return "?";
+}
+
+Result<std::string> ResolveVmmBinary(const std::string& binary) {
+  if (binary.empty()) return Status::Invalid("no VMM binary configured");
+  if (binary.find('/') != std::string::npos) {
+    if (::access(binary.c_str(), X_OK) != 0) {
+      return Status::Unavailable("VMM binary " + binary +
+                                 " is not executable: " + std::strerror(errno));
+    }
+    return binary;
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t i = 0;
+  while (i <= dirs.size()) {
+    size_t j = dirs.find(':', i);
+    if (j == std::string::npos) j = dirs.size();
+    std::string candidate = dirs.substr(i, j - i) + "/" + binary;
+    if (j > i && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    i = j + 1;
+  }
+  return Status::Unavailable("VMM binary '" + binary +
+                             "' is not in PATH; install Firecracker or set [core] vmm_binary");
+}
+
+Result<ProcessIdentity> SpawnVmm(const VmmLaunchSpec& spec) {
+  auto binary = ResolveVmmBinary(spec.binary);
+  if (!binary) return binary.status();
+  // Firecracker refuses an existing API socket and binds the vsock path at
+  // PUT /vsock (failing if it exists); it opens the metrics file without
+  // truncating it. So: remove both sockets, start the metrics file empty.
+  RemoveStale(spec.api_socket);
+  RemoveStale(spec.vsock_path);
+  if (!spec.metrics_path.empty()) {
+    UniqueFd m(::open(spec.metrics_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!m.valid()) {
+      return Status::Error("cannot create metrics file " + spec.metrics_path + ": " +
+                           std::strerror(errno));
+    }
+  }
+  std::vector<std::string> argv{*binary, "--api-sock", spec.api_socket, "--id", spec.id};
+  argv.insert(argv.end(), spec.extra_args.begin(), spec.extra_args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, spec.log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0640);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  // Its own session: it outlives the agent and takes no signal meant for the
+  // agent's terminal or process group.
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, cargv[0], &actions, &attr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return Status::Error("cannot start " + *binary + ": " + std::strerror(rc));
+  // The start time is fixed at fork, so it can be read before the exec.
+  return ProcessIdentity{pid, ProcessStartTime(pid).value_or(0)};
+}
+
+Status WaitVmmReady(const ProcessIdentity& vmm, const VmmLaunchSpec& spec) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, vmm.pid, 0)));
+  // Ready when the API answers GET /. Poll briefly: Firecracker is up in ~10 ms.
+  FirecrackerClient client(spec.api_socket, milliseconds(500));
+  auto deadline = Clock::now() + spec.ready_timeout;
+  auto pause = milliseconds(1);
+  Status last = Status::Error("not polled");
+  while (Clock::now() < deadline) {
+    if (!pidfd.valid() || WaitExit(pidfd.get(), milliseconds(0))) {
+      int status = 0;
+      ::waitpid(vmm.pid, &status, 0);
+      std::string how = WIFEXITED(status)     ? "exit status " + std::to_string(WEXITSTATUS(status))
+                        : WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                              : "unknown status";
+      return Status::Error("the VMM exited during start (" + how +
+                           "): " + LastLogLine(spec.log_path));
+    }
+    auto info = client.GetInstanceInfo();
+    if (info) return Status::Ok();
+    last = info.status();
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, milliseconds(20));
+  }
+  if (pidfd.valid()) SigkillAndWait(pidfd.get(), vmm);
+  return Status::Error("the VMM did not answer GET / within " +
+                       std::to_string(spec.ready_timeout.count()) + " ms (" + last.message() +
+                       "); killed it");
+}
+
+Result<ProcessIdentity> LaunchVmm(const VmmLaunchSpec& spec) {
+  auto vmm = SpawnVmm(spec);
+  if (!vmm) return vmm.status();
+  if (Status ready = WaitVmmReady(*vmm, spec); !ready) return ready;
+  return vmm;
+}
+
+Result<StopOutcome> StopVmm(const ProcessIdentity& vmm, const std::string& api_socket,
+                            milliseconds grace) {
+  auto began = Clock::now();
+  auto took = [&] { return std::chrono::duration_cast<milliseconds>(Clock::now() - began); };
+  UniqueFd pidfd = OpenPidfd(vmm);
+  if (!pidfd.valid() || !ProcessAlive(vmm)) {
+    ReapIfExitedChild(vmm.pid);
+    return StopOutcome{StopStep::kAlreadyGone, "", took()};
+  }
+  // Polite first: the guest shuts down and Firecracker exits.
+  Status asked = FirecrackerClient(api_socket, std::min(grace, milliseconds(2000)))
+                     .Act(FcAction::kSendCtrlAltDel);
+  std::string detail;
+  if (asked) {
+    if (WaitExit(pidfd.get(), grace)) {
+      ReapIfExitedChild(vmm.pid);
+      return StopOutcome{StopStep::kCtrlAltDel, "", took()};
+    }
+    detail = "no exit within " + std::to_string(grace.count()) + " ms of SendCtrlAltDel";
+  } else {
+    detail = "SendCtrlAltDel failed: " + asked.message();
+  }
+  if (Status killed = SigkillAndWait(pidfd.get(), vmm); !killed) return killed;
+  return StopOutcome{StopStep::kSigkill, detail, took()};
+}
+
+Status KillVmm(const ProcessIdentity& vmm) {
+  UniqueFd pidfd = OpenPidfd(vmm);
+  if (!pidfd.valid()) {
+    ReapIfExitedChild(vmm.pid);
+    return Status::Ok();
+  }
+  return SigkillAndWait(pidfd.get(), vmm);
+}
+
+}  // namespace banger

@@ -1,0 +1,72 @@
+// The VMM process (Firecracker, or fc-sim standing in for it): launching it,
+// knowing when it is ready, stopping it with escalation, killing it, and
+// finding it again after the agent lost track of it.
+//
+// Every signal goes through a pidfd opened *after* the process's start time
+// was checked against the recorded one, so a PID reused by another process
+// is never signalled. A VMM launched by this agent is its child and is reaped
+// here; one adopted after an agent restart is not, and its exit is observed
+// through the pidfd. Functions are independent; thread-safe.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/vmm/process_identity.h"
+
+namespace banger {
+
+struct VmmLaunchSpec {
+  std::string binary;  // a path, or a name looked up in PATH
+  std::vector<std::string> extra_args;
+  std::string id;  // --id
+  std::string api_socket;
+  std::string vsock_path;    // removed before launch if stale
+  std::string metrics_path;  // created empty (truncated) before launch
+  std::string log_path;      // stdout and stderr, appended
+  std::chrono::milliseconds ready_timeout{5000};
+};
+
+// Resolves `binary` to an executable path (PATH lookup for a bare name).
+Result<std::string> ResolveVmmBinary(const std::string& binary);
+
+// Removes stale files and starts the VMM in its own session with
+// `--api-sock <api_socket> --id <id>`; returns at once with its identity, so
+// the caller can record it before waiting for it.
+Result<ProcessIdentity> SpawnVmm(const VmmLaunchSpec& spec);
+
+// Waits until the spawned VMM answers GET /. On failure it is killed and
+// reaped, and the error says what happened (exited during start, with the
+// last line of its log; no answer in time).
+Status WaitVmmReady(const ProcessIdentity& vmm, const VmmLaunchSpec& spec);
+
+// SpawnVmm then WaitVmmReady: on failure nothing is left running.
+Result<ProcessIdentity> LaunchVmm(const VmmLaunchSpec& spec);
+
+enum class StopStep {
+  kAlreadyGone,  // it was not running
+  kCtrlAltDel,   // it exited after SendCtrlAltDel within the grace period
+  kSigkill,      // it had to be killed
+};
+const char* StopStepName(StopStep s);
+
+struct StopOutcome {
+  StopStep step;
+  std::string detail;  // why it escalated, if it did
+  std::chrono::milliseconds took{0};
+};
+
+// SendCtrlAltDel, wait up to `grace` for the exit, then SIGKILL and wait.
+Result<StopOutcome> StopVmm(const ProcessIdentity& vmm, const std::string& api_socket,
+                            std::chrono::milliseconds grace);
+
+// SIGKILL and wait for the exit. OK when it was already gone.
+Status KillVmm(const ProcessIdentity& vmm);
+
+// Reaps `pid` if it is a child of this process that has exited (no-op
+// otherwise).
+void ReapIfExitedChild(pid_t pid);
+
+}  // namespace banger
