@@ -40,8 +40,8 @@ struct Options {
 std::string g_socket;
 
 json Call(const std::string& method, const std::string& path, const json& body = nullptr) {
-  auto r = banger::UnixHttpCall(g_socket, method, path, body.is_null() ? "" : body.dump(),
-                                std::chrono::seconds(120));
+  auto r = banger::core::UnixHttpCall(g_socket, method, path, body.is_null() ? "" : body.dump(),
+                                      std::chrono::seconds(120));
   if (!r.ok()) {
     std::fprintf(stderr, "%s %s: %s\n", method.c_str(), path.c_str(), r.error.c_str());
     std::exit(1);
@@ -53,21 +53,21 @@ json Call(const std::string& method, const std::string& path, const json& body =
 std::map<std::string, double> Stages(const std::string& path, json* vm = nullptr) {
   std::map<std::string, double> stages;
   std::string pending;
-  auto r = banger::UnixHttpStream(g_socket, "POST", path + "?stream=1", "",
-                                  std::chrono::seconds(120), [&](std::string_view chunk) {
-                                    pending.append(chunk);
-                                    size_t nl;
-                                    while ((nl = pending.find('\n')) != std::string::npos) {
-                                      json e = json::parse(pending.substr(0, nl));
-                                      pending.erase(0, nl + 1);
-                                      if (e["event"] == "stage") stages[e["stage"]] = e["ms"];
-                                      if (e["event"] == "result" && vm) *vm = e["vm"];
-                                      if (e["event"] == "error") {
-                                        std::fprintf(stderr, "%s\n", e.dump().c_str());
-                                        std::exit(1);
-                                      }
-                                    }
-                                  });
+  auto r = banger::core::UnixHttpStream(g_socket, "POST", path + "?stream=1", "",
+                                        std::chrono::seconds(120), [&](std::string_view chunk) {
+                                          pending.append(chunk);
+                                          size_t nl;
+                                          while ((nl = pending.find('\n')) != std::string::npos) {
+                                            json e = json::parse(pending.substr(0, nl));
+                                            pending.erase(0, nl + 1);
+                                            if (e["event"] == "stage") stages[e["stage"]] = e["ms"];
+                                            if (e["event"] == "result" && vm) *vm = e["vm"];
+                                            if (e["event"] == "error") {
+                                              std::fprintf(stderr, "%s\n", e.dump().c_str());
+                                              std::exit(1);
+                                            }
+                                          }
+                                        });
   if (!r.ok()) std::exit(1);
   return stages;
 }
@@ -115,17 +115,18 @@ int main(int argc, char** argv) {
   std::filesystem::permissions(dir + "/plugins/recorder.so", std::filesystem::perms(0755));
   // The "guest" shuts down at once, so a stop measures the agent, not a delay.
   std::string vmm = dir + "/fc-sim-fast-exit";
-  banger::testing::WriteFile(
+  banger::core::testing::WriteFile(
       vmm, std::string("#!/bin/sh\nexec ") + FC_SIM_PATH + " --exit-delay-ms 0 \"$@\"\n");
   std::filesystem::permissions(vmm, std::filesystem::perms(0755));
-  banger::testing::WriteFile(dir + "/kernel", "k");
-  banger::testing::WriteFile(dir + "/rootfs", std::string(1 << 20, 'r'));
+  banger::core::testing::WriteFile(dir + "/kernel", "k");
+  banger::core::testing::WriteFile(dir + "/rootfs", std::string(1 << 20, 'r'));
   g_socket = dir + "/b.sock";
-  banger::testing::WriteFile(dir + "/bangerd.conf",
-                             "[core]\nstate_dir = " + dir + "/state\nsocket = " + g_socket +
-                                 "\nplugin_dirs = " + dir + "/plugins\nvmm_binary = " + vmm +
-                                 "\nlog_level = warn\n[plugins]\nenable = recorder\n");
-  banger::testing::AgentProcess agent({"--config", dir + "/bangerd.conf"}, dir + "/agent.log");
+  banger::core::testing::WriteFile(dir + "/bangerd.conf",
+                                   "[core]\nstate_dir = " + dir + "/state\nsocket = " + g_socket +
+                                       "\nplugin_dirs = " + dir + "/plugins\nvmm_binary = " + vmm +
+                                       "\nlog_level = warn\n[plugins]\nenable = recorder\n");
+  banger::core::testing::AgentProcess agent({"--config", dir + "/bangerd.conf"},
+                                            dir + "/agent.log");
   if (!agent.WaitReady(g_socket)) {
     std::fprintf(stderr, "agent did not start:\n%s", agent.log().c_str());
     return 1;
@@ -147,9 +148,11 @@ int main(int argc, char** argv) {
     start_total.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
     start_overhead.push_back(Sum(s, {"record.starting", "prepare", "vmm.spawn", "record.running"}));
     start_vmm.push_back(Sum(s, {"vmm.ready", "vmm.configure", "vmm.boot"}));
-    banger::ProcessIdentity p{vm["runtime"]["pid"].get<pid_t>(), vm["runtime"]["pid_start_time"]};
+    banger::core::ProcessIdentity p{vm["runtime"]["pid"].get<pid_t>(),
+                                    vm["runtime"]["pid_start_time"]};
     ::kill(p.pid, SIGKILL);
-    while (banger::ProcessAlive(p)) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    while (banger::core::ProcessAlive(p))
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     auto st = Stages(path + "/stop");
     stop_overhead.push_back(Sum(st, {"record.stopping", "vmm.stop", "cleanup", "record.stopped"}));
   }

@@ -40,7 +40,7 @@ extern char** environ;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using banger::testing::RunCommand;
+using banger::core::testing::RunCommand;
 
 double Ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
@@ -141,31 +141,31 @@ int main(int argc, char** argv) {
   int pool = max_count + 2;
 
   // ---- banger: tap + nat through the dispatcher, handles in the store ----
-  banger::Logger logger(banger::LogLevel::kWarn);
-  banger::VerbRegistry verbs;
-  auto store = banger::VmStore::Open({dir + "/store", 64u << 20});
+  banger::core::Logger logger(banger::core::LogLevel::kWarn);
+  banger::core::VerbRegistry verbs;
+  auto store = banger::core::VmStore::Open({dir + "/store", 64u << 20});
   Must(store.ok(), "store");
-  banger::HandleStore handles(**store);
-  banger::StoreVmServices vm_services(**store, handles);
-  banger::testing::ContributionRecorder lifecycle;
+  banger::core::HandleStore handles(**store);
+  banger::core::StoreVmServices vm_services(**store, handles);
+  banger::core::testing::ContributionRecorder lifecycle;
   vm_services.AttachLifecycle(&lifecycle);
-  auto cfg = banger::ParseAgentConfig(
+  auto cfg = banger::core::ParseAgentConfig(
       "[core]\nplugin_dirs = " + dir +
           "/plugins\n[plugins]\nenable = tap, nat\n[tap]\npool_size = " + std::to_string(pool) +
           "\ncidr = 10.64.0.0/14\n[nat]\nuplink = up0\n",
       "bench");
-  auto registry = banger::PluginRegistry::Discover(*cfg, {false, geteuid()});
-  banger::HostServices services(logger, verbs);
+  auto registry = banger::core::PluginRegistry::Discover(*cfg, {false, geteuid()});
+  banger::core::HostServices services(logger, verbs);
   services.AttachVmServices(&vm_services);
-  banger::HookDispatcher dispatcher(*registry, services, logger);
+  banger::core::HookDispatcher dispatcher(*registry, services, logger);
   Must(dispatcher.InitAll().ok(), "tap and nat did not initialise");
-  Must(banger::testing::WaitFor(
+  Must(banger::core::testing::WaitFor(
            [&] { return if_nametoindex(("bt" + std::to_string(pool - 1)).c_str()) != 0; },
            std::chrono::seconds(120)),
        "the TAP pool did not warm");
   auto new_vm = [&](const std::string& name) {
-    banger::VmRecord r;
-    r.id = banger::NewVmId();
+    banger::core::VmRecord r;
+    r.id = banger::core::NewVmId();
     r.name = name;
     Must((*store)->Upsert(r).ok(), "upsert");
     return *(*store)->Get(r.id);
@@ -174,7 +174,8 @@ int main(int argc, char** argv) {
   int present = 0;
   for (int n : counts) {
     while (present < n) {
-      Must(dispatcher.Prepare(banger::MakeVmView(*new_vm("present-" + std::to_string(present))))
+      Must(dispatcher
+               .Prepare(banger::core::MakeVmView(*new_vm("present-" + std::to_string(present))))
                .ok(),
            "prepare of a present VM");
       ++present;
@@ -190,12 +191,12 @@ int main(int argc, char** argv) {
     auto before_tapc = snapshot("tap", "cleanup"), before_natc = snapshot("nat", "cleanup");
     for (int r = 0; r < rounds; ++r) {
       auto vm = new_vm("m-" + std::to_string(n) + "-" + std::to_string(r));
-      auto view = banger::MakeVmView(*vm);
+      auto view = banger::core::MakeVmView(*vm);
       auto t = Clock::now();
       Must(dispatcher.Prepare(view).ok(), "prepare");
       prep.push_back(Ms(t));
       auto fresh = *(*store)->Get(vm->id);  // as the agent does: the record as it is now
-      auto view2 = banger::MakeVmView(*fresh);
+      auto view2 = banger::core::MakeVmView(*fresh);
       t = Clock::now();
       Must(dispatcher.Cleanup(view2).ok(), "cleanup");
       clean.push_back(Ms(t));
@@ -242,7 +243,7 @@ int main(int argc, char** argv) {
       filter += "-A FORWARD -i up0 -o " + tap + " -d " + ip +
                 "/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n";
     }
-    banger::testing::WriteFile(dir + "/rules", nat + "COMMIT\n" + filter + "COMMIT\n");
+    banger::core::testing::WriteFile(dir + "/rules", nat + "COMMIT\n" + filter + "COMMIT\n");
     Must(RunWithEnv({"/usr/sbin/iptables-restore", "--noflush"}, {}, dir + "/rules") == 0,
          "iptables-restore");
     std::vector<double> add, del;
@@ -264,7 +265,7 @@ int main(int argc, char** argv) {
   bool have_cni = std::filesystem::exists(ptp);
   std::vector<std::string> netns_made;
   if (have_cni) {
-    banger::testing::WriteFile(
+    banger::core::testing::WriteFile(
         dir + "/ptp.conf",
         "{\"cniVersion\":\"1.0.0\",\"name\":\"benchnet\",\"type\":\"ptp\",\"ipMasq\":true,"
         "\"ipam\":{\"type\":\"host-local\",\"subnet\":\"10.96.0.0/14\",\"dataDir\":\"" +

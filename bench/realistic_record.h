@@ -8,7 +8,7 @@
 
 #include "core/store/vm_record.h"
 
-namespace banger {
+namespace banger::core {
 
 inline VmRecord RealisticRecord(int i, const std::string& vms_dir = "/var/lib/banger/vms") {
   VmRecord r;
@@ -49,4 +49,4 @@ inline VmRecord RealisticRecord(int i, const std::string& vms_dir = "/var/lib/ba
   return r;
 }
 
-}  // namespace banger
+}  // namespace banger::core

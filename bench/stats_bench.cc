@@ -106,8 +106,8 @@ int main(int argc, char** argv) {
   std::vector<double> ps_us;
   for (int i = 0; i < 30; ++i) {
     auto t = Clock::now();
-    banger::RunProcess({"ps", "-o", "%cpu=,rss=,vsz=", "-p", std::to_string(self)},
-                       std::chrono::seconds(10), [](std::string_view) {});
+    banger::core::RunProcess({"ps", "-o", "%cpu=,rss=,vsz=", "-p", std::to_string(self)},
+                             std::chrono::seconds(10), [](std::string_view) {});
     ps_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
   }
 
@@ -115,13 +115,13 @@ int main(int argc, char** argv) {
   // real .so, through the plugin host) lists the VMs, samples each and
   // publishes every sample through the host table into one store
   // transaction.
-  auto store = banger::VmStore::Open({dir + "/store", 64u << 20});
+  auto store = banger::core::VmStore::Open({dir + "/store", 64u << 20});
   if (!store) return 1;
-  uint64_t self_start = banger::ProcessStartTime(self).value_or(0);
+  uint64_t self_start = banger::core::ProcessStartTime(self).value_or(0);
   std::vector<std::string> metrics_paths;
-  std::vector<banger::VmRecord> records;
+  std::vector<banger::core::VmRecord> records;
   for (int i = 0; i < vms; ++i) {
-    banger::VmRecord r = banger::RealisticRecord(i, dir + "/vms");
+    banger::core::VmRecord r = banger::core::RealisticRecord(i, dir + "/vms");
     r.runtime.pid = self;  // every VM's VMM is this process (see the top)
     r.runtime.pid_start_time = self_start;
     std::filesystem::create_directories(dir + "/vms/" + r.id);
@@ -134,19 +134,19 @@ int main(int argc, char** argv) {
   }
   if (!(*store)->UpsertMany(records)) return 1;
   auto config =
-      banger::ParseAgentConfig(std::string("[core]\nplugin_dirs = ") + BANGER_PLUGIN_DIR +
-                                   "\n[plugins]\nenable = stats\n[stats]\ninterval = 1s\n",
-                               "stats_bench");
+      banger::core::ParseAgentConfig(std::string("[core]\nplugin_dirs = ") + BANGER_PLUGIN_DIR +
+                                         "\n[plugins]\nenable = stats\n[stats]\ninterval = 1s\n",
+                                     "stats_bench");
   if (!config) return 1;
-  banger::Logger logger(banger::LogLevel::kWarn, STDERR_FILENO);
-  banger::VerbRegistry verbs;
-  banger::HandleStore handles(**store);
-  banger::StoreVmServices vm_services(**store, handles);
-  banger::HostServices services(logger, verbs);
+  banger::core::Logger logger(banger::core::LogLevel::kWarn, STDERR_FILENO);
+  banger::core::VerbRegistry verbs;
+  banger::core::HandleStore handles(**store);
+  banger::core::StoreVmServices vm_services(**store, handles);
+  banger::core::HostServices services(logger, verbs);
   services.AttachVmServices(&vm_services);
-  auto registry = banger::PluginRegistry::Discover(*config, {false, ::geteuid()});
-  banger::HookDispatcher dispatcher(*registry, services, logger);
-  banger::Plugin* plugin = registry->Find("stats");
+  auto registry = banger::core::PluginRegistry::Discover(*config, {false, ::geteuid()});
+  banger::core::HookDispatcher dispatcher(*registry, services, logger);
+  banger::core::Plugin* plugin = registry->Find("stats");
   if (!dispatcher.InitAll() || plugin == nullptr) {
     std::fprintf(stderr, "stats_bench: the stats capability did not load from %s\n",
                  BANGER_PLUGIN_DIR);

@@ -22,7 +22,7 @@
 #include "bench/realistic_record.h"
 #include "core/store/vm_store.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 constexpr int kRecords = 10000;
@@ -340,29 +340,30 @@ void PrintSummary(const CollectingReporter& r) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core
 
 int main(int argc, char** argv) {
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--dir=", 0) == 0) {
-      banger::g_dir = a.substr(6);
+      banger::core::g_dir = a.substr(6);
     } else {
       args.push_back(argv[i]);
     }
   }
   int n = static_cast<int>(args.size());
   benchmark::Initialize(&n, args.data());
-  banger::Lmdb();  // populate both before timing anything
-  banger::Sqlite();
-  banger::CollectingReporter reporter;
+  banger::core::Lmdb();  // populate both before timing anything
+  banger::core::Sqlite();
+  banger::core::CollectingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  banger::PrintSummary(reporter);
-  banger::g_lmdb.reset();
-  std::filesystem::remove_all(banger::LmdbDir());
+  banger::core::PrintSummary(reporter);
+  banger::core::g_lmdb.reset();
+  std::filesystem::remove_all(banger::core::LmdbDir());
   for (const char* suffix : {".sqlite", ".sqlite-wal", ".sqlite-shm"}) {
-    std::filesystem::remove(banger::g_dir + "/banger-bench-" + std::to_string(::getpid()) + suffix);
+    std::filesystem::remove(banger::core::g_dir + "/banger-bench-" + std::to_string(::getpid()) +
+                            suffix);
   }
   return 0;
 }

@@ -13,7 +13,7 @@
 #include "core/vmm/vmm_process.h"
 #include "tests/test_support.h"
 
-namespace banger::testing {
+namespace banger::core::testing {
 
 class AgentFixture : public ::testing::Test {
  protected:
@@ -85,4 +85,4 @@ class AgentFixture : public ::testing::Test {
   std::unique_ptr<AgentProcess> agent_;
 };
 
-}  // namespace banger::testing
+}  // namespace banger::core::testing

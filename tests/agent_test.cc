@@ -13,7 +13,7 @@
 #include "core/base/unix_http_client.h"
 #include "tests/test_support.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using nlohmann::json;
@@ -356,4 +356,4 @@ TEST_F(AgentTest, SocketGroupMembersAreAllowed) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

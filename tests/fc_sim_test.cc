@@ -18,7 +18,7 @@
 #include "core/base/unix_http_client.h"
 #include "tests/test_support.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using namespace std::chrono_literals;
@@ -378,4 +378,4 @@ TEST_F(FcSimTest, OpensTheTapItIsGivenAndABusyOrMissingTapIsRefused) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

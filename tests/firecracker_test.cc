@@ -17,7 +17,7 @@
 #include "tests/fc-sim/api_spec.h"
 #include "tests/test_support.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using namespace std::chrono_literals;
@@ -284,4 +284,4 @@ TEST_F(FirecrackerTest, RediscoveryByApiSocketAndStartTime) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

@@ -13,7 +13,7 @@
 #include "core/vmm/process_identity.h"
 #include "tests/test_support.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using namespace std::chrono_literals;
@@ -369,4 +369,4 @@ TEST_F(LifecycleTest, FiftyVmsStartedAndStoppedByEightClientsInParallel) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

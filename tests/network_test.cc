@@ -21,7 +21,7 @@
 #include "core/vmm/process_identity.h"
 #include "tests/test_support.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using namespace std::chrono_literals;
@@ -364,4 +364,4 @@ TEST_F(AgentNetworkTest, KilledAgentWithFiveVmsLeavesNothingBehindOnceStopped) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

@@ -17,7 +17,7 @@
 #include "core/store/vm_store.h"
 #include "tests/test_support.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using testing::CopyPlugins;
@@ -536,4 +536,4 @@ TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

@@ -4,7 +4,7 @@
 
 #include "tests/agent_fixture.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using nlohmann::json;
@@ -88,4 +88,4 @@ TEST_F(StaleReaperTest, OffByDefault) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

@@ -13,7 +13,7 @@
 #include "plugins/stats/vm_sampler.h"
 #include "tests/agent_fixture.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using nlohmann::json;
@@ -289,4 +289,4 @@ TEST_F(StatsAgentTest, TheVerbOnAStoppedVmSaysSo) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

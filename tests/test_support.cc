@@ -19,7 +19,7 @@
 
 extern char** environ;
 
-namespace banger::testing {
+namespace banger::core::testing {
 namespace fs = std::filesystem;
 
 TempDir::TempDir() {
@@ -111,9 +111,9 @@ bool IsRoot() {
   return ::geteuid() == 0;
 }
 
-}  // namespace banger::testing
+}  // namespace banger::core::testing
 
-namespace banger::testing {
+namespace banger::core::testing {
 
 NetNamespace::NetNamespace() {
   static int counter = 0;
@@ -178,4 +178,4 @@ void BackgroundProcess::Kill(int sig) {
   if (pid_ > 0 && exit_code_ < 0) ::kill(pid_, sig);
 }
 
-}  // namespace banger::testing
+}  // namespace banger::core::testing

@@ -13,7 +13,7 @@
 
 #include "core/lifecycle/store_vm_services.h"
 
-namespace banger::testing {
+namespace banger::core::testing {
 
 // The lifecycle's part of the host for tests and benchmarks that drive
 // capabilities directly: it accepts what capabilities contribute to a VM's
@@ -127,4 +127,4 @@ class AgentProcess {
   BackgroundProcess process_;
 };
 
-}  // namespace banger::testing
+}  // namespace banger::core::testing

@@ -8,7 +8,7 @@
 
 #include "tests/agent_fixture.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using nlohmann::json;
@@ -118,4 +118,4 @@ TEST_F(VsockHealthTest, BadConfigIsAnInitErrorNamingTheKey) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

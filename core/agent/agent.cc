@@ -15,7 +15,7 @@
 #include "core/plugin_host/capability_report.h"
 #include "core/vmm/vmm_process.h"
 
-namespace banger {
+namespace banger::core {
 
 Agent::Agent(AgentConfig config, Logger& logger) : config_(std::move(config)), logger_(logger) {}
 
@@ -156,4 +156,4 @@ void Agent::AddRoutes() {
   });
 }
 
-}  // namespace banger
+}  // namespace banger::core

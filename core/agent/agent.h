@@ -26,7 +26,7 @@
 #include "core/store/state_dir_lock.h"
 #include "core/store/vm_store.h"
 
-namespace banger {
+namespace banger::core {
 
 class Agent {
  public:
@@ -63,4 +63,4 @@ class Agent {
   bool started_ok_ = false;
 };
 
-}  // namespace banger
+}  // namespace banger::core

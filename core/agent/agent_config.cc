@@ -14,7 +14,7 @@
 #include <sstream>
 #include "core/base/duration.h"
 
-namespace banger {
+namespace banger::core {
 namespace po = boost::program_options;
 
 #ifndef BANGER_DEFAULT_PLUGIN_DIR
@@ -247,4 +247,4 @@ Status ValidateAgentConfig(const AgentConfig& config) {
   return Status::Ok();
 }
 
-}  // namespace banger
+}  // namespace banger::core

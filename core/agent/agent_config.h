@@ -18,7 +18,7 @@
 #include "core/base/status.h"
 #include "core/plugin_host/plugin_selection.h"
 
-namespace banger {
+namespace banger::core {
 
 // The agent's own keys, and (inherited) which capabilities to load with what.
 struct AgentConfig : PluginSelection {
@@ -62,4 +62,4 @@ std::vector<std::string> SplitList(const std::string& text);
 // Parses true/false/yes/no/on/off/1/0.
 std::optional<bool> ParseBool(const std::string& text);
 
-}  // namespace banger
+}  // namespace banger::core

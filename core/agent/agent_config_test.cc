@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 TEST(AgentConfigTest, EmptyTextGivesDefaults) {
@@ -136,9 +136,9 @@ TEST(AgentConfigTest, SplitListAndParseBool) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 // config/bangerd.conf documents every key with its default: parsing it must
@@ -168,4 +168,4 @@ TEST(AgentConfigTest, ShippedConfigDocumentsTheDefaults) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

@@ -50,32 +50,32 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (vm.count("version")) {
-    std::cout << "bangerd " << banger::kBangerVersion << " (capability ABI " << BANGER_ABI_MAJOR
-              << "." << BANGER_ABI_MINOR << ")\n";
+    std::cout << "bangerd " << banger::core::kBangerVersion << " (capability ABI "
+              << BANGER_ABI_MAJOR << "." << BANGER_ABI_MINOR << ")\n";
     return 0;
   }
 
   std::string config_path;
   if (vm.count("config")) {
     config_path = vm["config"].as<std::string>();
-  } else if (std::filesystem::exists(banger::kDefaultConfigPath)) {
-    config_path = banger::kDefaultConfigPath;
+  } else if (std::filesystem::exists(banger::core::kDefaultConfigPath)) {
+    config_path = banger::core::kDefaultConfigPath;
   }
-  banger::Result<banger::AgentConfig> loaded = config_path.empty()
-                                                   ? banger::ParseAgentConfig("", "")
-                                                   : banger::LoadAgentConfigFile(config_path);
+  banger::core::Result<banger::core::AgentConfig> loaded =
+      config_path.empty() ? banger::core::ParseAgentConfig("", "")
+                          : banger::core::LoadAgentConfigFile(config_path);
   if (!loaded) {
     std::cerr << "bangerd: " << loaded.status().message() << "\n";
     return 1;
   }
-  banger::AgentConfig config = std::move(loaded.value());
+  banger::core::AgentConfig config = std::move(loaded.value());
   if (vm.count("state-dir")) config.state_dir = vm["state-dir"].as<std::string>();
   if (vm.count("socket")) config.socket_path = vm["socket"].as<std::string>();
   if (vm.count("socket-group")) config.socket_group = vm["socket-group"].as<std::string>();
   if (vm.count("vmm-binary")) config.vmm_binary = vm["vmm-binary"].as<std::string>();
   if (vm.count("plugin-dir")) config.plugin_dirs = vm["plugin-dir"].as<std::vector<std::string>>();
   if (vm.count("log-level")) {
-    auto level = banger::ParseLogLevel(vm["log-level"].as<std::string>());
+    auto level = banger::core::ParseLogLevel(vm["log-level"].as<std::string>());
     if (!level) {
       std::cerr << "bangerd: --log-level: use debug, info, warn or error\n";
       return 2;
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   for (auto& d : config.plugin_dirs) d = Absolute(d);
   if (config.vmm_binary.find('/') != std::string::npos)
     config.vmm_binary = Absolute(config.vmm_binary);
-  if (banger::Status s = banger::ValidateAgentConfig(config); !s) {
+  if (banger::core::Status s = banger::core::ValidateAgentConfig(config); !s) {
     std::cerr << "bangerd: " << s.message() << "\n";
     return 1;
   }
@@ -115,9 +115,9 @@ int main(int argc, char** argv) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
 
-  banger::Logger logger(config.log_level);
-  banger::Agent agent(config, logger);
-  if (banger::Status s = agent.Start(); !s) {
+  banger::core::Logger logger(config.log_level);
+  banger::core::Agent agent(config, logger);
+  if (banger::core::Status s = agent.Start(); !s) {
     logger.Error("core", "cannot start: " + s.message());
     agent.Stop();
     std::cerr << "bangerd: cannot start: " << s.message() << "\n";

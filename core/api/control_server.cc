@@ -20,7 +20,7 @@
 #include <cstring>
 #include <filesystem>
 
-namespace banger {
+namespace banger::core {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
@@ -291,4 +291,4 @@ void ControlServer::Serve(int fd) {
   }
 }
 
-}  // namespace banger
+}  // namespace banger::core

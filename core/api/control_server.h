@@ -20,7 +20,7 @@
 #include "core/base/status.h"
 #include "core/base/unique_fd.h"
 
-namespace banger {
+namespace banger::core {
 
 class ControlServer {
  public:
@@ -60,4 +60,4 @@ class ControlServer {
   bool check_peers_ = true;  // false for TCP
 };
 
-}  // namespace banger
+}  // namespace banger::core

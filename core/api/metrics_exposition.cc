@@ -5,7 +5,7 @@
 #include <set>
 #include <sstream>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 // Metric names: [a-zA-Z_:][a-zA-Z0-9_:]*; anything else becomes '_'.
@@ -97,4 +97,4 @@ std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry)
   return out.str();
 }
 
-}  // namespace banger
+}  // namespace banger::core

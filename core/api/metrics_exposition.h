@@ -9,8 +9,8 @@
 #include "core/plugin_host/plugin_registry.h"
 #include "core/store/vm_store.h"
 
-namespace banger {
+namespace banger::core {
 
 std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry);
 
-}  // namespace banger
+}  // namespace banger::core

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <vector>
 
-namespace banger {
+namespace banger::core {
 
 std::optional<PeerCredentials> ReadPeerCredentials(int fd) {
   ucred cred{};
@@ -50,4 +50,4 @@ std::optional<gid_t> LookupGroup(const std::string& name) {
   return found->gr_gid;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace banger {
+namespace banger::core {
 
 struct PeerPolicy {
   uid_t agent_uid = 0;
@@ -32,4 +32,4 @@ bool PeerAllowed(const PeerCredentials& peer, const PeerPolicy& policy);
 // Resolves a group name; nullopt when there is no such group.
 std::optional<gid_t> LookupGroup(const std::string& name);
 
-}  // namespace banger
+}  // namespace banger::core

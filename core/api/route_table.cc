@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace banger {
+namespace banger::core {
 
 HttpResponse ErrorResponse(int status, const std::string& message) {
   return JsonResponse(status, nlohmann::json{{"error", message}}.dump() + "\n");
@@ -76,4 +76,4 @@ HttpResponse RouteTable::Dispatch(HttpRequest& request) const {
   return ErrorResponse(404, "no such endpoint: " + request.method + " " + request.path);
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -11,7 +11,7 @@
 
 #include "core/base/http_message.h"
 
-namespace banger {
+namespace banger::core {
 
 class RouteTable {
  public:
@@ -37,4 +37,4 @@ class RouteTable {
 // Splits "/a/b/c" into {"a","b","c"} (percent-decoded).
 std::vector<std::string> SplitPath(const std::string& path);
 
-}  // namespace banger
+}  // namespace banger::core

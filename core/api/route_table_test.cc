@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 HttpRequest Request(const std::string& method, const std::string& path) {
@@ -47,4 +47,4 @@ TEST(RouteTableTest, UnknownPathIs404AndWrongMethodIs405) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

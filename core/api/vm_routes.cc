@@ -9,7 +9,7 @@
 
 #include "core/lifecycle/vm_view.h"
 
-namespace banger {
+namespace banger::core {
 
 using nlohmann::json;
 
@@ -238,4 +238,4 @@ void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistr
   });
 }
 
-}  // namespace banger
+}  // namespace banger::core

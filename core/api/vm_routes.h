@@ -18,7 +18,7 @@
 #include "core/plugin_host/verb_registry.h"
 #include "core/store/vm_store.h"
 
-namespace banger {
+namespace banger::core {
 
 void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistry& verbs,
                  HookDispatcher& dispatcher, OperationLog& ops);
@@ -26,4 +26,4 @@ void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistr
 // HTTP status for a core Status (404, 409, 400, 503, 500).
 int HttpStatusFor(const Status& s);
 
-}  // namespace banger
+}  // namespace banger::core

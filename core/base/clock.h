@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace banger {
+namespace banger::core {
 
 inline int64_t UnixMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -12,4 +12,4 @@ inline int64_t UnixMillis() {
       .count();
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -2,7 +2,7 @@
 
 #include <banger/capability.hpp>
 
-namespace banger {
+namespace banger::core {
 
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   // One parser for the agent and its capabilities: the SDK's.
@@ -11,4 +11,4 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   return std::chrono::milliseconds(*ms);
 }
 
-}  // namespace banger
+}  // namespace banger::core

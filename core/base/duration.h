@@ -7,10 +7,10 @@
 #include <string>
 #include <string_view>
 
-namespace banger {
+namespace banger::core {
 
 // (The SDK's parser, which capabilities use too; it also has the formatter,
 // banger::FormatDurationMs.)
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
-}  // namespace banger
+}  // namespace banger::core

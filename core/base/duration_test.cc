@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <banger/capability.hpp>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using std::chrono::milliseconds;
@@ -35,4 +35,4 @@ TEST(DurationTest, FormatsTheShortestExactSpelling) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

@@ -9,7 +9,7 @@
 #include <map>
 #include <string>
 
-namespace banger {
+namespace banger::core {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
@@ -46,4 +46,4 @@ inline HttpResponse JsonResponse(int status, std::string body,
 // {"error": "<message>"} with `status`.
 HttpResponse ErrorResponse(int status, const std::string& message);
 
-}  // namespace banger
+}  // namespace banger::core

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
-namespace banger {
+namespace banger::core {
 
 std::optional<LogLevel> ParseLogLevel(std::string_view text) {
   if (text == "debug") return LogLevel::kDebug;
@@ -53,4 +53,4 @@ void Logger::Log(LogLevel level, std::string_view source, std::string_view text)
   (void)unused;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace banger {
+namespace banger::core {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
@@ -35,4 +35,4 @@ class Logger {
   int fd_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

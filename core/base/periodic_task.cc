@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace banger {
+namespace banger::core {
 
 void PeriodicTask::Start() {
   thread_ = std::thread([this] {
@@ -26,4 +26,4 @@ void PeriodicTask::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-}  // namespace banger
+}  // namespace banger::core

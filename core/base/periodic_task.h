@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-namespace banger {
+namespace banger::core {
 
 class PeriodicTask {
  public:
@@ -31,4 +31,4 @@ class PeriodicTask {
   std::thread thread_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

@@ -15,7 +15,7 @@
 
 extern char** environ;
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 int PidfdOpen(pid_t pid) {
@@ -102,4 +102,4 @@ Result<ProcessOutcome> RunProcess(const std::vector<std::string>& argv,
   return outcome;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -13,7 +13,7 @@
 
 #include "core/base/status.h"
 
-namespace banger {
+namespace banger::core {
 
 struct ProcessOutcome {
   int exit_code = -1;   // when it exited
@@ -28,4 +28,4 @@ Result<ProcessOutcome> RunProcess(const std::vector<std::string>& argv,
                                   std::chrono::milliseconds timeout,
                                   const std::function<void(std::string_view)>& on_output = {});
 
-}  // namespace banger
+}  // namespace banger::core

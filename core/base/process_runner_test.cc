@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using namespace std::chrono_literals;
@@ -75,4 +75,4 @@ TEST(ProcessRunnerTest, EmptyArgvIsAnError) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

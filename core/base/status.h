@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-namespace banger {
+namespace banger::core {
 
 enum class StatusCode {
   kOk = 0,
@@ -75,4 +75,4 @@ class Result {
   Status status_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

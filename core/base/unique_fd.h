@@ -6,7 +6,7 @@
 
 #include <utility>
 
-namespace banger {
+namespace banger::core {
 
 class UniqueFd {
  public:
@@ -33,4 +33,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace banger
+}  // namespace banger::core

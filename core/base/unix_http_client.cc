@@ -8,7 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
-namespace banger {
+namespace banger::core {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
@@ -97,4 +97,4 @@ HttpCallResult UnixHttpStream(const std::string& socket_path, const std::string&
   return result;
 }
 
-}  // namespace banger
+}  // namespace banger::core

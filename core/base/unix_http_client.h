@@ -12,7 +12,7 @@
 
 #include "core/base/status.h"
 
-namespace banger {
+namespace banger::core {
 
 struct HttpReply {
   int status = 0;
@@ -42,4 +42,4 @@ HttpCallResult UnixHttpStream(const std::string& socket_path, const std::string&
                               std::chrono::milliseconds timeout,
                               const std::function<void(std::string_view)>& on_chunk);
 
-}  // namespace banger
+}  // namespace banger::core

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace banger {
+namespace banger::core {
 
 namespace {
 
@@ -111,4 +111,4 @@ void Operation::Finish(const Status& outcome) {
   log_.End(id_, MsSince(began_), outcome.ok() ? "" : outcome.message());
 }
 
-}  // namespace banger
+}  // namespace banger::core

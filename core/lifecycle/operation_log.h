@@ -16,7 +16,7 @@
 #include "core/base/logger.h"
 #include "core/base/status.h"
 
-namespace banger {
+namespace banger::core {
 
 struct OperationStage {
   std::string name;
@@ -88,4 +88,4 @@ class Operation {
   bool finished_ = false;
 };
 
-}  // namespace banger
+}  // namespace banger::core

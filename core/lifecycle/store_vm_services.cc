@@ -6,7 +6,7 @@
 
 #include "core/lifecycle/vm_view.h"
 
-namespace banger {
+namespace banger::core {
 
 int ToBangerCode(const Status& s) {
   switch (s.code()) {
@@ -169,4 +169,4 @@ ServiceStatus StoreVmServices::PublishStats(const std::string&,
   return ServiceStatus::Ok();
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -13,7 +13,7 @@
 #include "core/store/handle_store.h"
 #include "core/store/vm_store.h"
 
-namespace banger {
+namespace banger::core {
 
 // A capability.h status code for a core Status.
 int ToBangerCode(const Status& s);
@@ -69,4 +69,4 @@ class StoreVmServices : public VmServices {
   HandleRediscoverer rediscover_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

@@ -13,7 +13,7 @@
 
 #include "core/base/unique_fd.h"
 
-namespace banger {
+namespace banger::core {
 
 VmPaths VmPathsFor(const std::string& state_dir, const std::string& vm_id) {
   VmPaths p;
@@ -100,4 +100,4 @@ Status RemoveVmFiles(const VmPaths& paths) {
   return Status::Ok();
 }
 
-}  // namespace banger
+}  // namespace banger::core

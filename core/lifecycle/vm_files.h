@@ -9,7 +9,7 @@
 
 #include "core/base/status.h"
 
-namespace banger {
+namespace banger::core {
 
 struct VmPaths {
   std::string dir;
@@ -36,4 +36,4 @@ Status RemoveVmFiles(const VmPaths& paths);
 // otherwise data extents only (holes stay holes). Exposed for tests.
 Status CopyOnWriteFile(const std::string& src, const std::string& dst);
 
-}  // namespace banger
+}  // namespace banger::core

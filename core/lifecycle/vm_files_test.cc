@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 class VmFilesTest : public ::testing::Test {
@@ -77,4 +77,4 @@ TEST_F(VmFilesTest, AStateDirTooDeepForSocketsIsRefused) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

@@ -1,6 +1,6 @@
 #include "core/lifecycle/vm_locks.h"
 
-namespace banger {
+namespace banger::core {
 
 std::shared_ptr<std::mutex> VmLocks::MutexFor(const std::string& vm_id) {
   std::lock_guard lock(mu_);
@@ -19,4 +19,4 @@ std::optional<VmLocks::Guard> VmLocks::TryAcquire(const std::string& vm_id) {
   return Guard(std::move(m), std::adopt_lock);
 }
 
-}  // namespace banger
+}  // namespace banger::core

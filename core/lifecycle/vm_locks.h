@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace banger {
+namespace banger::core {
 
 class VmLocks {
  public:
@@ -34,4 +34,4 @@ class VmLocks {
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

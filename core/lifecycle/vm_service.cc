@@ -12,7 +12,7 @@
 #include "core/lifecycle/vm_files.h"
 #include "core/lifecycle/vm_view.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 std::string Quoted(const std::string& name) {
@@ -643,4 +643,4 @@ bool VmService::ReconcileOne(const VmRecordPtr& vm,
   return true;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -31,7 +31,7 @@
 #include "core/vmm/firecracker_client.h"
 #include "core/vmm/vmm_process.h"
 
-namespace banger {
+namespace banger::core {
 
 struct VmServiceOptions {
   std::string state_dir;
@@ -121,4 +121,4 @@ class VmService : public VmLifecycleServices {
   std::map<std::string, Contributions> preparing_;  // by VM id
 };
 
-}  // namespace banger
+}  // namespace banger::core

@@ -1,6 +1,6 @@
 #include "core/lifecycle/vm_view.h"
 
-namespace banger {
+namespace banger::core {
 
 banger_vm MakeVmView(const VmRecord& r) {
   banger_vm v{};
@@ -24,4 +24,4 @@ banger_vm MakeVmView(const VmRecord& r) {
   return v;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -5,8 +5,8 @@
 #include "banger/capability.h"
 #include "core/store/vm_record.h"
 
-namespace banger {
+namespace banger::core {
 
 banger_vm MakeVmView(const VmRecord& record);
 
-}  // namespace banger
+}  // namespace banger::core

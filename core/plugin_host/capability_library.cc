@@ -6,7 +6,7 @@
 #define BOOST_DLL_USE_STD_FS
 #include <boost/dll/shared_library.hpp>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 // The smallest descriptor ABI 1.0 accepts: everything through `shutdown`.
@@ -159,4 +159,4 @@ Result<CapabilityLibrary> LoadCapabilityLibrary(const std::string& path,
   return lib;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -14,7 +14,7 @@
 #include "core/base/status.h"
 #include "core/plugin_host/plugin_file.h"
 
-namespace banger {
+namespace banger::core {
 
 // The hooks a descriptor provides, read once at load time. A hook past the
 // descriptor's struct_size is null, whatever the memory there holds.
@@ -59,4 +59,4 @@ Result<CapabilityLibrary> LoadCapabilityLibrary(const std::string& path,
                                                 const PluginFilePolicy& policy,
                                                 std::string* seen_abi = nullptr);
 
-}  // namespace banger
+}  // namespace banger::core

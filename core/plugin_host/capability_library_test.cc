@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 int Init(const banger_host*, void**, banger_message*) {
@@ -74,4 +74,4 @@ TEST(DescribeHooksTest, NamesPresentHooksAndTickInterval) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

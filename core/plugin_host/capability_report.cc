@@ -4,7 +4,7 @@
 
 #include "banger/capability.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using nlohmann::json;
@@ -99,4 +99,4 @@ std::string CapabilitiesReport(const PluginRegistry& registry, const VerbRegistr
   return j.dump(2) + "\n";
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -9,7 +9,7 @@
 #include "core/plugin_host/plugin_registry.h"
 #include "core/plugin_host/verb_registry.h"
 
-namespace banger {
+namespace banger::core {
 
 // One capability; `verbs` may be null (offline mode has none).
 std::string CapabilityReport(const Plugin& plugin, const VerbRegistry* verbs);
@@ -19,4 +19,4 @@ std::string CapabilityReport(const Plugin& plugin, const VerbRegistry* verbs);
 std::string CapabilitiesReport(const PluginRegistry& registry, const VerbRegistry* verbs,
                                bool offline);
 
-}  // namespace banger
+}  // namespace banger::core

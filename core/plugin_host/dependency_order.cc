@@ -4,7 +4,7 @@
 #include <functional>
 #include <set>
 
-namespace banger {
+namespace banger::core {
 
 DependencyOrder OrderByDependencies(const std::vector<DependencyNode>& nodes,
                                     const std::map<std::string, std::string>& unavailable) {
@@ -64,4 +64,4 @@ DependencyOrder OrderByDependencies(const std::vector<DependencyNode>& nodes,
   return out;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace banger {
+namespace banger::core {
 
 struct DependencyNode {
   std::string name;
@@ -29,4 +29,4 @@ struct DependencyOrder {
 DependencyOrder OrderByDependencies(const std::vector<DependencyNode>& nodes,
                                     const std::map<std::string, std::string>& unavailable = {});
 
-}  // namespace banger
+}  // namespace banger::core

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 TEST(DependencyOrderTest, DependenciesComeFirstAndInputOrderIsKept) {
@@ -45,4 +45,4 @@ TEST(DependencyOrderTest, SelfDependencyIsACycle) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <exception>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 struct HookOutcome {
@@ -206,4 +206,4 @@ Result<std::string> HookDispatcher::Query(const std::string& capability, const s
   return reply;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -18,7 +18,7 @@
 #include "core/plugin_host/host_services.h"
 #include "core/plugin_host/plugin_registry.h"
 
-namespace banger {
+namespace banger::core {
 
 class HookDispatcher {
  public:
@@ -73,4 +73,4 @@ class HookDispatcher {
   const Logger& logger_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

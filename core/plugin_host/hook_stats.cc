@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-namespace banger {
+namespace banger::core {
 
 void HookStats::Record(const std::string& hook, uint64_t ns, bool failed,
                        const std::string& error) {
@@ -27,4 +27,4 @@ HookStatsSnapshot HookStats::Snapshot() const {
   return data_;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <string>
 
-namespace banger {
+namespace banger::core {
 
 struct HookCounters {
   uint64_t calls = 0;
@@ -35,4 +35,4 @@ class HookStats {
   HookStatsSnapshot data_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

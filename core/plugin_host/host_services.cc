@@ -6,7 +6,7 @@
 
 #include "core/base/process_runner.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using Context = HostServices::Context;
@@ -310,4 +310,4 @@ void HostServices::SetInInit(Plugin& plugin, bool in_init) {
   contexts_.at(&plugin)->in_init.store(in_init);
 }
 
-}  // namespace banger
+}  // namespace banger::core

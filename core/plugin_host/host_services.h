@@ -18,7 +18,7 @@
 #include "core/plugin_host/verb_registry.h"
 #include "core/plugin_host/vm_services.h"
 
-namespace banger {
+namespace banger::core {
 
 class HostServices {
  public:
@@ -53,4 +53,4 @@ class HostServices {
   std::map<const Plugin*, std::unique_ptr<Context>> contexts_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
-namespace banger {
+namespace banger::core {
 
 std::string ProcFdPath(int fd) {
   return "/proc/self/fd/" + std::to_string(fd);
@@ -49,4 +49,4 @@ Result<UniqueFd> OpenPluginFile(const std::string& path, const PluginFilePolicy&
   return fd;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -10,7 +10,7 @@
 #include "core/base/status.h"
 #include "core/base/unique_fd.h"
 
-namespace banger {
+namespace banger::core {
 
 struct PluginFilePolicy {
   bool allow_symlinks = false;  // core.allow_plugin_symlinks
@@ -25,4 +25,4 @@ Result<UniqueFd> OpenPluginFile(const std::string& path, const PluginFilePolicy&
 // "/proc/self/fd/N": the path dlopen is given for a checked descriptor.
 std::string ProcFdPath(int fd);
 
-}  // namespace banger
+}  // namespace banger::core

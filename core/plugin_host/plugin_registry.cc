@@ -7,7 +7,7 @@
 
 #include "core/plugin_host/dependency_order.h"
 
-namespace banger {
+namespace banger::core {
 namespace fs = std::filesystem;
 
 std::string PluginStateName(PluginState s) {
@@ -188,4 +188,4 @@ Plugin* PluginRegistry::Find(const std::string& name) const {
   return nullptr;
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -18,7 +18,7 @@
 #include "core/plugin_host/hook_stats.h"
 #include "core/plugin_host/plugin_selection.h"
 
-namespace banger {
+namespace banger::core {
 
 enum class PluginState {
   kLoaded,    // enabled, file valid, dependencies ordered; init not run yet
@@ -73,4 +73,4 @@ class PluginRegistry {
   std::vector<std::string> warnings_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

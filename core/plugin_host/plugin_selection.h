@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace banger {
+namespace banger::core {
 
 // One `key = value` line of a capability's section, in file order.
 struct ConfigEntry {
@@ -24,4 +24,4 @@ struct PluginSelection {
   std::map<std::string, std::vector<ConfigEntry>> sections;  // [name] -> entries
 };
 
-}  // namespace banger
+}  // namespace banger::core

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-namespace banger {
+namespace banger::core {
 
 void TickScheduler::Start() {
   for (Plugin* p : dispatcher_.Running()) {
@@ -24,4 +24,4 @@ void TickScheduler::Stop() {
   tasks_.clear();
 }
 
-}  // namespace banger
+}  // namespace banger::core

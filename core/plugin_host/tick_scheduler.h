@@ -10,7 +10,7 @@
 #include "core/base/periodic_task.h"
 #include "core/plugin_host/hook_dispatcher.h"
 
-namespace banger {
+namespace banger::core {
 
 class TickScheduler {
  public:
@@ -27,4 +27,4 @@ class TickScheduler {
   std::vector<std::unique_ptr<PeriodicTask>> tasks_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 
-namespace banger {
+namespace banger::core {
 
 bool VerbRegistry::IsReserved(const std::string& verb) {
   static const std::array<const char*, 12> kReserved = {"create", "start",  "stop", "kill",
@@ -50,4 +50,4 @@ std::vector<VerbInfo> VerbRegistry::OfCapability(const std::string& capability) 
   return out;
 }
 
-}  // namespace banger
+}  // namespace banger::core

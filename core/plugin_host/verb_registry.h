@@ -11,7 +11,7 @@
 
 #include "core/base/status.h"
 
-namespace banger {
+namespace banger::core {
 
 struct VerbInfo {
   std::string verb;
@@ -36,4 +36,4 @@ class VerbRegistry {
   std::map<std::string, VerbInfo> verbs_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

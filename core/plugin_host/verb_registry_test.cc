@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 TEST(VerbRegistryTest, RegistersAndFinds) {
@@ -26,4 +26,4 @@ TEST(VerbRegistryTest, RefusesTakenReservedAndMalformed) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

@@ -13,7 +13,7 @@
 
 #include "banger/capability.h"
 
-namespace banger {
+namespace banger::core {
 
 // A service outcome: a capability.h status code and a message for non-OK.
 struct ServiceStatus {
@@ -62,4 +62,4 @@ class VmServices {
                                      const std::vector<VmSample>& batch) = 0;
 };
 
-}  // namespace banger
+}  // namespace banger::core

@@ -1,6 +1,6 @@
 #include "core/store/handle_store.h"
 
-namespace banger {
+namespace banger::core {
 
 Result<std::string> HandleStore::Get(const std::string& vm_id, const std::string& capability,
                                      const std::string& key) {
@@ -103,4 +103,4 @@ void HandleStore::ForgetAll() {
   cache_.clear();
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -14,7 +14,7 @@
 #include "core/store/vm_record.h"
 #include "core/store/vm_store.h"
 
-namespace banger {
+namespace banger::core {
 
 class HandleStore {
  public:
@@ -46,4 +46,4 @@ class HandleStore {
   std::map<std::string, VmHandles> cache_;  // vm id -> handles, as last read or written
 };
 
-}  // namespace banger
+}  // namespace banger::core

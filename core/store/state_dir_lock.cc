@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace banger {
+namespace banger::core {
 
 Result<std::unique_ptr<StateDirLock>> StateDirLock::Acquire(const std::string& state_dir) {
   std::string path = state_dir + "/bangerd.lock";
@@ -32,4 +32,4 @@ Result<std::unique_ptr<StateDirLock>> StateDirLock::Acquire(const std::string& s
   return std::unique_ptr<StateDirLock>(new StateDirLock(path, std::move(fd)));
 }
 
-}  // namespace banger
+}  // namespace banger::core

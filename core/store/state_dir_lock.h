@@ -10,7 +10,7 @@
 #include "core/base/status.h"
 #include "core/base/unique_fd.h"
 
-namespace banger {
+namespace banger::core {
 
 class StateDirLock {
  public:
@@ -25,4 +25,4 @@ class StateDirLock {
   UniqueFd fd_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

@@ -8,7 +8,7 @@
 #include <msgpack.hpp>
 #include <span>
 
-namespace banger {
+namespace banger::core {
 
 namespace {
 
@@ -477,4 +477,4 @@ Result<VmStats> DecodeVmStats(std::string_view blob, std::string_view id_hint) {
   return s;
 }
 
-}  // namespace banger
+}  // namespace banger::core

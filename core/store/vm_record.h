@@ -16,7 +16,7 @@
 
 #include "core/base/status.h"
 
-namespace banger {
+namespace banger::core {
 
 inline constexpr int kVmRecordSchemaVersion = 1;
 
@@ -100,4 +100,4 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
 std::string EncodeVmStats(const VmStats& stats);
 Result<VmStats> DecodeVmStats(std::string_view blob, std::string_view id_hint);
 
-}  // namespace banger
+}  // namespace banger::core

@@ -4,7 +4,7 @@
 
 #include <msgpack.hpp>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 VmRecord FullRecord() {
@@ -255,4 +255,4 @@ TEST(VmRecordTest, IdsAreRandomHex) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

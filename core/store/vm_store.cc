@@ -9,7 +9,7 @@
 #include <mutex>
 #include <utility>
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 MDB_val Val(std::string_view s) {
@@ -558,4 +558,4 @@ uint64_t VmStore::commits() const {
   return commits_.load();
 }
 
-}  // namespace banger
+}  // namespace banger::core

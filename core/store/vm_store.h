@@ -36,7 +36,7 @@
 typedef struct MDB_env MDB_env;
 typedef struct MDB_txn MDB_txn;
 
-namespace banger {
+namespace banger::core {
 
 struct CorruptRecord {
   std::string id;
@@ -167,4 +167,4 @@ class VmStore {
   std::map<std::string, VmStatsPtr, std::less<>> stats_by_id_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

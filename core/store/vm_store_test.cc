@@ -15,7 +15,7 @@
 #include "core/store/handle_store.h"
 #include "core/store/state_dir_lock.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 class TempDir {
@@ -437,4 +437,4 @@ TEST_F(VmStoreTest, HandlesWriteThroughAndSurviveAReopen) {
 }
 
 }  // namespace
-}  // namespace banger
+}  // namespace banger::core

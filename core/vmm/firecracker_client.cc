@@ -4,7 +4,7 @@
 
 #include "core/base/unix_http_client.h"
 
-namespace banger {
+namespace banger::core {
 
 using nlohmann::json;
 
@@ -116,4 +116,4 @@ Status FirecrackerClient::Act(FcAction a) const {
   return Done(Call("PUT", "/actions", ActionBody(a)));
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -13,7 +13,7 @@
 
 #include "core/base/status.h"
 
-namespace banger {
+namespace banger::core {
 
 struct FcBootSource {
   std::string kernel_image_path;
@@ -91,4 +91,4 @@ class FirecrackerClient {
   std::chrono::milliseconds timeout_;
 };
 
-}  // namespace banger
+}  // namespace banger::core

@@ -11,7 +11,7 @@
 
 #include "core/base/unique_fd.h"
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 std::string ReadSmallFile(const std::string& path) {
@@ -107,4 +107,4 @@ Result<ProcessIdentity> FindProcessByApiSocket(const std::string& api_socket,
                           ": not the VMM that was recorded; refusing it");
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -14,7 +14,7 @@
 
 #include "core/base/status.h"
 
-namespace banger {
+namespace banger::core {
 
 struct ProcessIdentity {
   pid_t pid = 0;
@@ -38,4 +38,4 @@ std::map<std::string, std::vector<ProcessIdentity>> ScanApiSocketProcesses();
 Result<ProcessIdentity> FindProcessByApiSocket(const std::string& api_socket,
                                                uint64_t recorded_start_time);
 
-}  // namespace banger
+}  // namespace banger::core

@@ -20,7 +20,7 @@
 
 extern char** environ;
 
-namespace banger {
+namespace banger::core {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -246,4 +246,4 @@ Status KillVmm(const ProcessIdentity& vmm) {
   return SigkillAndWait(pidfd.get(), vmm);
 }
 
-}  // namespace banger
+}  // namespace banger::core

@@ -16,7 +16,7 @@
 #include "core/base/status.h"
 #include "core/vmm/process_identity.h"
 
-namespace banger {
+namespace banger::core {
 
 struct VmmLaunchSpec {
   std::string binary;  // a path, or a name looked up in PATH
@@ -69,4 +69,4 @@ Status KillVmm(const ProcessIdentity& vmm);
 // otherwise).
 void ReapIfExitedChild(pid_t pid);
 
-}  // namespace banger
+}  // namespace banger::core

@@ -98,12 +98,13 @@ int main(int argc, char** argv) {
   }
   ::signal(SIGPIPE, SIG_IGN);
 
-  banger::Logger logger(banger::LogLevel::kInfo);
-  banger::RouteTable routes;
+  banger::core::Logger logger(banger::core::LogLevel::kInfo);
+  banger::core::RouteTable routes;
   fcsim::SimVmm vmm(options);
   vmm.AddRoutes(routes);
-  banger::ControlServer server(routes, banger::PeerPolicy{::geteuid(), std::nullopt}, logger);
-  if (banger::Status s = server.Listen(api_sock); !s) {
+  banger::core::ControlServer server(routes, banger::core::PeerPolicy{::geteuid(), std::nullopt},
+                                     logger);
+  if (banger::core::Status s = server.Listen(api_sock); !s) {
     std::fprintf(stderr, "Failed to open the API socket at: %s: %s\n", api_sock.c_str(),
                  s.message().c_str());
     return 1;

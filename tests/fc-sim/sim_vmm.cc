@@ -15,9 +15,9 @@
 
 namespace fcsim {
 
-using banger::HttpRequest;
-using banger::HttpResponse;
-using banger::JsonResponse;
+using banger::core::HttpRequest;
+using banger::core::HttpResponse;
+using banger::core::JsonResponse;
 using nlohmann::json;
 
 namespace {
@@ -62,7 +62,7 @@ SimVmm::~SimVmm() {
   if (burn_thread_.joinable()) burn_thread_.join();
 }
 
-void SimVmm::AddRoutes(banger::RouteTable& routes) {
+void SimVmm::AddRoutes(banger::core::RouteTable& routes) {
   auto delayed = [this](auto handler) {
     return [this, handler](const HttpRequest& req) {
       if (options_.api_delay_ms > 0) {
@@ -149,11 +149,11 @@ HttpResponse SimVmm::Dispatch(const std::string& what, const json& body, const H
 HttpResponse SimVmm::BootSource(const json& body) {
   // Firecracker opens the kernel (and initrd) when the request arrives.
   std::string kernel = body["kernel_image_path"];
-  banger::UniqueFd fd(::open(kernel.c_str(), O_RDONLY | O_CLOEXEC));
+  banger::core::UniqueFd fd(::open(kernel.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Fault("The kernel file cannot be opened: " + OsError(errno));
   if (body.contains("initrd_path")) {
     std::string initrd = body["initrd_path"];
-    banger::UniqueFd ifd(::open(initrd.c_str(), O_RDONLY | O_CLOEXEC));
+    banger::core::UniqueFd ifd(::open(initrd.c_str(), O_RDONLY | O_CLOEXEC));
     if (!ifd.valid()) return Fault("The initrd file cannot be opened: " + OsError(errno));
   }
   std::lock_guard lock(mu_);
@@ -172,7 +172,7 @@ HttpResponse SimVmm::Drive(const std::string& id, const json& body) {
   }
   std::string path = body["path_on_host"];
   bool read_only = body.value("is_read_only", false);
-  banger::UniqueFd fd(::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+  banger::core::UniqueFd fd(::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
   if (!fd.valid()) {
     return Fault("Unable to create the block device: BackingFile(" + OsError(errno) + ", \"" +
                  path + "\")");
@@ -206,7 +206,7 @@ HttpResponse SimVmm::NetworkInterface(const std::string& id, const json& body) {
   // Firecracker runs unprivileged (jailer): it can open an existing tap but
   // not create one, so a missing tap fails here too, even when run as root.
   if (::if_nametoindex(dev.c_str()) == 0) return fail(ENODEV);
-  banger::UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  banger::core::UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid()) return fail(errno);
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, dev.c_str(), IFNAMSIZ - 1);
@@ -251,7 +251,7 @@ HttpResponse SimVmm::Metrics(const json& body) {
 HttpResponse SimVmm::Logger(const json& body) {
   if (body.contains("log_path")) {
     std::string path = body["log_path"];
-    banger::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    banger::core::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) return Fault("Cannot open the log file: " + OsError(errno));
   }
   return NoContent();

@@ -40,22 +40,22 @@ class SimVmm {
   explicit SimVmm(SimOptions options);
   ~SimVmm();
 
-  void AddRoutes(banger::RouteTable& routes);
+  void AddRoutes(banger::core::RouteTable& routes);
   // Blocks until the guest "shut down" (SendCtrlAltDel honoured).
   void WaitForExit();
 
  private:
-  banger::HttpResponse Put(const std::string& what, const banger::HttpRequest& req);
-  banger::HttpResponse Dispatch(const std::string& what, const nlohmann::json& body,
-                                const banger::HttpRequest& req);
-  banger::HttpResponse BootSource(const nlohmann::json& body);
-  banger::HttpResponse Drive(const std::string& id, const nlohmann::json& body);
-  banger::HttpResponse NetworkInterface(const std::string& id, const nlohmann::json& body);
-  banger::HttpResponse Vsock(const nlohmann::json& body);
-  banger::HttpResponse MachineConfig(const nlohmann::json& body);
-  banger::HttpResponse Metrics(const nlohmann::json& body);
-  banger::HttpResponse Logger(const nlohmann::json& body);
-  banger::HttpResponse Action(const nlohmann::json& body);
+  banger::core::HttpResponse Put(const std::string& what, const banger::core::HttpRequest& req);
+  banger::core::HttpResponse Dispatch(const std::string& what, const nlohmann::json& body,
+                                      const banger::core::HttpRequest& req);
+  banger::core::HttpResponse BootSource(const nlohmann::json& body);
+  banger::core::HttpResponse Drive(const std::string& id, const nlohmann::json& body);
+  banger::core::HttpResponse NetworkInterface(const std::string& id, const nlohmann::json& body);
+  banger::core::HttpResponse Vsock(const nlohmann::json& body);
+  banger::core::HttpResponse MachineConfig(const nlohmann::json& body);
+  banger::core::HttpResponse Metrics(const nlohmann::json& body);
+  banger::core::HttpResponse Logger(const nlohmann::json& body);
+  banger::core::HttpResponse Action(const nlohmann::json& body);
   void StartGuest();
   void MetricsLoop();
   void BurnLoop();
@@ -66,10 +66,10 @@ class SimVmm {
   bool exit_requested_ = false;
   bool running_ = false;
   bool has_boot_source_ = false;
-  banger::UniqueFd kernel_fd_;
-  std::map<std::string, banger::UniqueFd> drives_;
+  banger::core::UniqueFd kernel_fd_;
+  std::map<std::string, banger::core::UniqueFd> drives_;
   std::string root_drive_;
-  std::map<std::string, banger::UniqueFd> taps_;
+  std::map<std::string, banger::core::UniqueFd> taps_;
   uint32_t vcpus_ = 1;
   uint64_t mem_mib_ = 128;
   SimMetrics metrics_;

@@ -52,7 +52,7 @@ VsockRelay::~VsockRelay() {
 
 std::string VsockRelay::Bind(const std::string& uds_path) {
   if (listen_fd_.valid()) return "";  // an update of the device: keep the socket
-  banger::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  banger::core::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr = Address(uds_path);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(fd.get(), 64) != 0) {
@@ -76,13 +76,13 @@ void VsockRelay::AcceptLoop() {
 }
 
 void VsockRelay::Serve(int host_fd) {
-  banger::UniqueFd host(host_fd);
+  banger::core::UniqueFd host(host_fd);
   std::string line = ReadRequestLine(host.get());
   unsigned port = 0;
   if (!running_ || guest_dir_.empty() || std::sscanf(line.c_str(), "CONNECT %u", &port) != 1) {
     return;  // closed with no reply, as Firecracker does
   }
-  banger::UniqueFd guest(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  banger::core::UniqueFd guest(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr = Address(guest_dir_ + "/" + std::to_string(port) + ".sock");
   if (::connect(guest.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     count_("conn_event_fails", 1);

@@ -35,7 +35,7 @@ class VsockRelay {
 
   std::string guest_dir_;
   Counter count_;
-  banger::UniqueFd listen_fd_;
+  banger::core::UniqueFd listen_fd_;
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::atomic<uint32_t> next_host_port_{1u << 30};

@@ -14,33 +14,34 @@ std::string ResolveSocket(const std::string& flag_value) {
   return kDefaultSocket;
 }
 
-banger::Result<nlohmann::json> AgentClient::Call(const std::string& method,
-                                                 const std::string& target,
-                                                 const std::string& body) const {
-  auto r = banger::UnixHttpCall(socket_path_, method, target, body, std::chrono::minutes(5));
+banger::core::Result<nlohmann::json> AgentClient::Call(const std::string& method,
+                                                       const std::string& target,
+                                                       const std::string& body) const {
+  auto r = banger::core::UnixHttpCall(socket_path_, method, target, body, std::chrono::minutes(5));
   if (!r.ok()) {
     std::string hint;
-    if (r.failure == banger::HttpFailure::kNoSocket || r.failure == banger::HttpFailure::kRefused) {
+    if (r.failure == banger::core::HttpFailure::kNoSocket ||
+        r.failure == banger::core::HttpFailure::kRefused) {
       hint = "; is bangerd running? (set --socket or BANGER_SOCKET)";
     }
-    return banger::Status::Error("cannot reach bangerd: " + r.error + hint);
+    return banger::core::Status::Error("cannot reach bangerd: " + r.error + hint);
   }
   nlohmann::json j = nlohmann::json::parse(r.reply.body, nullptr, /*allow_exceptions=*/false);
   if (r.reply.status >= 300) {
     if (j.is_object() && j.contains("error") && j["error"].is_string()) {
-      return banger::Status::Error(j["error"].get<std::string>());
+      return banger::core::Status::Error(j["error"].get<std::string>());
     }
-    return banger::Status::Error("bangerd answered HTTP " + std::to_string(r.reply.status));
+    return banger::core::Status::Error("bangerd answered HTTP " + std::to_string(r.reply.status));
   }
-  if (j.is_discarded()) return banger::Status::Error("bangerd sent a reply that is not JSON");
+  if (j.is_discarded()) return banger::core::Status::Error("bangerd sent a reply that is not JSON");
   return j;
 }
 
-banger::Status AgentClient::Stream(
+banger::core::Status AgentClient::Stream(
     const std::string& method, const std::string& target, const std::string& body,
     const std::function<void(const nlohmann::json&)>& on_event) const {
   std::string pending;
-  auto r = banger::UnixHttpStream(
+  auto r = banger::core::UnixHttpStream(
       socket_path_, method, target, body, std::chrono::minutes(30), [&](std::string_view chunk) {
         pending.append(chunk);
         size_t nl;
@@ -52,19 +53,20 @@ banger::Status AgentClient::Stream(
       });
   if (!r.ok()) {
     std::string hint;
-    if (r.failure == banger::HttpFailure::kNoSocket || r.failure == banger::HttpFailure::kRefused) {
+    if (r.failure == banger::core::HttpFailure::kNoSocket ||
+        r.failure == banger::core::HttpFailure::kRefused) {
       hint = "; is bangerd running? (set --socket or BANGER_SOCKET)";
     }
-    return banger::Status::Error("cannot reach bangerd: " + r.error + hint);
+    return banger::core::Status::Error("cannot reach bangerd: " + r.error + hint);
   }
   if (r.reply.status >= 300) {
     auto j = nlohmann::json::parse(r.reply.body, nullptr, false);
     if (j.is_object() && j.contains("error") && j["error"].is_string()) {
-      return banger::Status::Error(j["error"].get<std::string>());
+      return banger::core::Status::Error(j["error"].get<std::string>());
     }
-    return banger::Status::Error("bangerd answered HTTP " + std::to_string(r.reply.status));
+    return banger::core::Status::Error("bangerd answered HTTP " + std::to_string(r.reply.status));
   }
-  return banger::Status::Ok();
+  return banger::core::Status::Ok();
 }
 
 }  // namespace bangerctl

@@ -17,13 +17,13 @@ std::string ResolveSocket(const std::string& flag_value);
 class AgentClient {
  public:
   explicit AgentClient(std::string socket_path) : socket_path_(std::move(socket_path)) {}
-  banger::Result<nlohmann::json> Call(const std::string& method, const std::string& target,
-                                      const std::string& body = "") const;
+  banger::core::Result<nlohmann::json> Call(const std::string& method, const std::string& target,
+                                            const std::string& body = "") const;
   // A call whose reply is NDJSON (?stream=1): `on_event` gets each JSON line
   // as it arrives. An error reply before the stream is the returned error.
-  banger::Status Stream(const std::string& method, const std::string& target,
-                        const std::string& body,
-                        const std::function<void(const nlohmann::json&)>& on_event) const;
+  banger::core::Status Stream(const std::string& method, const std::string& target,
+                              const std::string& body,
+                              const std::function<void(const nlohmann::json&)>& on_event) const;
 
  private:
   std::string socket_path_;

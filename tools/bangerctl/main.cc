@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
   }
   if (command == "metrics") return bangerctl::RunMetricsCommand(global, args);
   if (command == "version") {
-    std::cout << "bangerctl " << banger::kBangerVersion << " (capability ABI " << BANGER_ABI_MAJOR
-              << "." << BANGER_ABI_MINOR << ")\n";
+    std::cout << "bangerctl " << banger::core::kBangerVersion << " (capability ABI "
+              << BANGER_ABI_MAJOR << "." << BANGER_ABI_MINOR << ")\n";
     return 0;
   }
   std::cerr << "bangerctl: unknown command '" << command << "' (see bangerctl --help)\n";

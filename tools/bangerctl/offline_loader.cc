@@ -28,33 +28,34 @@ void WriteAll(int fd, const std::string& s) {
 
 // Child: load and report. Progress lines "L <path>" precede each file, so
 // the parent knows which file was being loaded if the child dies.
-[[noreturn]] void RunChild(int out, const banger::AgentConfig& config,
+[[noreturn]] void RunChild(int out, const banger::core::AgentConfig& config,
                            const std::map<std::string, std::string>& crashed) {
-  banger::PluginFilePolicy policy{config.allow_plugin_symlinks, ::geteuid()};
-  auto registry = banger::PluginRegistry::Discover(
+  banger::core::PluginFilePolicy policy{config.allow_plugin_symlinks, ::geteuid()};
+  auto registry = banger::core::PluginRegistry::Discover(
       config, policy, [&](const std::string& path) -> std::optional<std::string> {
         if (auto it = crashed.find(path); it != crashed.end()) return it->second;
         WriteAll(out, "L " + path + "\n");
         return std::nullopt;
       });
-  WriteAll(out, "R\n" + banger::CapabilitiesReport(*registry, nullptr, /*offline=*/true));
+  WriteAll(out, "R\n" + banger::core::CapabilitiesReport(*registry, nullptr, /*offline=*/true));
   ::_exit(0);
 }
 
 }  // namespace
 
-banger::Result<std::string> LoadOfflineReport(const std::string& config_path) {
-  auto loaded = banger::LoadAgentConfigFile(config_path);
+banger::core::Result<std::string> LoadOfflineReport(const std::string& config_path) {
+  auto loaded = banger::core::LoadAgentConfigFile(config_path);
   if (!loaded) return loaded.status();
-  banger::AgentConfig config = std::move(loaded.value());
+  banger::core::AgentConfig config = std::move(loaded.value());
   for (auto& d : config.plugin_dirs) d = std::filesystem::absolute(d).lexically_normal().string();
 
   std::map<std::string, std::string> crashed;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     int fds[2];
-    if (::pipe(fds) != 0) return banger::Status::Error("pipe: " + std::string(strerror(errno)));
+    if (::pipe(fds) != 0)
+      return banger::core::Status::Error("pipe: " + std::string(strerror(errno)));
     pid_t pid = ::fork();
-    if (pid < 0) return banger::Status::Error("fork: " + std::string(strerror(errno)));
+    if (pid < 0) return banger::core::Status::Error("fork: " + std::string(strerror(errno)));
     if (pid == 0) {
       ::close(fds[0]);
       RunChild(fds[1], config, crashed);
@@ -72,13 +73,14 @@ banger::Result<std::string> LoadOfflineReport(const std::string& config_path) {
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
       auto r = output.find("R\n");
-      if (r == std::string::npos) return banger::Status::Error("offline loader sent no report");
+      if (r == std::string::npos)
+        return banger::core::Status::Error("offline loader sent no report");
       return output.substr(r + 2);
     }
     // Died: blame the file it announced last, and go again without it.
     auto last = output.rfind("L ");
     if (last == std::string::npos) {
-      return banger::Status::Error("offline loader died before loading any capability");
+      return banger::core::Status::Error("offline loader died before loading any capability");
     }
     auto end = output.find('\n', last);
     std::string path = output.substr(last + 2, end == std::string::npos ? end : end - last - 2);
@@ -89,7 +91,7 @@ banger::Result<std::string> LoadOfflineReport(const std::string& config_path) {
     crashed[path] =
         "crashed the loader while loading (" + how + "); bangerd would die the same way at start";
   }
-  return banger::Status::Error("offline loader: too many crashing capabilities");
+  return banger::core::Status::Error("offline loader: too many crashing capabilities");
 }
 
 }  // namespace bangerctl

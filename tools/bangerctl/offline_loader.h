@@ -12,6 +12,6 @@ namespace bangerctl {
 
 // The capabilities report (same JSON as GET /v1/capabilities, with
 // "offline": true; no init hook is run) for the config file at `path`.
-banger::Result<std::string> LoadOfflineReport(const std::string& config_path);
+banger::core::Result<std::string> LoadOfflineReport(const std::string& config_path);
 
 }  // namespace bangerctl

@@ -103,7 +103,7 @@ int Lifecycle(const GlobalOptions& g, const std::string& action, const std::stri
   }
   std::string error;
   json vm;
-  banger::Status s =
+  banger::core::Status s =
       client.Stream("POST", Url(ref) + "/" + action + "?stream=1", "", [&](const json& e) {
         std::string kind = e.value("event", "");
         if (kind == "stage") PrintStage(e);
@@ -326,8 +326,8 @@ int RunVmCommand(const GlobalOptions& g, const std::vector<std::string>& args) {
 
 int RunMetricsCommand(const GlobalOptions& g, const std::vector<std::string>& args) {
   if (!args.empty()) return Fail("metrics takes no arguments", 2);
-  auto r = banger::UnixHttpCall(ResolveSocket(g.socket), "GET", "/v1/metrics", "",
-                                std::chrono::seconds(30));
+  auto r = banger::core::UnixHttpCall(ResolveSocket(g.socket), "GET", "/v1/metrics", "",
+                                      std::chrono::seconds(30));
   if (!r.ok()) return Fail("cannot reach bangerd: " + r.error);
   if (r.reply.status != 200) return Fail("bangerd answered HTTP " + std::to_string(r.reply.status));
   std::cout << r.reply.body;
