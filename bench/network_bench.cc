@@ -30,7 +30,7 @@
 #include "core/base/process_runner.h"
 #include "core/lifecycle/vm_view.h"
 #include "core/plugin_host/hook_dispatcher.h"
-#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/host_table.h"
 #include "core/plugin_host/plugin_registry.h"
 #include "core/store/vm_store.h"
 #include "tests/test_support.h"
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
   auto store = banger::core::VmStore::Open({dir + "/store", 64u << 20});
   Must(store.ok(), "store");
   banger::core::HandleStore handles(**store);
-  banger::core::StoreVmServices vm_services(**store, handles);
+  banger::core::LifecycleBackend vm_services(**store, handles);
   banger::core::testing::ContributionRecorder lifecycle;
   vm_services.AttachLifecycle(&lifecycle);
   auto cfg = banger::core::ParseAgentConfig(
@@ -155,8 +155,8 @@ int main(int argc, char** argv) {
           "\ncidr = 10.64.0.0/14\n[nat]\nuplink = up0\n",
       "bench");
   auto registry = banger::core::PluginRegistry::Discover(*cfg, {false, geteuid()});
-  banger::core::HostServices services(logger, verbs);
-  services.AttachVmServices(&vm_services);
+  banger::core::HostTable services(logger, verbs);
+  services.AttachVmBackend(&vm_services);
   banger::core::HookDispatcher dispatcher(*registry, services, logger);
   Must(dispatcher.InitAll().ok(), "tap and nat did not initialise");
   Must(banger::core::testing::WaitFor(

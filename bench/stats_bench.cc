@@ -27,9 +27,9 @@
 #include "core/agent/agent_config.h"
 #include "core/base/logger.h"
 #include "core/base/process_runner.h"
-#include "core/lifecycle/store_vm_services.h"
+#include "core/lifecycle/lifecycle_backend.h"
 #include "core/plugin_host/hook_dispatcher.h"
-#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/host_table.h"
 #include "core/plugin_host/plugin_registry.h"
 #include "core/plugin_host/verb_registry.h"
 #include "core/store/handle_store.h"
@@ -141,9 +141,9 @@ int main(int argc, char** argv) {
   banger::core::Logger logger(banger::core::LogLevel::kWarn, STDERR_FILENO);
   banger::core::VerbRegistry verbs;
   banger::core::HandleStore handles(**store);
-  banger::core::StoreVmServices vm_services(**store, handles);
-  banger::core::HostServices services(logger, verbs);
-  services.AttachVmServices(&vm_services);
+  banger::core::LifecycleBackend vm_services(**store, handles);
+  banger::core::HostTable services(logger, verbs);
+  services.AttachVmBackend(&vm_services);
   auto registry = banger::core::PluginRegistry::Discover(*config, {false, ::geteuid()});
   banger::core::HookDispatcher dispatcher(*registry, services, logger);
   banger::core::Plugin* plugin = registry->Find("stats");

@@ -12,10 +12,10 @@
 
 #include "core/agent/agent_config.h"
 #include "core/base/unix_http_client.h"
-#include "core/lifecycle/store_vm_services.h"
+#include "core/lifecycle/lifecycle_backend.h"
 #include "core/lifecycle/vm_view.h"
 #include "core/plugin_host/hook_dispatcher.h"
-#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/host_table.h"
 #include "core/plugin_host/plugin_registry.h"
 #include "core/store/vm_store.h"
 #include "core/vmm/process_identity.h"
@@ -58,7 +58,7 @@ class NetworkTest : public ::testing::Test {
     ASSERT_TRUE(s.ok());
     store_ = std::move(s.value());
     handles_ = std::make_unique<HandleStore>(*store_);
-    vm_services_ = std::make_unique<StoreVmServices>(*store_, *handles_);
+    vm_services_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
     vm_services_->AttachLifecycle(&lifecycle_);
   }
 
@@ -75,8 +75,8 @@ class NetworkTest : public ::testing::Test {
                                 "test.conf");
     ASSERT_TRUE(cfg.ok()) << cfg.status().message();
     registry_ = PluginRegistry::Discover(*cfg, {false, ::geteuid()});
-    services_ = std::make_unique<HostServices>(logger_, verbs_);
-    services_->AttachVmServices(vm_services_.get());
+    services_ = std::make_unique<HostTable>(logger_, verbs_);
+    services_->AttachVmBackend(vm_services_.get());
     dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *services_, logger_);
     Status init = dispatcher_->InitAll();
     if (expect_ok) {
@@ -142,9 +142,9 @@ class NetworkTest : public ::testing::Test {
   testing::ContributionRecorder lifecycle_;
   std::unique_ptr<VmStore> store_;
   std::unique_ptr<HandleStore> handles_;
-  std::unique_ptr<StoreVmServices> vm_services_;
+  std::unique_ptr<LifecycleBackend> vm_services_;
   std::unique_ptr<PluginRegistry> registry_;
-  std::unique_ptr<HostServices> services_;
+  std::unique_ptr<HostTable> services_;
   std::unique_ptr<HookDispatcher> dispatcher_;
 };
 

@@ -8,10 +8,10 @@
 #include <filesystem>
 
 #include "core/agent/agent_config.h"
-#include "core/lifecycle/store_vm_services.h"
+#include "core/lifecycle/lifecycle_backend.h"
 #include "core/lifecycle/vm_view.h"
 #include "core/plugin_host/hook_dispatcher.h"
-#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/host_table.h"
 #include "core/plugin_host/plugin_registry.h"
 #include "core/plugin_host/tick_scheduler.h"
 #include "core/store/vm_store.h"
@@ -45,7 +45,7 @@ class PluginHostTest : public ::testing::Test {
     config_ = *cfg;
     config_.allow_plugin_symlinks = allow_symlinks;
     registry_ = PluginRegistry::Discover(config_, {allow_symlinks, ::geteuid()});
-    services_ = std::make_unique<HostServices>(logger_, verbs_);
+    services_ = std::make_unique<HostTable>(logger_, verbs_);
     dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *services_, logger_);
   }
 
@@ -69,8 +69,8 @@ class PluginHostTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(store.value());
     handles_ = std::make_unique<HandleStore>(*store_);
-    vm_services_ = std::make_unique<StoreVmServices>(*store_, *handles_);
-    services_->AttachVmServices(vm_services_.get());
+    vm_services_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
+    services_->AttachVmBackend(vm_services_.get());
   }
 
   TempDir dir_;
@@ -80,11 +80,11 @@ class PluginHostTest : public ::testing::Test {
   AgentConfig config_;
   VerbRegistry verbs_;
   std::unique_ptr<PluginRegistry> registry_;
-  std::unique_ptr<HostServices> services_;
+  std::unique_ptr<HostTable> services_;
   std::unique_ptr<HookDispatcher> dispatcher_;
   std::unique_ptr<VmStore> store_;  // with AttachStore
   std::unique_ptr<HandleStore> handles_;
-  std::unique_ptr<StoreVmServices> vm_services_;
+  std::unique_ptr<LifecycleBackend> vm_services_;
 };
 
 #define EXPECT_CONTAINS(haystack, needle) \

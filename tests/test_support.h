@@ -11,14 +11,14 @@
 #include <string>
 #include <vector>
 
-#include "core/lifecycle/store_vm_services.h"
+#include "core/lifecycle/lifecycle_backend.h"
 
 namespace banger::core::testing {
 
 // The lifecycle's part of the host for tests and benchmarks that drive
 // capabilities directly: it accepts what capabilities contribute to a VM's
 // VMM configuration and keeps it for checks.
-class ContributionRecorder : public VmLifecycleServices {
+class ContributionRecorder : public LifecycleRequests {
  public:
   ServiceStatus AddNetworkInterface(const std::string&, const std::string& vm_id,
                                     const banger_net_iface& iface) override {

@@ -49,21 +49,21 @@ Status Agent::Start() {
   if (!store) return store.status();
   store_ = std::move(store.value());
   handles_ = std::make_unique<HandleStore>(*store_);
-  vm_services_ = std::make_unique<StoreVmServices>(*store_, *handles_);
+  backend_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
 
   PluginFilePolicy policy{config_.allow_plugin_symlinks, ::geteuid()};
   registry_ = PluginRegistry::Discover(config_, policy);
   for (const auto& w : registry_->warnings()) logger_.Warn("core", w);
-  services_ = std::make_unique<HostServices>(logger_, verbs_);
-  services_->AttachVmServices(vm_services_.get());
-  dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *services_, logger_);
+  host_table_ = std::make_unique<HostTable>(logger_, verbs_);
+  host_table_->AttachVmBackend(backend_.get());
+  dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *host_table_, logger_);
   ops_ = std::make_unique<OperationLog>(logger_);
-  vms_ = std::make_unique<VmService>(
-      VmServiceOptions{config_.state_dir, config_.vmm_binary, config_.vmm_ready_timeout,
-                       config_.vmm_stop_timeout, config_.vmm_api_timeout},
+  lifecycle_ = std::make_unique<VmLifecycle>(
+      VmLifecycleOptions{config_.state_dir, config_.vmm_binary, config_.vmm_ready_timeout,
+                         config_.vmm_stop_timeout, config_.vmm_api_timeout},
       *store_, *handles_, *dispatcher_, *ops_, logger_);
-  vm_services_->AttachLifecycle(vms_.get());
-  vm_services_->AttachRediscoverer(
+  backend_->AttachLifecycle(lifecycle_.get());
+  backend_->AttachRediscoverer(
       [this](const std::string& capability, const VmRecord& vm, const std::string& key) {
         return dispatcher_->Rediscover(capability, MakeVmView(vm), key);
       });
@@ -71,7 +71,7 @@ Status Agent::Start() {
   if (Status s = dispatcher_->InitAll(); !s) return s;
 
   // Before serving: whatever happened while the agent was away is settled.
-  int changed = vms_->Reconcile(/*at_start=*/true);
+  int changed = lifecycle_->Reconcile(/*at_start=*/true);
   logger_.Info("core", "reconcile at start: " + std::to_string(store_->List().records.size()) +
                            " VMs, " + std::to_string(changed) + " changed");
 
@@ -100,7 +100,7 @@ Status Agent::Start() {
   ticks_ = std::make_unique<TickScheduler>(*dispatcher_, logger_);
   ticks_->Start();
   reconciler_ = std::make_unique<PeriodicTask>(config_.reconcile_interval, [this] {
-    if (int n = vms_->Reconcile(/*at_start=*/false); n > 0) {
+    if (int n = lifecycle_->Reconcile(/*at_start=*/false); n > 0) {
       logger_.Info("core", "reconcile: " + std::to_string(n) + " VMs changed");
     }
   });
@@ -133,7 +133,7 @@ void Agent::AddRoutes() {
     }
     return JsonResponse(200, CapabilityReport(*p, &verbs_));
   });
-  AddVmRoutes(routes_, *vms_, *store_, verbs_, *dispatcher_, *ops_);
+  AddVmRoutes(routes_, *lifecycle_, *store_, verbs_, *dispatcher_, *ops_);
   routes_.Add("GET", "/v1/metrics", [this](const HttpRequest&) {
     return JsonResponse(200, PrometheusText(store_->List(), *registry_),
                         "text/plain; version=0.0.4");

@@ -14,11 +14,11 @@
 #include "core/api/route_table.h"
 #include "core/base/logger.h"
 #include "core/base/periodic_task.h"
+#include "core/lifecycle/lifecycle_backend.h"
 #include "core/lifecycle/operation_log.h"
-#include "core/lifecycle/store_vm_services.h"
-#include "core/lifecycle/vm_service.h"
+#include "core/lifecycle/vm_lifecycle.h"
 #include "core/plugin_host/hook_dispatcher.h"
-#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/host_table.h"
 #include "core/plugin_host/plugin_registry.h"
 #include "core/plugin_host/tick_scheduler.h"
 #include "core/plugin_host/verb_registry.h"
@@ -48,12 +48,12 @@ class Agent {
   std::unique_ptr<StateDirLock> lock_;
   std::unique_ptr<VmStore> store_;
   std::unique_ptr<HandleStore> handles_;
-  std::unique_ptr<StoreVmServices> vm_services_;
+  std::unique_ptr<LifecycleBackend> backend_;
   std::unique_ptr<PluginRegistry> registry_;
-  std::unique_ptr<HostServices> services_;
+  std::unique_ptr<HostTable> host_table_;
   std::unique_ptr<HookDispatcher> dispatcher_;
   std::unique_ptr<OperationLog> ops_;
-  std::unique_ptr<VmService> vms_;
+  std::unique_ptr<VmLifecycle> lifecycle_;
   std::unique_ptr<TickScheduler> ticks_;
   std::unique_ptr<PeriodicTask> reconciler_;
   RouteTable routes_;

@@ -149,7 +149,7 @@ Result<CreateVmRequest> ParseCreate(const std::string& body) {
 
 }  // namespace
 
-void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistry& verbs,
+void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegistry& verbs,
                  HookDispatcher& dispatcher, OperationLog& ops) {
   routes.Add("GET", "/v1/vms", [&store](const HttpRequest&) {
     VmListing all = store.List();

@@ -13,14 +13,14 @@
 
 #include "core/api/route_table.h"
 #include "core/lifecycle/operation_log.h"
-#include "core/lifecycle/vm_service.h"
+#include "core/lifecycle/vm_lifecycle.h"
 #include "core/plugin_host/hook_dispatcher.h"
 #include "core/plugin_host/verb_registry.h"
 #include "core/store/vm_store.h"
 
 namespace banger::core {
 
-void AddVmRoutes(RouteTable& routes, VmService& vms, VmStore& store, VerbRegistry& verbs,
+void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegistry& verbs,
                  HookDispatcher& dispatcher, OperationLog& ops);
 
 // HTTP status for a core Status (404, 409, 400, 503, 500).

@@ -9,14 +9,14 @@ std::shared_ptr<std::mutex> VmLocks::MutexFor(const std::string& vm_id) {
   return m;
 }
 
-VmLocks::Guard VmLocks::Acquire(const std::string& vm_id) {
-  return Guard(MutexFor(vm_id));
+HeldVmLock VmLocks::Acquire(const std::string& vm_id) {
+  return HeldVmLock(MutexFor(vm_id));
 }
 
-std::optional<VmLocks::Guard> VmLocks::TryAcquire(const std::string& vm_id) {
+std::optional<HeldVmLock> VmLocks::TryAcquire(const std::string& vm_id) {
   auto m = MutexFor(vm_id);
   if (!m->try_lock()) return std::nullopt;
-  return Guard(std::move(m), std::adopt_lock);
+  return HeldVmLock(std::move(m), std::adopt_lock);
 }
 
 }  // namespace banger::core

@@ -12,21 +12,22 @@
 
 namespace banger::core {
 
+// One VM's lock, held from Acquire/TryAcquire until destroyed. Movable.
+class HeldVmLock {
+ public:
+  explicit HeldVmLock(std::shared_ptr<std::mutex> m) : mutex_(std::move(m)), lock_(*mutex_) {}
+  HeldVmLock(std::shared_ptr<std::mutex> m, std::adopt_lock_t)
+      : mutex_(std::move(m)), lock_(*mutex_, std::adopt_lock) {}
+
+ private:
+  std::shared_ptr<std::mutex> mutex_;  // keeps the mutex alive while held
+  std::unique_lock<std::mutex> lock_;
+};
+
 class VmLocks {
  public:
-  class Guard {
-   public:
-    explicit Guard(std::shared_ptr<std::mutex> m) : mutex_(std::move(m)), lock_(*mutex_) {}
-    Guard(std::shared_ptr<std::mutex> m, std::adopt_lock_t)
-        : mutex_(std::move(m)), lock_(*mutex_, std::adopt_lock) {}
-
-   private:
-    std::shared_ptr<std::mutex> mutex_;  // keeps the mutex alive while held
-    std::unique_lock<std::mutex> lock_;
-  };
-
-  Guard Acquire(const std::string& vm_id);
-  std::optional<Guard> TryAcquire(const std::string& vm_id);
+  HeldVmLock Acquire(const std::string& vm_id);
+  std::optional<HeldVmLock> TryAcquire(const std::string& vm_id);
 
  private:
   std::shared_ptr<std::mutex> MutexFor(const std::string& vm_id);

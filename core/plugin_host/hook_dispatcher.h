@@ -15,14 +15,14 @@
 #include "banger/capability.h"
 #include "core/base/logger.h"
 #include "core/base/status.h"
-#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/host_table.h"
 #include "core/plugin_host/plugin_registry.h"
 
 namespace banger::core {
 
 class HookDispatcher {
  public:
-  HookDispatcher(PluginRegistry& registry, HostServices& services, const Logger& logger)
+  HookDispatcher(PluginRegistry& registry, HostTable& services, const Logger& logger)
       : registry_(registry), services_(services), logger_(logger) {}
 
   // Runs init for every enabled capability in dependency order. One whose
@@ -69,7 +69,7 @@ class HookDispatcher {
                         std::vector<std::string>* failed = nullptr);
 
   PluginRegistry& registry_;
-  HostServices& services_;
+  HostTable& services_;
   const Logger& logger_;
 };
 

@@ -422,7 +422,7 @@ inline int Report(const Status& s, banger_message* msg) {
 
 // Runs f, turning any exception into a status code and message.
 template <typename F>
-int Guard(banger_message* msg, F&& f) noexcept {
+int CatchAtBoundary(banger_message* msg, F&& f) noexcept {
   try {
     return f();
   } catch (const SkipError& e) {
@@ -439,7 +439,7 @@ int Guard(banger_message* msg, F&& f) noexcept {
 
 template <typename T>
 int Init(const banger_host* host, void** self, banger_message* msg) {
-  return Guard(msg, [&] {
+  return CatchAtBoundary(msg, [&] {
     *self = new T(Host(host));
     return BANGER_OK;
   });
@@ -447,23 +447,23 @@ int Init(const banger_host* host, void** self, banger_message* msg) {
 
 template <typename T>
 int Prepare(void* self, const banger_vm* vm, banger_message* msg) {
-  return Guard(msg, [&] { return Report(static_cast<T*>(self)->Prepare(Vm(vm)), msg); });
+  return CatchAtBoundary(msg, [&] { return Report(static_cast<T*>(self)->Prepare(Vm(vm)), msg); });
 }
 
 template <typename T>
 int Cleanup(void* self, const banger_vm* vm, banger_message* msg) {
-  return Guard(msg, [&] { return Report(static_cast<T*>(self)->Cleanup(Vm(vm)), msg); });
+  return CatchAtBoundary(msg, [&] { return Report(static_cast<T*>(self)->Cleanup(Vm(vm)), msg); });
 }
 
 template <typename T>
 int Tick(void* self, int64_t now, banger_message* msg) {
-  return Guard(msg, [&] { return Report(static_cast<T*>(self)->Tick(now), msg); });
+  return CatchAtBoundary(msg, [&] { return Report(static_cast<T*>(self)->Tick(now), msg); });
 }
 
 template <typename T>
 int Query(void* self, const char* verb, const banger_vm* vm, const char* args,
           const banger_writer* out, banger_message* msg) {
-  return Guard(msg, [&] {
+  return CatchAtBoundary(msg, [&] {
     std::string reply;
     Status s = static_cast<T*>(self)->Query(verb, Vm(vm), args ? args : "{}", reply);
     if (s.ok()) out->write(out->ctx, reply.data(), reply.size());
@@ -474,7 +474,7 @@ int Query(void* self, const char* verb, const banger_vm* vm, const char* args,
 template <typename T>
 int Rediscover(void* self, const banger_vm* vm, const char* key, char* out, size_t out_size,
                banger_message* msg) {
-  return Guard(msg, [&] {
+  return CatchAtBoundary(msg, [&] {
     std::optional<std::string> found = static_cast<T*>(self)->Rediscover(Vm(vm), key);
     if (!found) return static_cast<int>(BANGER_NOT_FOUND);
     if (found->size() >= out_size) {

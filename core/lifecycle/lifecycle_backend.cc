@@ -1,4 +1,4 @@
-#include "core/lifecycle/store_vm_services.h"
+#include "core/lifecycle/lifecycle_backend.h"
 
 #include <algorithm>
 #include <chrono>
@@ -40,8 +40,8 @@ ServiceStatus NoLifecycle(const char* what) {
 
 }  // namespace
 
-ServiceStatus StoreVmServices::HandleGet(const std::string& vm_id, const std::string& capability,
-                                         const std::string& key, std::string* value) {
+ServiceStatus LifecycleBackend::HandleGet(const std::string& vm_id, const std::string& capability,
+                                          const std::string& key, std::string* value) {
   // The cascade: handle cache -> the VM's record -> the capability's own
   // rediscovery. What rediscovery finds is recorded, so the next cleanup
   // (or a crash before it) still knows it.
@@ -65,60 +65,60 @@ ServiceStatus StoreVmServices::HandleGet(const std::string& vm_id, const std::st
                            " in the handle cache, the VM's record, or by rediscovery"};
 }
 
-ServiceStatus StoreVmServices::HandleSet(const std::string& vm_id, const std::string& capability,
-                                         const std::string& key, const std::string& value) {
+ServiceStatus LifecycleBackend::HandleSet(const std::string& vm_id, const std::string& capability,
+                                          const std::string& key, const std::string& value) {
   return From(handles_.Set(vm_id, capability, key, value));
 }
 
-ServiceStatus StoreVmServices::HandleSetMany(
+ServiceStatus LifecycleBackend::HandleSetMany(
     const std::string& vm_id, const std::string& capability,
     const std::vector<std::pair<std::string, std::string>>& values) {
   return From(handles_.SetMany(vm_id, capability, values));
 }
 
-ServiceStatus StoreVmServices::HandleClear(const std::string& vm_id, const std::string& capability,
-                                           const std::string& key) {
+ServiceStatus LifecycleBackend::HandleClear(const std::string& vm_id, const std::string& capability,
+                                            const std::string& key) {
   return From(handles_.Clear(vm_id, capability, key));
 }
 
-ServiceStatus StoreVmServices::GetVm(const std::string& ref, const VmVisitor& visit) {
+ServiceStatus LifecycleBackend::GetVm(const std::string& ref, const VmVisitor& visit) {
   auto r = store_.Resolve(ref);
   if (!r) return From(r.status());
   visit(MakeVmView(**r));
   return ServiceStatus::Ok();
 }
 
-ServiceStatus StoreVmServices::ListVms(const VmVisitor& visit) {
+ServiceStatus LifecycleBackend::ListVms(const VmVisitor& visit) {
   // Corrupt records are not VMs a capability can act on; `bangerctl vm ls`
   // reports them.
   for (const auto& r : store_.List().records) visit(MakeVmView(*r));
   return ServiceStatus::Ok();
 }
 
-ServiceStatus StoreVmServices::AddNetworkInterface(const std::string& capability,
-                                                   const std::string& vm_id,
-                                                   const banger_net_iface& iface) {
-  VmLifecycleServices* l = lifecycle_.load();
+ServiceStatus LifecycleBackend::AddNetworkInterface(const std::string& capability,
+                                                    const std::string& vm_id,
+                                                    const banger_net_iface& iface) {
+  LifecycleRequests* l = lifecycle_.load();
   if (!l) return NoLifecycle("vmm_add_network_interface");
   return l->AddNetworkInterface(capability, vm_id, iface);
 }
 
-ServiceStatus StoreVmServices::AppendBootArgs(const std::string& capability,
-                                              const std::string& vm_id, const std::string& args) {
-  VmLifecycleServices* l = lifecycle_.load();
+ServiceStatus LifecycleBackend::AppendBootArgs(const std::string& capability,
+                                               const std::string& vm_id, const std::string& args) {
+  LifecycleRequests* l = lifecycle_.load();
   if (!l) return NoLifecycle("vmm_append_boot_args");
   return l->AppendBootArgs(capability, vm_id, args);
 }
 
-ServiceStatus StoreVmServices::RequestStop(const std::string& capability, const std::string& vm_id,
-                                           const std::string& reason) {
-  VmLifecycleServices* l = lifecycle_.load();
+ServiceStatus LifecycleBackend::RequestStop(const std::string& capability, const std::string& vm_id,
+                                            const std::string& reason) {
+  LifecycleRequests* l = lifecycle_.load();
   if (!l) return NoLifecycle("vm_request_stop");
   return l->RequestStop(capability, vm_id, reason);
 }
 
-ServiceStatus StoreVmServices::PublishStats(const std::string&,
-                                            const std::vector<VmSample>& batch) {
+ServiceStatus LifecycleBackend::PublishStats(const std::string&,
+                                             const std::vector<VmSample>& batch) {
   int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();

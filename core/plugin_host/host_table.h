@@ -1,7 +1,7 @@
-// HostServices: builds and owns the banger_host table each capability gets at
+// HostTable: builds and owns the banger_host table each capability gets at
 // init, and answers its calls: log, config, exec and verb registration here;
 // handles, VMs, VMM contributions, stop and stats through an attached
-// VmServices (BANGER_UNAVAILABLE, with a message saying so, until one is
+// VmBackend (BANGER_UNAVAILABLE, with a message saying so, until one is
 // attached). Tables stay valid for the life of this object, which outlives
 // every capability's shutdown. Thread-safe.
 #pragma once
@@ -16,18 +16,18 @@
 #include "core/base/logger.h"
 #include "core/plugin_host/plugin_registry.h"
 #include "core/plugin_host/verb_registry.h"
-#include "core/plugin_host/vm_services.h"
+#include "core/plugin_host/vm_backend.h"
 
 namespace banger::core {
 
-class HostServices {
+class HostTable {
  public:
-  HostServices(const Logger& logger, VerbRegistry& verbs) : logger_(logger), verbs_(verbs) {}
-  HostServices(const HostServices&) = delete;
-  HostServices& operator=(const HostServices&) = delete;
+  HostTable(const Logger& logger, VerbRegistry& verbs) : logger_(logger), verbs_(verbs) {}
+  HostTable(const HostTable&) = delete;
+  HostTable& operator=(const HostTable&) = delete;
 
   // Not owned; must outlive this object. Attach before init.
-  void AttachVmServices(VmServices* vm) { vm_.store(vm); }
+  void AttachVmBackend(VmBackend* vm) { vm_.store(vm); }
 
   // The table handed to `plugin`'s init (created on first use).
   const banger_host* TableFor(Plugin& plugin);
@@ -36,19 +36,19 @@ class HostServices {
 
   // Internal: one context per capability; banger_host.ctx points here.
   struct Context {
-    HostServices* services = nullptr;
+    HostTable* services = nullptr;
     Plugin* plugin = nullptr;
     std::atomic<bool> in_init{false};
     banger_host table{};
   };
   const Logger& logger() const { return logger_; }
   VerbRegistry& verbs() { return verbs_; }
-  VmServices* vm() const { return vm_.load(); }
+  VmBackend* vm() const { return vm_.load(); }
 
  private:
   const Logger& logger_;
   VerbRegistry& verbs_;
-  std::atomic<VmServices*> vm_{nullptr};
+  std::atomic<VmBackend*> vm_{nullptr};
   std::mutex mu_;
   std::map<const Plugin*, std::unique_ptr<Context>> contexts_;
 };

@@ -1,4 +1,4 @@
-// StoreVmServices: the VmServices the host services table uses, backed by
+// LifecycleBackend: the VmBackend the host table forwards VM calls to, backed by
 // the record store: handles (through HandleStore), VM views and listing,
 // stats (one store transaction per publish). VMM contributions and stop
 // need the VM lifecycle; until one is attached they answer UNAVAILABLE.
@@ -9,7 +9,7 @@
 #include <functional>
 #include <optional>
 
-#include "core/plugin_host/vm_services.h"
+#include "core/plugin_host/vm_backend.h"
 #include "core/store/handle_store.h"
 #include "core/store/vm_store.h"
 
@@ -18,10 +18,12 @@ namespace banger::core {
 // A capability.h status code for a core Status.
 int ToBangerCode(const Status& s);
 
-// The services that need the VM lifecycle (implemented by VmService).
-class VmLifecycleServices {
+// What a capability may ask of the VM lifecycle itself: contributions to a
+// VMM configuration (inside its prepare) and a stop. VmLifecycle implements
+// it; tests that run capabilities without a lifecycle record the calls.
+class LifecycleRequests {
  public:
-  virtual ~VmLifecycleServices() = default;
+  virtual ~LifecycleRequests() = default;
   virtual ServiceStatus AddNetworkInterface(const std::string& capability, const std::string& vm_id,
                                             const banger_net_iface& iface) = 0;
   virtual ServiceStatus AppendBootArgs(const std::string& capability, const std::string& vm_id,
@@ -34,12 +36,12 @@ class VmLifecycleServices {
 using HandleRediscoverer = std::function<std::optional<std::string>(
     const std::string& capability, const VmRecord& vm, const std::string& key)>;
 
-class StoreVmServices : public VmServices {
+class LifecycleBackend : public VmBackend {
  public:
-  StoreVmServices(VmStore& store, HandleStore& handles) : store_(store), handles_(handles) {}
+  LifecycleBackend(VmStore& store, HandleStore& handles) : store_(store), handles_(handles) {}
 
   // Both set once, before capabilities are initialised; not owned.
-  void AttachLifecycle(VmLifecycleServices* lifecycle) { lifecycle_ = lifecycle; }
+  void AttachLifecycle(LifecycleRequests* lifecycle) { lifecycle_ = lifecycle; }
   void AttachRediscoverer(HandleRediscoverer r) { rediscover_ = std::move(r); }
 
   ServiceStatus HandleGet(const std::string& vm_id, const std::string& capability,
@@ -65,7 +67,7 @@ class StoreVmServices : public VmServices {
  private:
   VmStore& store_;
   HandleStore& handles_;
-  std::atomic<VmLifecycleServices*> lifecycle_{nullptr};
+  std::atomic<LifecycleRequests*> lifecycle_{nullptr};
   HandleRediscoverer rediscover_;
 };
 

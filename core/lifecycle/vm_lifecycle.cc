@@ -1,4 +1,4 @@
-#include "core/lifecycle/vm_service.h"
+#include "core/lifecycle/vm_lifecycle.h"
 
 #include "core/base/clock.h"
 
@@ -41,8 +41,8 @@ bool ValidVmName(const std::string& name) {
   return std::regex_match(name, kName);
 }
 
-VmService::VmService(VmServiceOptions options, VmStore& store, HandleStore& handles,
-                     HookDispatcher& dispatcher, OperationLog& ops, const Logger& logger)
+VmLifecycle::VmLifecycle(VmLifecycleOptions options, VmStore& store, HandleStore& handles,
+                         HookDispatcher& dispatcher, OperationLog& ops, const Logger& logger)
     : options_(std::move(options)),
       store_(store),
       handles_(handles),
@@ -55,7 +55,7 @@ VmService::VmService(VmServiceOptions options, VmStore& store, HandleStore& hand
   }
 }
 
-uint32_t VmService::AllocateCid() {
+uint32_t VmLifecycle::AllocateCid() {
   std::lock_guard lock(mu_);
   uint32_t cid = 3;  // 0-2 are reserved (hypervisor, local, host)
   while (cids_in_use_.count(cid)) ++cid;
@@ -63,12 +63,12 @@ uint32_t VmService::AllocateCid() {
   return cid;
 }
 
-void VmService::ReleaseCid(uint32_t cid) {
+void VmLifecycle::ReleaseCid(uint32_t cid) {
   std::lock_guard lock(mu_);
   cids_in_use_.erase(cid);
 }
 
-VmmLaunchSpec VmService::LaunchSpecFor(const VmRecord& vm) const {
+VmmLaunchSpec VmLifecycle::LaunchSpecFor(const VmRecord& vm) const {
   VmmLaunchSpec spec;
   spec.binary = options_.vmm_binary;
   spec.id = vm.name;
@@ -82,7 +82,7 @@ VmmLaunchSpec VmService::LaunchSpecFor(const VmRecord& vm) const {
 
 // ---- create ----
 
-Result<VmRecordPtr> VmService::Create(const CreateVmRequest& req, const StageObserver& observer) {
+Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageObserver& observer) {
   const VmSpec& spec = req.spec;
   Operation op(ops_, "vm.create", req.name, "", observer);
   auto fail = [&](Status s) -> Result<VmRecordPtr> {
@@ -139,7 +139,7 @@ Result<VmRecordPtr> VmService::Create(const CreateVmRequest& req, const StageObs
 
 // ---- start ----
 
-Result<VmRecordPtr> VmService::Start(const std::string& ref, const StageObserver& observer) {
+Result<VmRecordPtr> VmLifecycle::Start(const std::string& ref, const StageObserver& observer) {
   auto found = store_.Resolve(ref);
   if (!found) return found.status().Prefixed("start " + ref);
   Operation op(ops_, "vm.start", (*found)->name, (*found)->id, observer);
@@ -161,7 +161,7 @@ Result<VmRecordPtr> VmService::Start(const std::string& ref, const StageObserver
   return store_.Get((*current)->id);
 }
 
-Status VmService::StartLocked(const VmRecordPtr& vm, Operation& op) {
+Status VmLifecycle::StartLocked(const VmRecordPtr& vm, Operation& op) {
   const std::string id = vm->id;
   const std::string who = Quoted(vm->name);
   uint32_t cid = AllocateCid();
@@ -243,8 +243,8 @@ Status VmService::StartLocked(const VmRecordPtr& vm, Operation& op) {
   return Status::Ok();
 }
 
-Status VmService::PrepareCapabilities(const VmRecord& vm, Contributions& out,
-                                      std::vector<std::string>* rollback_failed) {
+Status VmLifecycle::PrepareCapabilities(const VmRecord& vm, Contributions& out,
+                                        std::vector<std::string>* rollback_failed) {
   {
     std::lock_guard lock(mu_);
     preparing_[vm.id] = Contributions{};
@@ -263,7 +263,7 @@ Status VmService::PrepareCapabilities(const VmRecord& vm, Contributions& out,
   return s;
 }
 
-Status VmService::ConfigureVmm(const VmRecord& vm, const Contributions& c) const {
+Status VmLifecycle::ConfigureVmm(const VmRecord& vm, const Contributions& c) const {
   FirecrackerClient fc(vm.runtime.api_socket, options_.vmm_api_timeout);
   std::string boot_args = vm.spec.boot_args;
   for (const auto& extra : c.boot_args) boot_args += (boot_args.empty() ? "" : " ") + extra;
@@ -281,9 +281,9 @@ Status VmService::ConfigureVmm(const VmRecord& vm, const Contributions& c) const
   return s;
 }
 
-void VmService::FailStart(const std::string& vm_id, const std::string& stage, const Status& why,
-                          const ProcessIdentity& vmm, bool capabilities_cleaned,
-                          const std::vector<std::string>& cleanup_failed, Operation& op) {
+void VmLifecycle::FailStart(const std::string& vm_id, const std::string& stage, const Status& why,
+                            const ProcessIdentity& vmm, bool capabilities_cleaned,
+                            const std::vector<std::string>& cleanup_failed, Operation& op) {
   std::string rollback_error;
   op.Stage("rollback", [&](std::string& detail) {
     if (vmm.pid > 0) {
@@ -322,16 +322,16 @@ void VmService::FailStart(const std::string& vm_id, const std::string& stage, co
 
 // ---- stop, kill ----
 
-Result<VmRecordPtr> VmService::Stop(const std::string& ref, const StageObserver& observer) {
+Result<VmRecordPtr> VmLifecycle::Stop(const std::string& ref, const StageObserver& observer) {
   return StopByRef(ref, /*kill=*/false, observer);
 }
 
-Result<VmRecordPtr> VmService::Kill(const std::string& ref, const StageObserver& observer) {
+Result<VmRecordPtr> VmLifecycle::Kill(const std::string& ref, const StageObserver& observer) {
   return StopByRef(ref, /*kill=*/true, observer);
 }
 
-Result<VmRecordPtr> VmService::StopByRef(const std::string& ref, bool kill,
-                                         const StageObserver& observer) {
+Result<VmRecordPtr> VmLifecycle::StopByRef(const std::string& ref, bool kill,
+                                           const StageObserver& observer) {
   const char* verb = kill ? "kill" : "stop";
   auto found = store_.Resolve(ref);
   if (!found) return found.status().Prefixed(std::string(verb) + " " + ref);
@@ -347,8 +347,8 @@ Result<VmRecordPtr> VmService::StopByRef(const std::string& ref, bool kill,
   return r;
 }
 
-Result<VmRecordPtr> VmService::StopLocked(const VmRecordPtr& vm, bool kill,
-                                          const std::string& reason, Operation& op) {
+Result<VmRecordPtr> VmLifecycle::StopLocked(const VmRecordPtr& vm, bool kill,
+                                            const std::string& reason, Operation& op) {
   const std::string who = Quoted(vm->name);
   // A stopped VM has nothing to stop; an error VM may still hold handles
   // (a cleanup that failed), so it goes through cleanup again.
@@ -414,7 +414,7 @@ Result<VmRecordPtr> VmService::StopLocked(const VmRecordPtr& vm, bool kill,
   return store_.Get(vm->id);
 }
 
-Status VmService::CleanupCapabilities(const VmRecord& vm) {
+Status VmLifecycle::CleanupCapabilities(const VmRecord& vm) {
   banger_vm view = MakeVmView(vm);
   std::vector<std::string> failed;
   Status s = dispatcher_.Cleanup(view, &failed);
@@ -422,7 +422,7 @@ Status VmService::CleanupCapabilities(const VmRecord& vm) {
   return s;
 }
 
-void VmService::ClearHandlesExcept(const VmRecord& vm, const std::vector<std::string>& failed) {
+void VmLifecycle::ClearHandlesExcept(const VmRecord& vm, const std::vector<std::string>& failed) {
   // Only handles of capabilities that ran their cleanup successfully: a
   // failed one keeps them, so the next cleanup still finds its objects.
   for (Plugin* p : dispatcher_.Running()) {
@@ -434,8 +434,8 @@ void VmService::ClearHandlesExcept(const VmRecord& vm, const std::vector<std::st
   }
 }
 
-int VmService::KillStrays(const VmRecord& vm,
-                          const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
+int VmLifecycle::KillStrays(const VmRecord& vm,
+                            const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
   // The path is derived from the id, not read from the record: a VM that was
   // never started has none recorded, yet a VMM may serve it.
   auto it = scan.find(VmPathsFor(options_.state_dir, vm.id).api_socket);
@@ -451,7 +451,7 @@ int VmService::KillStrays(const VmRecord& vm,
 
 // ---- remove, touch ----
 
-Status VmService::Remove(const std::string& ref, bool force, const StageObserver& observer) {
+Status VmLifecycle::Remove(const std::string& ref, bool force, const StageObserver& observer) {
   auto found = store_.Resolve(ref);
   if (!found) return found.status().Prefixed("rm " + ref);
   Operation op(ops_, "vm.rm", (*found)->name, (*found)->id, observer);
@@ -485,7 +485,7 @@ Status VmService::Remove(const std::string& ref, bool force, const StageObserver
   return s.Prefixed(Quoted(vm->name) + ": rm");
 }
 
-Result<VmRecordPtr> VmService::Touch(const std::string& ref) {
+Result<VmRecordPtr> VmLifecycle::Touch(const std::string& ref) {
   auto found = store_.Resolve(ref);
   if (!found) return found.status().Prefixed("touch " + ref);
   auto guard = locks_.Acquire((*found)->id);
@@ -499,9 +499,9 @@ Result<VmRecordPtr> VmService::Touch(const std::string& ref) {
 
 // ---- services for capabilities ----
 
-ServiceStatus VmService::AddNetworkInterface(const std::string& capability,
-                                             const std::string& vm_id,
-                                             const banger_net_iface& iface) {
+ServiceStatus VmLifecycle::AddNetworkInterface(const std::string& capability,
+                                               const std::string& vm_id,
+                                               const banger_net_iface& iface) {
   std::lock_guard lock(mu_);
   auto it = preparing_.find(vm_id);
   if (it == preparing_.end() || it->second.preparing != capability) {
@@ -521,8 +521,8 @@ ServiceStatus VmService::AddNetworkInterface(const std::string& capability,
   return ServiceStatus::Ok();
 }
 
-ServiceStatus VmService::AppendBootArgs(const std::string& capability, const std::string& vm_id,
-                                        const std::string& args) {
+ServiceStatus VmLifecycle::AppendBootArgs(const std::string& capability, const std::string& vm_id,
+                                          const std::string& args) {
   std::lock_guard lock(mu_);
   auto it = preparing_.find(vm_id);
   if (it == preparing_.end() || it->second.preparing != capability) {
@@ -533,8 +533,8 @@ ServiceStatus VmService::AppendBootArgs(const std::string& capability, const std
   return ServiceStatus::Ok();
 }
 
-ServiceStatus VmService::RequestStop(const std::string& capability, const std::string& vm_id,
-                                     const std::string& reason) {
+ServiceStatus VmLifecycle::RequestStop(const std::string& capability, const std::string& vm_id,
+                                       const std::string& reason) {
   auto found = store_.Get(vm_id);
   if (!found) return {ToBangerCode(found.status()), found.status().message()};
   auto guard = locks_.TryAcquire(vm_id);
@@ -555,11 +555,11 @@ ServiceStatus VmService::RequestStop(const std::string& capability, const std::s
 
 // ---- reconcile ----
 
-int VmService::Reconcile(bool at_start) {
+int VmLifecycle::Reconcile(bool at_start) {
   auto scan = ScanApiSocketProcesses();
   int changed = 0;
   for (const auto& rec : store_.List().records) {
-    std::optional<VmLocks::Guard> guard;
+    std::optional<HeldVmLock> guard;
     if (at_start) {
       guard.emplace(locks_.Acquire(rec->id));
     } else {
@@ -573,8 +573,8 @@ int VmService::Reconcile(bool at_start) {
   return changed;
 }
 
-bool VmService::ReconcileOne(const VmRecordPtr& vm,
-                             const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
+bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
+                               const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
   const std::string who = Quoted(vm->name);
   if (!IsActive(vm->state)) {
     // Recorded not running: any VMM serving its socket is a leftover.

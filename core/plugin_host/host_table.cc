@@ -1,4 +1,4 @@
-#include "core/plugin_host/host_services.h"
+#include "core/plugin_host/host_table.h"
 
 #include <cstring>
 #include <exception>
@@ -9,7 +9,7 @@
 namespace banger::core {
 namespace {
 
-using Context = HostServices::Context;
+using Context = HostTable::Context;
 
 Context& Ctx(const banger_host* host) {
   return *static_cast<Context*>(host->ctx);
@@ -27,7 +27,7 @@ int Report(banger_message* msg, const ServiceStatus& s) {
 
 // Every entry from a capability is guarded: nothing may throw back into C.
 template <typename F>
-int Guard(banger_message* msg, F&& f) noexcept {
+int CatchAtBoundary(banger_message* msg, F&& f) noexcept {
   try {
     return f();
   } catch (const std::exception& e) {
@@ -42,8 +42,8 @@ std::string Str(const char* s) {
 }
 
 // The VM side, or a clear "not available" for the named service.
-VmServices* VmOr(const banger_host* host, banger_message* msg, const char* service) {
-  VmServices* vm = Ctx(host).services->vm();
+VmBackend* VmOr(const banger_host* host, banger_message* msg, const char* service) {
+  VmBackend* vm = Ctx(host).services->vm();
   if (vm == nullptr) {
     Fail(msg, BANGER_UNAVAILABLE,
          std::string(service) + " is not available: this agent has no VM service attached");
@@ -82,11 +82,11 @@ int ConfigEach(const banger_host* host, banger_config_visitor visit, void* user)
 
 int HandleGet(const banger_host* host, const char* vm_id, const char* capability, const char* key,
               char* out, size_t out_size, banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr || key == nullptr || out == nullptr || out_size == 0) {
       return Fail(msg, BANGER_INVALID, "handle_get: vm_id, key and an output buffer are required");
     }
-    VmServices* vm = VmOr(host, msg, "handle_get");
+    VmBackend* vm = VmOr(host, msg, "handle_get");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     std::string value;
     auto cap = capability ? std::string(capability) : Ctx(host).plugin->name;
@@ -104,11 +104,11 @@ int HandleGet(const banger_host* host, const char* vm_id, const char* capability
 
 int HandleSet(const banger_host* host, const char* vm_id, const char* key, const char* value,
               banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr || key == nullptr || value == nullptr) {
       return Fail(msg, BANGER_INVALID, "handle_set: vm_id, key and value are required");
     }
-    VmServices* vm = VmOr(host, msg, "handle_set");
+    VmBackend* vm = VmOr(host, msg, "handle_set");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     return Report(msg, vm->HandleSet(vm_id, Ctx(host).plugin->name, key, value));
   });
@@ -116,7 +116,7 @@ int HandleSet(const banger_host* host, const char* vm_id, const char* key, const
 
 int HandleSetMany(const banger_host* host, const char* vm_id, const char* const* keys,
                   const char* const* values, size_t count, banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr || (count > 0 && (keys == nullptr || values == nullptr))) {
       return Fail(msg, BANGER_INVALID, "handle_set_many: vm_id, keys and values are required");
     }
@@ -127,16 +127,16 @@ int HandleSetMany(const banger_host* host, const char* vm_id, const char* const*
       }
       kv.emplace_back(keys[i], values[i]);
     }
-    VmServices* vm = VmOr(host, msg, "handle_set_many");
+    VmBackend* vm = VmOr(host, msg, "handle_set_many");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     return Report(msg, vm->HandleSetMany(vm_id, Ctx(host).plugin->name, kv));
   });
 }
 
 int HandleClear(const banger_host* host, const char* vm_id, const char* key, banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr) return Fail(msg, BANGER_INVALID, "handle_clear: vm_id is required");
-    VmServices* vm = VmOr(host, msg, "handle_clear");
+    VmBackend* vm = VmOr(host, msg, "handle_clear");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     return Report(msg, vm->HandleClear(vm_id, Ctx(host).plugin->name, Str(key)));
   });
@@ -144,7 +144,7 @@ int HandleClear(const banger_host* host, const char* vm_id, const char* key, ban
 
 int Exec(const banger_host* host, const char* const* argv, uint32_t timeout_ms,
          const banger_writer* output, banger_exec_result* result, banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (argv == nullptr || argv[0] == nullptr) {
       return Fail(msg, BANGER_INVALID, "exec: argv must hold at least the program");
     }
@@ -173,20 +173,20 @@ int Exec(const banger_host* host, const char* const* argv, uint32_t timeout_ms,
 
 int VmGet(const banger_host* host, const char* ref, banger_vm_visitor visit, void* user,
           banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (ref == nullptr || visit == nullptr) {
       return Fail(msg, BANGER_INVALID, "vm_get: ref and visitor are required");
     }
-    VmServices* vm = VmOr(host, msg, "vm_get");
+    VmBackend* vm = VmOr(host, msg, "vm_get");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     return Report(msg, vm->GetVm(ref, [&](const banger_vm& v) { visit(user, &v); }));
   });
 }
 
 int VmList(const banger_host* host, banger_vm_visitor visit, void* user, banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (visit == nullptr) return Fail(msg, BANGER_INVALID, "vm_list: visitor is required");
-    VmServices* vm = VmOr(host, msg, "vm_list");
+    VmBackend* vm = VmOr(host, msg, "vm_list");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     return Report(msg, vm->ListVms([&](const banger_vm& v) { visit(user, &v); }));
   });
@@ -194,11 +194,11 @@ int VmList(const banger_host* host, banger_vm_visitor visit, void* user, banger_
 
 int AddNetworkInterface(const banger_host* host, const char* vm_id, const banger_net_iface* iface,
                         banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr || iface == nullptr) {
       return Fail(msg, BANGER_INVALID, "vmm_add_network_interface: vm_id and iface are required");
     }
-    VmServices* vm = VmOr(host, msg, "vmm_add_network_interface");
+    VmBackend* vm = VmOr(host, msg, "vmm_add_network_interface");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     return Report(msg, vm->AddNetworkInterface(Ctx(host).plugin->name, vm_id, *iface));
   });
@@ -206,11 +206,11 @@ int AddNetworkInterface(const banger_host* host, const char* vm_id, const banger
 
 int AppendBootArgs(const banger_host* host, const char* vm_id, const char* args,
                    banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr || args == nullptr) {
       return Fail(msg, BANGER_INVALID, "vmm_append_boot_args: vm_id and args are required");
     }
-    VmServices* vm = VmOr(host, msg, "vmm_append_boot_args");
+    VmBackend* vm = VmOr(host, msg, "vmm_append_boot_args");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     return Report(msg, vm->AppendBootArgs(Ctx(host).plugin->name, vm_id, args));
   });
@@ -218,9 +218,9 @@ int AppendBootArgs(const banger_host* host, const char* vm_id, const char* args,
 
 int RequestStop(const banger_host* host, const char* vm_id, const char* reason,
                 banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr) return Fail(msg, BANGER_INVALID, "vm_request_stop: vm_id is required");
-    VmServices* vm = VmOr(host, msg, "vm_request_stop");
+    VmBackend* vm = VmOr(host, msg, "vm_request_stop");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     return Report(msg, vm->RequestStop(Ctx(host).plugin->name, vm_id, Str(reason)));
   });
@@ -228,13 +228,13 @@ int RequestStop(const banger_host* host, const char* vm_id, const char* reason,
 
 int PublishStats(const banger_host* host, const banger_vm_stats* batch, size_t count,
                  banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     if (batch == nullptr && count > 0) {
       return Fail(msg, BANGER_INVALID, "stats_publish: batch is NULL");
     }
-    VmServices* vm = VmOr(host, msg, "stats_publish");
+    VmBackend* vm = VmOr(host, msg, "stats_publish");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
-    std::vector<VmServices::VmSample> samples;
+    std::vector<VmBackend::VmSample> samples;
     samples.reserve(count);
     for (size_t i = 0; i < count; ++i) {
       const banger_vm_stats& vm_stats = batch[i];
@@ -257,7 +257,7 @@ int PublishStats(const banger_host* host, const banger_vm_stats* batch, size_t c
 
 int VerbRegister(const banger_host* host, const char* verb, const char* summary,
                  banger_message* msg) {
-  return Guard(msg, [&]() -> int {
+  return CatchAtBoundary(msg, [&]() -> int {
     Context& ctx = Ctx(host);
     if (!ctx.in_init.load()) {
       return Fail(msg, BANGER_INVALID, "verb_register is allowed only during init");
@@ -273,7 +273,7 @@ int VerbRegister(const banger_host* host, const char* verb, const char* summary,
 
 }  // namespace
 
-const banger_host* HostServices::TableFor(Plugin& plugin) {
+const banger_host* HostTable::TableFor(Plugin& plugin) {
   std::lock_guard lock(mu_);
   auto& slot = contexts_[&plugin];
   if (!slot) {
@@ -304,7 +304,7 @@ const banger_host* HostServices::TableFor(Plugin& plugin) {
   return &slot->table;
 }
 
-void HostServices::SetInInit(Plugin& plugin, bool in_init) {
+void HostTable::SetInInit(Plugin& plugin, bool in_init) {
   TableFor(plugin);
   std::lock_guard lock(mu_);
   contexts_.at(&plugin)->in_init.store(in_init);

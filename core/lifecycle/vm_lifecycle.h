@@ -1,4 +1,4 @@
-// VmService: the VM lifecycle, the agent's main job. Create lays out a VM's
+// VmLifecycle: the VM lifecycle, the agent's main job. Create lays out a VM's
 // files and writes its record; start records "starting", prepares every
 // capability in dependency order, launches and configures the VMM from the
 // spec and what capabilities contributed, boots it and records "running";
@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "core/base/logger.h"
+#include "core/lifecycle/lifecycle_backend.h"
 #include "core/lifecycle/operation_log.h"
-#include "core/lifecycle/store_vm_services.h"
 #include "core/lifecycle/vm_locks.h"
 #include "core/plugin_host/hook_dispatcher.h"
 #include "core/store/handle_store.h"
@@ -33,7 +33,7 @@
 
 namespace banger::core {
 
-struct VmServiceOptions {
+struct VmLifecycleOptions {
   std::string state_dir;
   std::string vmm_binary = "firecracker";
   std::chrono::milliseconds vmm_ready_timeout{5000};
@@ -50,10 +50,10 @@ struct CreateVmRequest {
 // [a-z0-9][a-z0-9-]{0,62}
 bool ValidVmName(const std::string& name);
 
-class VmService : public VmLifecycleServices {
+class VmLifecycle : public LifecycleRequests {
  public:
-  VmService(VmServiceOptions options, VmStore& store, HandleStore& handles,
-            HookDispatcher& dispatcher, OperationLog& ops, const Logger& logger);
+  VmLifecycle(VmLifecycleOptions options, VmStore& store, HandleStore& handles,
+              HookDispatcher& dispatcher, OperationLog& ops, const Logger& logger);
 
   Result<VmRecordPtr> Create(const CreateVmRequest& request, const StageObserver& observer = {});
   Result<VmRecordPtr> Start(const std::string& ref, const StageObserver& observer = {});
@@ -67,7 +67,7 @@ class VmService : public VmLifecycleServices {
   // (periodic) it skips VMs that are busy. Returns how many VMs it changed.
   int Reconcile(bool at_start);
 
-  // VmLifecycleServices, for capabilities.
+  // LifecycleRequests, for capabilities.
   ServiceStatus AddNetworkInterface(const std::string& capability, const std::string& vm_id,
                                     const banger_net_iface& iface) override;
   ServiceStatus AppendBootArgs(const std::string& capability, const std::string& vm_id,
@@ -108,7 +108,7 @@ class VmService : public VmLifecycleServices {
   uint32_t AllocateCid();
   void ReleaseCid(uint32_t cid);
 
-  VmServiceOptions options_;
+  VmLifecycleOptions options_;
   VmStore& store_;
   HandleStore& handles_;
   HookDispatcher& dispatcher_;

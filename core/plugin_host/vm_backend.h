@@ -1,6 +1,6 @@
-// VmServices: what the host services table needs from the VM side of the
+// VmBackend: what the host services table needs from the VM side of the
 // agent (records, handles, the VMM configuration being built, stop, stats).
-// The VM lifecycle implements it; until one is attached, HostServices
+// The VM lifecycle implements it; until one is attached, HostTable
 // answers BANGER_UNAVAILABLE for these services. Implementations must be
 // thread-safe: capabilities call services from any thread.
 #pragma once
@@ -22,9 +22,9 @@ struct ServiceStatus {
   static ServiceStatus Ok() { return {}; }
 };
 
-class VmServices {
+class VmBackend {
  public:
-  virtual ~VmServices() = default;
+  virtual ~VmBackend() = default;
 
   virtual ServiceStatus HandleGet(const std::string& vm_id, const std::string& capability,
                                   const std::string& key, std::string* value) = 0;
