@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/base/http_message.h"
+#include "core/api/http_message.h"
 
 namespace banger::core {
 
