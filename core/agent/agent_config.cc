@@ -10,7 +10,6 @@
 #include <cstring>
 #include <fstream>
 
-#include <set>
 #include <sstream>
 #include "core/base/duration.h"
 
@@ -59,14 +58,6 @@ std::map<std::string, std::vector<int>> IndexLines(const std::string& text) {
   return index;
 }
 
-bool ValidSectionName(const std::string& s) {
-  if (s.empty() || s.size() > 32) return false;
-  if (!std::isalnum(static_cast<unsigned char>(s[0]))) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
-
 }  // namespace
 
 std::vector<std::string> SplitList(const std::string& text) {
@@ -86,6 +77,159 @@ std::optional<bool> ParseBool(const std::string& text) {
   return std::nullopt;
 }
 
+namespace {
+
+// A [core] key: how to set it from its text; returns why the text is refused.
+struct CoreKey {
+  const char* name;
+  std::optional<std::string> (*set)(const std::string& value, AgentConfig& config);
+};
+
+std::optional<std::string> SetDuration(const std::string& value, std::chrono::milliseconds& out) {
+  auto d = ParseDuration(value);
+  if (!d || d->count() == 0) {
+    return "'" + value + "' is not a duration; write it like 500ms, 10s or 2m";
+  }
+  out = *d;
+  return std::nullopt;
+}
+
+std::optional<std::string> SetSocketPath(const std::string& value, AgentConfig& c) {
+  if (value.empty()) return "must not be empty";
+  if (value.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return "path is " + std::to_string(value.size()) +
+           " bytes; a UNIX socket path must be shorter than " +
+           std::to_string(sizeof(sockaddr_un{}.sun_path));
+  }
+  c.socket_path = value;
+  return std::nullopt;
+}
+
+std::optional<std::string> SetMapSize(const std::string& value, AgentConfig& c) {
+  uint64_t mib = 0;
+  try {
+    size_t used = 0;
+    mib = std::stoull(value, &used);
+    if (used != value.size()) mib = 0;
+  } catch (...) {
+    mib = 0;
+  }
+  if (mib == 0 || mib > (1u << 20))
+    return "'" + value + "' is not a size in MiB between 1 and 1048576";
+  c.store_map_size_mib = mib;
+  return std::nullopt;
+}
+
+std::optional<std::string> SetMetricsListen(const std::string& value, AgentConfig& c) {
+  if (!value.empty() && value.rfind("127.", 0) != 0 && value.rfind("[::1]:", 0) != 0) {
+    return "'" + value +
+           "' is not a loopback address:port (127.0.0.1:9464 or [::1]:9464); the metrics "
+           "listener is for this host only";
+  }
+  c.metrics_listen = value;
+  return std::nullopt;
+}
+
+// Every [core] key, in the order `unknown key` lists them.
+const CoreKey kCoreKeys[] = {
+    {"state_dir",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       if (v.empty()) return "must not be empty";
+       c.state_dir = v;
+       return std::nullopt;
+     }},
+    {"socket", SetSocketPath},
+    {"socket_group",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       c.socket_group = v;
+       return std::nullopt;
+     }},
+    {"plugin_dirs",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       c.plugin_dirs = SplitList(v);
+       if (c.plugin_dirs.empty()) return "needs at least one directory";
+       return std::nullopt;
+     }},
+    {"log_level",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       auto level = ParseLogLevel(v);
+       if (!level) return "'" + v + "' is not a log level; use debug, info, warn or error";
+       c.log_level = *level;
+       return std::nullopt;
+     }},
+    {"allow_plugin_symlinks",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       auto b = ParseBool(v);
+       if (!b) return "'" + v + "' is not a boolean; use true or false";
+       c.allow_plugin_symlinks = *b;
+       return std::nullopt;
+     }},
+    {"store_map_size_mib", SetMapSize},
+    {"vmm_binary",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       if (v.empty()) return "must not be empty (firecracker, or a path)";
+       c.vmm_binary = v;
+       return std::nullopt;
+     }},
+    {"vmm_ready_timeout",
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.vmm_ready_timeout); }},
+    {"vmm_stop_timeout",
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.vmm_stop_timeout); }},
+    {"vmm_api_timeout",
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.vmm_api_timeout); }},
+    {"reconcile_interval",
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.reconcile_interval); }},
+    {"metrics_listen", SetMetricsListen},
+};
+
+std::optional<std::string> SetCoreKey(const std::string& key, const std::string& value,
+                                      AgentConfig& config) {
+  for (const auto& k : kCoreKeys) {
+    if (key == k.name) return k.set(value, config);
+  }
+  std::string names;
+  for (const auto& k : kCoreKeys) names += std::string(names.empty() ? "" : ", ") + k.name;
+  return "unknown key; [core] takes " + names;
+}
+
+std::optional<std::string> SetPluginsKey(const std::string& key, const std::string& value,
+                                         AgentConfig& config) {
+  if (key != "enable" && key != "required")
+    return "unknown key; [plugins] takes enable and required";
+  auto names = SplitList(value);
+  for (const auto& n : names) {
+    if (!IsCapabilityName(n)) return "'" + n + "' is not a capability name";
+  }
+  (key == "enable" ? config.enabled : config.required) = names;
+  return std::nullopt;
+}
+
+std::optional<std::string> AddCapabilityEntry(const std::string& section, const std::string& key,
+                                              const std::string& value, int line,
+                                              AgentConfig& config) {
+  if (!IsCapabilityName(section)) {
+    return "[" + section + "] is not a capability name (" + std::string(kCapabilityNameRule) + ")";
+  }
+  auto& entries = config.sections[section];
+  for (const auto& e : entries) {
+    if (e.key == key) return "set twice (first on line " + std::to_string(e.line) + "); keep one";
+  }
+  entries.push_back({key, value, line});
+  return std::nullopt;
+}
+
+// What a file leaves unsaid: the default plugin dir; required implies enabled.
+void CompleteSelection(AgentConfig& config) {
+  if (config.plugin_dirs.empty()) config.plugin_dirs.push_back(DefaultPluginDir());
+  for (const auto& r : config.required) {
+    if (std::find(config.enabled.begin(), config.enabled.end(), r) == config.enabled.end()) {
+      config.enabled.push_back(r);
+    }
+  }
+}
+
+}  // namespace
+
 Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string& source) {
   po::parsed_options parsed(nullptr);
   try {
@@ -102,16 +246,15 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
   AgentConfig config;
   config.source = source;
   config.plugin_dirs.clear();
-  std::set<std::string> core_seen;
-
   for (const auto& opt : parsed.options) {
     const std::string& full = opt.string_key;
     std::string value = opt.value.empty() ? "" : Trim(opt.value.front());
     int occurrence = seen_count[full]++;
     const auto& at = lines[full];
     int line = occurrence < static_cast<int>(at.size()) ? at[occurrence] : 0;
-    auto where = source + ":" + std::to_string(line) + ": " + full;
-    auto fail = [&](const std::string& why) { return Status::Error(where + ": " + why); };
+    auto fail = [&](const std::string& why) {
+      return Status::Error(source + ":" + std::to_string(line) + ": " + full + ": " + why);
+    };
 
     auto dot = full.find('.');
     if (dot == std::string::npos) {
@@ -121,99 +264,14 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
     if (occurrence > 0 && (section == "core" || section == "plugins")) {
       return fail("set twice (first on line " + std::to_string(at.front()) + "); keep one");
     }
-
     config.lines[full] = line;
-    if (section == "core") {
-      if (key == "state_dir" || key == "socket") {
-        if (value.empty()) return fail("must not be empty");
-        if (key == "socket" && value.size() >= sizeof(sockaddr_un{}.sun_path)) {
-          return fail("path is " + std::to_string(value.size()) +
-                      " bytes; a UNIX socket path must be shorter than " +
-                      std::to_string(sizeof(sockaddr_un{}.sun_path)));
-        }
-        (key == "state_dir" ? config.state_dir : config.socket_path) = value;
-      } else if (key == "socket_group") {
-        config.socket_group = value;
-      } else if (key == "plugin_dirs") {
-        config.plugin_dirs = SplitList(value);
-        if (config.plugin_dirs.empty()) return fail("needs at least one directory");
-      } else if (key == "log_level") {
-        auto level = ParseLogLevel(value);
-        if (!level)
-          return fail("'" + value + "' is not a log level; use debug, info, warn or error");
-        config.log_level = *level;
-      } else if (key == "store_map_size_mib") {
-        uint64_t mib = 0;
-        try {
-          size_t used = 0;
-          mib = std::stoull(value, &used);
-          if (used != value.size()) mib = 0;
-        } catch (...) {
-          mib = 0;
-        }
-        if (mib == 0 || mib > (1u << 20)) {
-          return fail("'" + value + "' is not a size in MiB between 1 and 1048576");
-        }
-        config.store_map_size_mib = mib;
-      } else if (key == "metrics_listen") {
-        if (!value.empty() && value.rfind("127.", 0) != 0 && value.rfind("[::1]:", 0) != 0) {
-          return fail("'" + value +
-                      "' is not a loopback address:port (127.0.0.1:9464 or [::1]:9464); the "
-                      "metrics listener is for this host only");
-        }
-        config.metrics_listen = value;
-      } else if (key == "vmm_binary") {
-        if (value.empty()) return fail("must not be empty (firecracker, or a path)");
-        config.vmm_binary = value;
-      } else if (key == "vmm_ready_timeout" || key == "vmm_stop_timeout" ||
-                 key == "vmm_api_timeout" || key == "reconcile_interval") {
-        auto d = ParseDuration(value);
-        if (!d || d->count() == 0) {
-          return fail("'" + value + "' is not a duration; write it like 500ms, 10s or 2m");
-        }
-        (key == "vmm_ready_timeout"    ? config.vmm_ready_timeout
-         : key == "vmm_stop_timeout"   ? config.vmm_stop_timeout
-         : key == "reconcile_interval" ? config.reconcile_interval
-                                       : config.vmm_api_timeout) = *d;
-      } else if (key == "allow_plugin_symlinks") {
-        auto b = ParseBool(value);
-        if (!b) return fail("'" + value + "' is not a boolean; use true or false");
-        config.allow_plugin_symlinks = *b;
-      } else {
-        return fail(
-            "unknown key; [core] takes state_dir, socket, socket_group, plugin_dirs, log_level, "
-            "allow_plugin_symlinks, store_map_size_mib, vmm_binary, vmm_ready_timeout, "
-            "vmm_stop_timeout, vmm_api_timeout, reconcile_interval, metrics_listen");
-      }
-    } else if (section == "plugins") {
-      if (key != "enable" && key != "required") {
-        return fail("unknown key; [plugins] takes enable and required");
-      }
-      auto names = SplitList(value);
-      for (const auto& n : names) {
-        if (!ValidSectionName(n)) return fail("'" + n + "' is not a capability name");
-      }
-      (key == "enable" ? config.enabled : config.required) = names;
-    } else {
-      if (!ValidSectionName(section)) {
-        return fail("[" + section + "] is not a capability name ([a-z0-9][a-z0-9_-]*)");
-      }
-      auto& entries = config.sections[section];
-      for (const auto& e : entries) {
-        if (e.key == key) {
-          return fail("set twice (first on line " + std::to_string(e.line) + "); keep one");
-        }
-      }
-      entries.push_back({key, value, line});
-    }
+    std::optional<std::string> refused =
+        section == "core"      ? SetCoreKey(key, value, config)
+        : section == "plugins" ? SetPluginsKey(key, value, config)
+                               : AddCapabilityEntry(section, key, value, line, config);
+    if (refused) return fail(*refused);
   }
-  if (config.plugin_dirs.empty()) config.plugin_dirs.push_back(DefaultPluginDir());
-  // A required capability is enabled whether or not `enable` lists it.
-  for (const auto& r : config.required) {
-    if (std::find(config.enabled.begin(), config.enabled.end(), r) == config.enabled.end()) {
-      config.enabled.push_back(r);
-    }
-  }
+  CompleteSelection(config);
   return config;
 }
 

@@ -1,5 +1,7 @@
 #include "core/plugin_host/capability_library.h"
 
+#include "core/plugin_host/plugin_selection.h"
+
 #include <cstddef>
 #include <exception>
 
@@ -15,17 +17,6 @@ constexpr size_t kMinDescriptorSize =
 
 std::string AbiText(unsigned major, unsigned minor) {
   return std::to_string(major) + "." + std::to_string(minor);
-}
-
-bool ValidName(const char* s) {
-  if (s == nullptr || *s == '\0') return false;
-  size_t n = 0;
-  for (const char* p = s; *p; ++p, ++n) {
-    char c = *p;
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (n > 0 && (c == '_' || c == '-'));
-    if (!ok || n >= 32) return false;
-  }
-  return true;
 }
 
 CapabilityHooks ReadHooks(const banger_capability* d) {
@@ -88,9 +79,9 @@ Status ValidateDescriptor(const banger_capability* d) {
     return Status::Error("descriptor is " + std::to_string(d->struct_size) + " bytes; ABI " +
                          host_abi + " needs at least " + std::to_string(kMinDescriptorSize));
   }
-  if (!ValidName(d->name)) {
+  if (d->name == nullptr || !IsCapabilityName(d->name)) {
     return Status::Error("descriptor name '" + std::string(d->name ? d->name : "(null)") +
-                         "' is not a capability name ([a-z0-9][a-z0-9_-]{0,31})");
+                         "' is not a capability name (" + kCapabilityNameRule + ")");
   }
   if (d->version == nullptr || *d->version == '\0') {
     return Status::Error("descriptor has no version");

@@ -6,9 +6,15 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace banger::core {
+
+// A capability's name: what its descriptor says, what [plugins] lists and
+// what heads its config section. Written into messages as the rule below.
+inline constexpr const char* kCapabilityNameRule = "[a-z0-9][a-z0-9_-]{0,31}";
+bool IsCapabilityName(std::string_view name);
 
 // One `key = value` line of a capability's section, in file order.
 struct ConfigEntry {
