@@ -390,7 +390,7 @@ TEST_F(PluginHostTest, ServicesWithoutBackingAnswerUnavailable) {
   char text[256] = {0};
   banger_message msg{text, sizeof text};
   EXPECT_EQ(host->handle_set(host, "abc", "tap", "bt0", &msg), BANGER_UNAVAILABLE);
-  EXPECT_STREQ(text, "handle_set is not available: this agent has no VM service attached");
+  EXPECT_STREQ(text, "handle_set is not available: this agent has no VM backend attached");
   char out[16];
   EXPECT_EQ(host->handle_get(host, "abc", nullptr, "tap", out, sizeof out, &msg),
             BANGER_UNAVAILABLE);

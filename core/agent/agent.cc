@@ -25,6 +25,21 @@ Agent::~Agent() {
 
 Status Agent::Start() {
   started_ = std::chrono::steady_clock::now();
+  LogVersionAndVmm();
+  if (Status s = OpenState(); !s) return s;
+  if (Status s = LoadCapabilities(); !s) return s;
+  // Before serving: whatever happened while the agent was away is settled.
+  int changed = lifecycle_->Reconcile(/*at_start=*/true);
+  logger_.Info("core", "reconcile at start: " + std::to_string(store_->List().records.size()) +
+                           " VMs, " + std::to_string(changed) + " changed");
+  if (Status s = Serve(); !s) return s;
+  StartBackgroundWork();
+  logger_.Info("core", "serving the control API on " + config_.socket_path + " with " +
+                           std::to_string(dispatcher_->Running().size()) + " capabilities");
+  return Status::Ok();
+}
+
+void Agent::LogVersionAndVmm() {
   logger_.Info("core", std::string("bangerd ") + kBangerVersion + " (capability ABI " +
                            std::to_string(BANGER_ABI_MAJOR) + "." +
                            std::to_string(BANGER_ABI_MINOR) + "), config " +
@@ -38,6 +53,9 @@ Status Agent::Start() {
   } else {
     logger_.Warn("core", vmm.status().message() + "; VMs cannot start until it is fixed");
   }
+}
+
+Status Agent::OpenState() {
   std::error_code ec;
   std::filesystem::create_directories(config_.state_dir, ec);
   if (ec) return Status::Error("state dir " + config_.state_dir + ": " + ec.message());
@@ -50,7 +68,10 @@ Status Agent::Start() {
   store_ = std::move(store.value());
   handles_ = std::make_unique<HandleStore>(*store_);
   backend_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
+  return Status::Ok();
+}
 
+Status Agent::LoadCapabilities() {
   PluginFilePolicy policy{config_.allow_plugin_symlinks, ::geteuid()};
   registry_ = PluginRegistry::Discover(config_, policy);
   for (const auto& w : registry_->warnings()) logger_.Warn("core", w);
@@ -68,13 +89,10 @@ Status Agent::Start() {
         return dispatcher_->Rediscover(capability, MakeVmView(vm), key);
       });
   started_ok_ = true;  // from here on, Stop has shutdown hooks to run
-  if (Status s = dispatcher_->InitAll(); !s) return s;
+  return dispatcher_->InitAll();
+}
 
-  // Before serving: whatever happened while the agent was away is settled.
-  int changed = lifecycle_->Reconcile(/*at_start=*/true);
-  logger_.Info("core", "reconcile at start: " + std::to_string(store_->List().records.size()) +
-                           " VMs, " + std::to_string(changed) + " changed");
-
+Status Agent::Serve() {
   PeerPolicy peers{::geteuid(), std::nullopt};
   if (!config_.socket_group.empty()) {
     peers.group = LookupGroup(config_.socket_group);
@@ -84,19 +102,21 @@ Status Agent::Start() {
   server_ = std::make_unique<ControlServer>(routes_, peers, logger_);
   if (Status s = server_->Listen(config_.socket_path); !s) return s;
   server_->Start();
-  if (!config_.metrics_listen.empty()) {
-    metrics_routes_.Add("GET", "/metrics", [this](const HttpRequest&) {
-      return JsonResponse(200, PrometheusText(store_->List(), *registry_),
-                          "text/plain; version=0.0.4");
-    });
-    metrics_server_ = std::make_unique<ControlServer>(metrics_routes_, peers, logger_);
-    if (Status s = metrics_server_->ListenLoopbackTcp(config_.metrics_listen); !s) {
-      return s.Prefixed("core.metrics_listen");
-    }
-    metrics_server_->Start();
-    logger_.Info("core",
-                 "serving Prometheus text at http://" + config_.metrics_listen + "/metrics");
+  if (config_.metrics_listen.empty()) return Status::Ok();
+  metrics_routes_.Add("GET", "/metrics", [this](const HttpRequest&) {
+    return JsonResponse(200, PrometheusText(store_->List(), *registry_),
+                        "text/plain; version=0.0.4");
+  });
+  metrics_server_ = std::make_unique<ControlServer>(metrics_routes_, peers, logger_);
+  if (Status s = metrics_server_->ListenLoopbackTcp(config_.metrics_listen); !s) {
+    return s.Prefixed("core.metrics_listen");
   }
+  metrics_server_->Start();
+  logger_.Info("core", "serving Prometheus text at http://" + config_.metrics_listen + "/metrics");
+  return Status::Ok();
+}
+
+void Agent::StartBackgroundWork() {
   ticks_ = std::make_unique<TickScheduler>(*dispatcher_, logger_);
   ticks_->Start();
   reconciler_ = std::make_unique<PeriodicTask>(config_.reconcile_interval, [this] {
@@ -105,9 +125,6 @@ Status Agent::Start() {
     }
   });
   reconciler_->Start();
-  logger_.Info("core", "serving the control API on " + config_.socket_path + " with " +
-                           std::to_string(dispatcher_->Running().size()) + " capabilities");
-  return Status::Ok();
 }
 
 void Agent::Stop() {

@@ -1,6 +1,6 @@
 // Agent: bangerd's top level. Owns the parts and wires them: config ->
 // state dir lock -> record store -> plugin registry (discover, load) -> hook
-// dispatcher (init) -> VM service (reconcile) -> control server (routes) ->
+// dispatcher (init) -> VM lifecycle (reconcile) -> control server (routes) ->
 // tick scheduler and periodic reconcile. Start once, Stop once, from the
 // main thread; Stop undoes Start in reverse (ticks stop, the socket closes, shutdown hooks run in
 // reverse load order, the socket file is removed).
@@ -39,6 +39,12 @@ class Agent {
   void Stop();
 
  private:
+  // The steps of Start, in order.
+  void LogVersionAndVmm();
+  Status OpenState();          // state dir, its lock, the store, handles
+  Status LoadCapabilities();   // discover, load, the lifecycle, init
+  Status Serve();              // the control socket, and the metrics listener if set
+  void StartBackgroundWork();  // ticks, periodic reconcile
   void AddRoutes();
 
   AgentConfig config_;

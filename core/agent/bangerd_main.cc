@@ -16,15 +16,18 @@
 
 namespace po = boost::program_options;
 
+namespace banger::core {
 namespace {
+
+// Exit codes: 0 ok, 1 the agent cannot run, 2 usage.
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
 
 std::string Absolute(const std::string& path) {
   return path.empty() ? path : std::filesystem::absolute(path).lexically_normal().string();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+po::options_description Flags() {
   po::options_description flags("bangerd: the banger host agent\n\nOptions");
   flags.add_options()("help,h", "show this help and exit")("version", "print the version and exit")(
       "config,c", po::value<std::string>(),
@@ -37,69 +40,52 @@ int main(int argc, char** argv) {
       "log-level", po::value<std::string>(), "override [core] log_level (debug|info|warn|error)")(
       "vmm-binary", po::value<std::string>(), "override [core] vmm_binary")(
       "check-config", "parse the config, print the result and exit");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(flags).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "bangerd: " << e.what() << " (see bangerd --help)\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << flags << "\n";
-    return 0;
-  }
-  if (vm.count("version")) {
-    std::cout << "bangerd " << banger::core::kBangerVersion << " (capability ABI "
-              << BANGER_ABI_MAJOR << "." << BANGER_ABI_MINOR << ")\n";
-    return 0;
-  }
+  return flags;
+}
 
+// The config file (--config, else the default path if it exists, else the
+// built-in defaults) with the command line's overrides, paths made absolute
+// from the directory bangerd was started in, and checked against the host.
+// On failure, the exit code and its message.
+Result<AgentConfig> ConfigFromFlags(const po::variables_map& vm, int* exit_code) {
+  *exit_code = kExitFailure;
   std::string config_path;
   if (vm.count("config")) {
     config_path = vm["config"].as<std::string>();
-  } else if (std::filesystem::exists(banger::core::kDefaultConfigPath)) {
-    config_path = banger::core::kDefaultConfigPath;
+  } else if (std::filesystem::exists(kDefaultConfigPath)) {
+    config_path = kDefaultConfigPath;
   }
-  banger::core::Result<banger::core::AgentConfig> loaded =
-      config_path.empty() ? banger::core::ParseAgentConfig("", "")
-                          : banger::core::LoadAgentConfigFile(config_path);
-  if (!loaded) {
-    std::cerr << "bangerd: " << loaded.status().message() << "\n";
-    return 1;
-  }
-  banger::core::AgentConfig config = std::move(loaded.value());
+  Result<AgentConfig> loaded =
+      config_path.empty() ? ParseAgentConfig("", "") : LoadAgentConfigFile(config_path);
+  if (!loaded) return loaded;
+  AgentConfig config = std::move(loaded.value());
   if (vm.count("state-dir")) config.state_dir = vm["state-dir"].as<std::string>();
   if (vm.count("socket")) config.socket_path = vm["socket"].as<std::string>();
   if (vm.count("socket-group")) config.socket_group = vm["socket-group"].as<std::string>();
   if (vm.count("vmm-binary")) config.vmm_binary = vm["vmm-binary"].as<std::string>();
   if (vm.count("plugin-dir")) config.plugin_dirs = vm["plugin-dir"].as<std::vector<std::string>>();
   if (vm.count("log-level")) {
-    auto level = banger::core::ParseLogLevel(vm["log-level"].as<std::string>());
+    auto level = ParseLogLevel(vm["log-level"].as<std::string>());
     if (!level) {
-      std::cerr << "bangerd: --log-level: use debug, info, warn or error\n";
-      return 2;
+      *exit_code = kExitUsage;
+      return Status::Invalid("--log-level: use debug, info, warn or error");
     }
     config.log_level = *level;
   }
-  // Relative paths are taken from the directory bangerd was started in.
   config.state_dir = Absolute(config.state_dir);
   config.socket_path = Absolute(config.socket_path);
   for (auto& d : config.plugin_dirs) d = Absolute(d);
-  if (config.vmm_binary.find('/') != std::string::npos)
+  if (config.vmm_binary.find('/') != std::string::npos) {
     config.vmm_binary = Absolute(config.vmm_binary);
-  if (banger::core::Status s = banger::core::ValidateAgentConfig(config); !s) {
-    std::cerr << "bangerd: " << s.message() << "\n";
-    return 1;
   }
-  if (vm.count("check-config")) {
-    std::cout << "config ok: state_dir=" << config.state_dir << " socket=" << config.socket_path
-              << " plugins=" << config.enabled.size() << " enabled\n";
-    return 0;
-  }
+  if (Status s = ValidateAgentConfig(config); !s) return s;
+  return config;
+}
 
-  // Shutdown signals are taken by sigwait below, so every thread the agent
-  // starts inherits them blocked; children get a clean mask (RunProcess).
+// The process set-up a long-running agent wants. Returns the shutdown
+// signals, blocked in this thread and so in every thread the agent starts
+// (children get a clean mask: RunProcess, LaunchVmm); sigwait takes them.
+sigset_t PrepareProcess() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -114,14 +100,19 @@ int main(int argc, char** argv) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
+  return stop_signals;
+}
 
-  banger::core::Logger logger(config.log_level);
-  banger::core::Agent agent(config, logger);
-  if (banger::core::Status s = agent.Start(); !s) {
+// Runs the agent until SIGTERM or SIGINT.
+int Serve(const AgentConfig& config) {
+  sigset_t stop_signals = PrepareProcess();
+  Logger logger(config.log_level);
+  Agent agent(config, logger);
+  if (Status s = agent.Start(); !s) {
     logger.Error("core", "cannot start: " + s.message());
     agent.Stop();
     std::cerr << "bangerd: cannot start: " << s.message() << "\n";
-    return 1;
+    return kExitFailure;
   }
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -129,4 +120,41 @@ int main(int argc, char** argv) {
                           ", shutting down");
   agent.Stop();
   return 0;
+}
+
+}  // namespace
+}  // namespace banger::core
+
+int main(int argc, char** argv) {
+  using namespace banger::core;
+  po::options_description flags = Flags();
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(flags).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "bangerd: " << e.what() << " (see bangerd --help)\n";
+    return kExitUsage;
+  }
+  if (vm.count("help")) {
+    std::cout << flags << "\n";
+    return 0;
+  }
+  if (vm.count("version")) {
+    std::cout << "bangerd " << kBangerVersion << " (capability ABI " << BANGER_ABI_MAJOR << "."
+              << BANGER_ABI_MINOR << ")\n";
+    return 0;
+  }
+  int exit_code = 0;
+  Result<AgentConfig> config = ConfigFromFlags(vm, &exit_code);
+  if (!config) {
+    std::cerr << "bangerd: " << config.status().message() << "\n";
+    return exit_code;
+  }
+  if (vm.count("check-config")) {
+    std::cout << "config ok: state_dir=" << config->state_dir << " socket=" << config->socket_path
+              << " plugins=" << config->enabled.size() << " enabled\n";
+    return 0;
+  }
+  return Serve(*config);
 }

@@ -204,6 +204,71 @@ void ControlServer::AcceptLoop() {
   }
 }
 
+namespace {
+
+using Socket = asio::generic::stream_protocol::socket;
+
+HttpRequest ToRequest(const http::request<http::string_body>& req,
+                      const std::optional<PeerCredentials>& peer) {
+  HttpRequest request;
+  request.method = std::string(req.method_string());
+  request.target = std::string(req.target());
+  request.body = req.body();
+  request.peer_uid = peer ? peer->uid : static_cast<uid_t>(-1);
+  request.peer_pid = peer ? peer->pid : 0;
+  SplitTarget(request);
+  return request;
+}
+
+// Chunked: the handler emits as it goes (e.g. a VM start's stages). The
+// connection closes afterwards.
+void WriteStreamed(Socket& socket, const HttpResponse& response, unsigned version) {
+  boost::system::error_code ec;
+  http::response<http::empty_body> head{static_cast<http::status>(response.status), version};
+  head.set(http::field::server, "bangerd");
+  head.set(http::field::content_type, response.content_type);
+  head.keep_alive(false);
+  head.chunked(true);
+  http::response_serializer<http::empty_body> sr{head};
+  http::write_header(socket, sr, ec);
+  bool client_gone = static_cast<bool>(ec);
+  response.stream([&](const std::string& chunk) {
+    if (client_gone || chunk.empty()) return !client_gone;
+    boost::asio::write(socket, http::make_chunk(boost::asio::buffer(chunk)), ec);
+    client_gone = static_cast<bool>(ec);
+    return !client_gone;
+  });
+  if (!client_gone) boost::asio::write(socket, http::make_chunk_last(), ec);
+}
+
+// Returns whether the connection stays open for another request.
+bool WriteWhole(Socket& socket, HttpResponse&& response, unsigned version, bool keep_alive) {
+  boost::system::error_code ec;
+  http::response<http::string_body> res{static_cast<http::status>(response.status), version};
+  res.set(http::field::server, "bangerd");
+  res.set(http::field::content_type, response.content_type);
+  res.keep_alive(keep_alive);
+  res.body() = std::move(response.body);
+  res.prepare_payload();
+  http::write(socket, res, ec);
+  return !ec && res.keep_alive();
+}
+
+}  // namespace
+
+HttpResponse ControlServer::Answer(HttpRequest& request, bool allowed) const {
+  if (!allowed) {
+    return ErrorResponse(403, "permission denied: uid " + std::to_string(request.peer_uid) +
+                                  " may not use the banger control socket");
+  }
+  try {
+    return routes_.Dispatch(request);
+  } catch (const std::exception& e) {
+    logger_.Error("core", request.method + " " + request.path + ": " + e.what());
+    return ErrorResponse(500, std::string("internal error: ") + e.what());
+  }
+}
+
 void ControlServer::Serve(int fd) {
   auto peer = check_peers_ ? ReadPeerCredentials(fd) : std::nullopt;
   bool allowed = !check_peers_ || (peer && PeerAllowed(*peer, policy_));
@@ -213,82 +278,38 @@ void ControlServer::Serve(int fd) {
                                    : std::string("(unknown)")) +
                              ": not root, the agent's uid, or in the socket group");
   }
-  {
-    asio::io_context io;
-    // Generic: the same code serves the UNIX control socket and a TCP one.
-    sockaddr_storage local{};
-    socklen_t local_len = sizeof local;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
-    asio::generic::stream_protocol protocol(local.ss_family,
-                                            local.ss_family == AF_UNIX ? 0 : IPPROTO_TCP);
-    asio::generic::stream_protocol::socket socket(io, protocol, fd);
-    boost::beast::flat_buffer buffer;
-    for (;;) {
-      boost::system::error_code ec;
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(kMaxBody);
-      http::read(socket, buffer, parser, ec);
-      if (ec) break;  // closed, reset, or garbage: nothing to answer
-      auto& req = parser.get();
-      HttpRequest request;
-      request.method = std::string(req.method_string());
-      request.target = std::string(req.target());
-      request.body = req.body();
-      request.peer_uid = peer ? peer->uid : static_cast<uid_t>(-1);
-      request.peer_pid = peer ? peer->pid : 0;
-      SplitTarget(request);
-
-      HttpResponse response;
-      if (!allowed) {
-        response = ErrorResponse(403, "permission denied: uid " + std::to_string(request.peer_uid) +
-                                          " may not use the banger control socket");
-      } else {
-        try {
-          response = routes_.Dispatch(request);
-        } catch (const std::exception& e) {
-          logger_.Error("core", request.method + " " + request.path + ": " + e.what());
-          response = ErrorResponse(500, std::string("internal error: ") + e.what());
-        }
-      }
-      if (response.stream) {
-        // Chunked: the handler emits as it goes (e.g. a VM start's stages).
-        http::response<http::empty_body> head{static_cast<http::status>(response.status),
-                                              req.version()};
-        head.set(http::field::server, "bangerd");
-        head.set(http::field::content_type, response.content_type);
-        head.keep_alive(false);
-        head.chunked(true);
-        http::response_serializer<http::empty_body> sr{head};
-        http::write_header(socket, sr, ec);
-        bool client_gone = static_cast<bool>(ec);
-        response.stream([&](const std::string& chunk) {
-          if (client_gone || chunk.empty()) return !client_gone;
-          boost::asio::write(socket, http::make_chunk(boost::asio::buffer(chunk)), ec);
-          client_gone = static_cast<bool>(ec);
-          return !client_gone;
-        });
-        if (!client_gone) boost::asio::write(socket, http::make_chunk_last(), ec);
-        break;
-      }
-      http::response<http::string_body> res{static_cast<http::status>(response.status),
-                                            req.version()};
-      res.set(http::field::server, "bangerd");
-      res.set(http::field::content_type, response.content_type);
-      res.keep_alive(allowed && req.keep_alive());
-      res.body() = std::move(response.body);
-      res.prepare_payload();
-      http::write(socket, res, ec);
-      if (ec || !res.keep_alive()) break;
+  asio::io_context io;
+  // Generic: the same code serves the UNIX control socket and a TCP one.
+  sockaddr_storage local{};
+  socklen_t local_len = sizeof local;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
+  asio::generic::stream_protocol protocol(local.ss_family,
+                                          local.ss_family == AF_UNIX ? 0 : IPPROTO_TCP);
+  Socket socket(io, protocol, fd);
+  boost::beast::flat_buffer buffer;
+  for (;;) {
+    boost::system::error_code ec;
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(kMaxBody);
+    http::read(socket, buffer, parser, ec);
+    if (ec) break;  // closed, reset, or garbage: nothing to answer
+    auto& req = parser.get();
+    HttpRequest request = ToRequest(req, peer);
+    HttpResponse response = Answer(request, allowed);
+    if (response.stream) {
+      WriteStreamed(socket, response, req.version());
+      break;
     }
-    // Forget and close under the lock: once closed, accept may hand out the
-    // same descriptor number again, and Stop must never shut down a stranger.
-    boost::system::error_code ignored;
-    std::lock_guard lock(mu_);
-    connections_.erase(fd);
-    socket.shutdown(asio::generic::stream_protocol::socket::shutdown_both, ignored);
-    socket.close(ignored);
-    if (connections_.empty()) idle_.notify_all();
+    if (!WriteWhole(socket, std::move(response), req.version(), allowed && req.keep_alive())) break;
   }
+  // Forget and close under the lock: once closed, accept may hand out the
+  // same descriptor number again, and Stop must never shut down a stranger.
+  boost::system::error_code ignored;
+  std::lock_guard lock(mu_);
+  connections_.erase(fd);
+  socket.shutdown(Socket::shutdown_both, ignored);
+  socket.close(ignored);
+  if (connections_.empty()) idle_.notify_all();
 }
 
 }  // namespace banger::core

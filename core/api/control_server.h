@@ -44,7 +44,9 @@ class ControlServer {
 
  private:
   void AcceptLoop();
-  void Serve(int fd);
+  void Serve(int fd);  // one connection, on its own thread
+  // The handler's answer, or 403 for a refused peer, or 500 for a handler that threw.
+  HttpResponse Answer(HttpRequest& request, bool allowed) const;
 
   const RouteTable& routes_;
   PeerPolicy policy_;

@@ -147,19 +147,88 @@ Result<CreateVmRequest> ParseCreate(const std::string& body) {
   return c;
 }
 
+HttpResponse ListVms(const VmStore& store) {
+  VmListing all = store.List();
+  json list = json::array(), corrupt = json::array();
+  for (size_t i = 0; i < all.records.size(); ++i) {
+    list.push_back(VmJson(*all.records[i], all.stats[i].get()));
+  }
+  for (const auto& c : all.corrupt) corrupt.push_back({{"id", c.id}, {"error", c.error}});
+  return Ok(200, json{{"vms", list}, {"corrupt", corrupt}});
+}
+
+HttpResponse ListOperations(const OperationLog& ops) {
+  json list = json::array();
+  for (const auto& op : ops.Recent()) {
+    json stages = json::array();
+    for (const auto& s : op.stages) {
+      json st = StageJson(s);
+      st.erase("event");
+      stages.push_back(st);
+    }
+    list.push_back({{"id", op.id},
+                    {"op", op.kind},
+                    {"vm", op.vm},
+                    {"vm_id", op.vm_id},
+                    {"started_at_ms", op.started_at_ms},
+                    {"ms", op.ms},
+                    {"done", op.done},
+                    {"error", op.error},
+                    {"stages", stages}});
+  }
+  return Ok(200, json{{"operations", list}});
+}
+
+// POST /v1/vms/{ref}/{verb} for a verb a capability registered.
+HttpResponse RunVerb(const HttpRequest& req, const VerbInfo& verb, const VmStore& store,
+                     HookDispatcher& dispatcher) {
+  const std::string& action = req.params.at("action");
+  auto vm = store.Resolve(req.params.at("ref"));
+  if (!vm) return Fail(vm.status());
+  std::string args = req.body.empty() ? "{}" : req.body;
+  if (!json::accept(args)) return ErrorResponse(400, action + ": the body must be JSON");
+  banger_vm view = MakeVmView(**vm);
+  auto reply = dispatcher.Query(verb.capability, action, view, args);
+  if (!reply) return ErrorResponse(500, "vm \"" + (*vm)->name + "\": " + reply.status().message());
+  if (!json::accept(*reply)) {
+    return ErrorResponse(500,
+                         verb.capability + " answered " + action + " with text that is not JSON");
+  }
+  return JsonResponse(200, *reply + "\n");
+}
+
+// POST /v1/vms/{ref}/{action}: the lifecycle's actions, else a capability's verb.
+HttpResponse VmAction(const HttpRequest& req, VmLifecycle& vms, const VmStore& store,
+                      const VerbRegistry& verbs, HookDispatcher& dispatcher) {
+  const std::string& ref = req.params.at("ref");
+  const std::string& action = req.params.at("action");
+  using Call = Result<VmRecordPtr> (VmLifecycle::*)(const std::string&, const StageObserver&);
+  const std::pair<const char*, Call> kStaged[] = {
+      {"start", &VmLifecycle::Start}, {"stop", &VmLifecycle::Stop}, {"kill", &VmLifecycle::Kill}};
+  for (const auto& [name, call] : kStaged) {
+    if (action != name) continue;
+    return RunLifecycle(req, store,
+                        [&vms, ref, call](const StageObserver& o) { return (vms.*call)(ref, o); });
+  }
+  if (action == "touch") {
+    auto r = vms.Touch(ref);
+    return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
+  }
+  auto verb = verbs.Find(action);
+  if (!verb) {
+    std::string known = "start, stop, kill, touch";
+    for (const auto& v : verbs.All()) known += ", " + v.verb;
+    return ErrorResponse(
+        404, "no command '" + action + "' for VMs (no capability registered it); known: " + known);
+  }
+  return RunVerb(req, *verb, store, dispatcher);
+}
+
 }  // namespace
 
 void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegistry& verbs,
                  HookDispatcher& dispatcher, OperationLog& ops) {
-  routes.Add("GET", "/v1/vms", [&store](const HttpRequest&) {
-    VmListing all = store.List();
-    json list = json::array(), corrupt = json::array();
-    for (size_t i = 0; i < all.records.size(); ++i) {
-      list.push_back(VmJson(*all.records[i], all.stats[i].get()));
-    }
-    for (const auto& c : all.corrupt) corrupt.push_back({{"id", c.id}, {"error", c.error}});
-    return Ok(200, json{{"vms", list}, {"corrupt", corrupt}});
-  });
+  routes.Add("GET", "/v1/vms", [&store](const HttpRequest&) { return ListVms(store); });
   routes.Add("POST", "/v1/vms", [&vms](const HttpRequest& req) {
     auto create = ParseCreate(req.body);
     if (!create) return Fail(create.status());
@@ -175,67 +244,9 @@ void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegis
     Status s = vms.Remove(req.params.at("ref"), force);
     return s ? Ok(200, json{{"removed", req.params.at("ref")}}) : Fail(s);
   });
-  routes.Add("POST", "/v1/vms/{ref}/{action}", [&](const HttpRequest& req) {
-    const std::string& ref = req.params.at("ref");
-    const std::string& action = req.params.at("action");
-    if (action == "start") {
-      return RunLifecycle(req, store,
-                          [&vms, ref](const StageObserver& o) { return vms.Start(ref, o); });
-    }
-    if (action == "stop") {
-      return RunLifecycle(req, store,
-                          [&vms, ref](const StageObserver& o) { return vms.Stop(ref, o); });
-    }
-    if (action == "kill") {
-      return RunLifecycle(req, store,
-                          [&vms, ref](const StageObserver& o) { return vms.Kill(ref, o); });
-    }
-    if (action == "touch") {
-      auto r = vms.Touch(ref);
-      return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
-    }
-    auto verb = verbs.Find(action);
-    if (!verb) {
-      std::string known = "start, stop, kill, touch";
-      for (const auto& v : verbs.All()) known += ", " + v.verb;
-      return ErrorResponse(404, "no command '" + action +
-                                    "' for VMs (no capability registered it); known: " + known);
-    }
-    auto vm = store.Resolve(ref);
-    if (!vm) return Fail(vm.status());
-    std::string args = req.body.empty() ? "{}" : req.body;
-    if (!json::accept(args)) return ErrorResponse(400, action + ": the body must be JSON");
-    banger_vm view = MakeVmView(**vm);
-    auto reply = dispatcher.Query(verb->capability, action, view, args);
-    if (!reply)
-      return ErrorResponse(500, "vm \"" + (*vm)->name + "\": " + reply.status().message());
-    if (!json::accept(*reply)) {
-      return ErrorResponse(
-          500, verb->capability + " answered " + action + " with text that is not JSON");
-    }
-    return JsonResponse(200, *reply + "\n");
-  });
-  routes.Add("GET", "/v1/operations", [&ops](const HttpRequest&) {
-    json list = json::array();
-    for (const auto& op : ops.Recent()) {
-      json stages = json::array();
-      for (const auto& s : op.stages) {
-        json st = StageJson(s);
-        st.erase("event");
-        stages.push_back(st);
-      }
-      list.push_back({{"id", op.id},
-                      {"op", op.kind},
-                      {"vm", op.vm},
-                      {"vm_id", op.vm_id},
-                      {"started_at_ms", op.started_at_ms},
-                      {"ms", op.ms},
-                      {"done", op.done},
-                      {"error", op.error},
-                      {"stages", stages}});
-    }
-    return Ok(200, json{{"operations", list}});
-  });
+  routes.Add("POST", "/v1/vms/{ref}/{action}",
+             [&](const HttpRequest& req) { return VmAction(req, vms, store, verbs, dispatcher); });
+  routes.Add("GET", "/v1/operations", [&ops](const HttpRequest&) { return ListOperations(ops); });
 }
 
 }  // namespace banger::core

@@ -15,14 +15,6 @@
 namespace banger::core {
 namespace {
 
-std::string Quoted(const std::string& name) {
-  return "vm \"" + name + "\"";
-}
-
-bool IsActive(VmState s) {
-  return s == VmState::kStarting || s == VmState::kRunning || s == VmState::kStopping;
-}
-
 // The operation a capability's stop request is logged as: the reason's
 // first word ("stale: untouched for 2h" -> vm.stop_stale).
 std::string StopOperationFor(const std::string& reason) {
@@ -165,28 +157,10 @@ Status VmLifecycle::StartLocked(const VmRecordPtr& vm, Operation& op) {
   const std::string id = vm->id;
   const std::string who = Quoted(vm->name);
   uint32_t cid = AllocateCid();
-  VmPaths paths = VmPathsFor(options_.state_dir, id);
 
   // 1. "starting", durably, with every path the VMM will use: from here on a
   // crashed agent finds this VM's VMM by its API socket.
-  Status s = op.Stage("record.starting", [&] {
-    return store_.Update(id, [&](VmRecord& r) {
-      r.state = VmState::kStarting;
-      r.last_error.clear();
-      r.updated_at_ms = UnixMillis();
-      r.runtime.vmm_state.clear();
-      r.runtime.pid = 0;
-      r.runtime.pid_start_time = 0;
-      r.runtime.started_at_ms = 0;
-      r.runtime.api_socket = paths.api_socket;
-      r.runtime.vsock_path = paths.vsock_path;
-      r.runtime.vsock_cid = cid;
-      r.runtime.metrics_path = paths.metrics_path;
-      r.runtime.log_path = paths.log_path;
-      return Status::Ok();
-    });
-  });
-  if (!s) {
+  if (Status s = op.Stage("record.starting", [&] { return RecordStarting(id, cid); }); !s) {
     ReleaseCid(cid);
     return s.Prefixed(who + ": start failed at record.starting");
   }
@@ -195,40 +169,71 @@ Status VmLifecycle::StartLocked(const VmRecordPtr& vm, Operation& op) {
   // 2. Capabilities, in dependency order; each records its handles first.
   Contributions contributions;
   std::vector<std::string> rollback_failed;
-  s = op.Stage("prepare",
-               [&] { return PrepareCapabilities(*rec, contributions, &rollback_failed); });
+  Status s = op.Stage("prepare",
+                      [&] { return PrepareCapabilities(*rec, contributions, &rollback_failed); });
   if (!s) {
     FailStart(id, "prepare", s, {}, /*capabilities_cleaned=*/true, rollback_failed, op);
     return s.Prefixed(who + ": start failed at prepare");
   }
 
-  // 3. The VMM: spawned, recorded, then waited for.
-  VmmLaunchSpec spec = LaunchSpecFor(*rec);
+  // 3. The VMM, then "running".
   ProcessIdentity vmm;
   std::string failed_stage;
+  s = BootVmm(*rec, contributions, op, &vmm, &failed_stage);
+  if (!s) {
+    FailStart(id, failed_stage, s, vmm, /*capabilities_cleaned=*/false, {}, op);
+    return s.Prefixed(who + ": start failed at " + failed_stage);
+  }
+  return Status::Ok();
+}
+
+Status VmLifecycle::RecordStarting(const std::string& id, uint32_t cid) {
+  VmPaths paths = VmPathsFor(options_.state_dir, id);
+  return store_.Update(id, [&](VmRecord& r) {
+    r.state = VmState::kStarting;
+    r.last_error.clear();
+    r.updated_at_ms = UnixMillis();
+    r.runtime.vmm_state.clear();
+    r.runtime.pid = 0;
+    r.runtime.pid_start_time = 0;
+    r.runtime.started_at_ms = 0;
+    r.runtime.api_socket = paths.api_socket;
+    r.runtime.vsock_path = paths.vsock_path;
+    r.runtime.vsock_cid = cid;
+    r.runtime.metrics_path = paths.metrics_path;
+    r.runtime.log_path = paths.log_path;
+    return Status::Ok();
+  });
+}
+
+Status VmLifecycle::BootVmm(const VmRecord& rec, const Contributions& contributions, Operation& op,
+                            ProcessIdentity* vmm, std::string* failed_stage) {
+  VmmLaunchSpec spec = LaunchSpecFor(rec);
+  Status s;
   auto stage = [&](const char* name, const std::function<Status()>& body) {
     if (!s) return;
     s = op.Stage(name, body);
-    if (!s) failed_stage = name;
+    if (!s) *failed_stage = name;
   };
+  // Spawned, and recorded before anything waits on it.
   stage("vmm.spawn", [&] {
     auto spawned = SpawnVmm(spec);
     if (!spawned) return spawned.status();
-    vmm = *spawned;
-    return store_.Update(id, [&](VmRecord& r) {
-      r.runtime.pid = vmm.pid;
-      r.runtime.pid_start_time = vmm.start_time;
+    *vmm = *spawned;
+    return store_.Update(rec.id, [&](VmRecord& r) {
+      r.runtime.pid = vmm->pid;
+      r.runtime.pid_start_time = vmm->start_time;
       return Status::Ok();
     });
   });
-  stage("vmm.ready", [&] { return WaitVmmReady(vmm, spec); });
-  stage("vmm.configure", [&] { return ConfigureVmm(*rec, contributions); });
+  stage("vmm.ready", [&] { return WaitVmmReady(*vmm, spec); });
+  stage("vmm.configure", [&] { return ConfigureVmm(rec, contributions); });
   stage("vmm.boot", [&] {
-    return FirecrackerClient(rec->runtime.api_socket, options_.vmm_api_timeout)
+    return FirecrackerClient(rec.runtime.api_socket, options_.vmm_api_timeout)
         .Act(FcAction::kInstanceStart);
   });
   stage("record.running", [&] {
-    return store_.Update(id, [&](VmRecord& r) {
+    return store_.Update(rec.id, [&](VmRecord& r) {
       r.state = VmState::kRunning;
       r.runtime.vmm_state = "Running";
       r.runtime.started_at_ms = UnixMillis();
@@ -236,11 +241,7 @@ Status VmLifecycle::StartLocked(const VmRecordPtr& vm, Operation& op) {
       return Status::Ok();
     });
   });
-  if (!s) {
-    FailStart(id, failed_stage, s, vmm, /*capabilities_cleaned=*/false, {}, op);
-    return s.Prefixed(who + ": start failed at " + failed_stage);
-  }
-  return Status::Ok();
+  return s;
 }
 
 Status VmLifecycle::PrepareCapabilities(const VmRecord& vm, Contributions& out,
@@ -434,21 +435,6 @@ void VmLifecycle::ClearHandlesExcept(const VmRecord& vm, const std::vector<std::
   }
 }
 
-int VmLifecycle::KillStrays(const VmRecord& vm,
-                            const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
-  // The path is derived from the id, not read from the record: a VM that was
-  // never started has none recorded, yet a VMM may serve it.
-  auto it = scan.find(VmPathsFor(options_.state_dir, vm.id).api_socket);
-  if (it == scan.end()) return 0;
-  int killed = 0;
-  for (const auto& p : it->second) {
-    // The API socket lives in this VM's own directory: whoever serves it is
-    // this VM's VMM, whatever its start time.
-    if (KillVmm(p)) ++killed;
-  }
-  return killed;
-}
-
 // ---- remove, touch ----
 
 Status VmLifecycle::Remove(const std::string& ref, bool force, const StageObserver& observer) {
@@ -551,96 +537,6 @@ ServiceStatus VmLifecycle::RequestStop(const std::string& capability, const std:
   op.Finish(r ? Status::Ok() : r.status());
   if (!r) return {ToBangerCode(r.status()), r.status().message()};
   return ServiceStatus::Ok();
-}
-
-// ---- reconcile ----
-
-int VmLifecycle::Reconcile(bool at_start) {
-  auto scan = ScanApiSocketProcesses();
-  int changed = 0;
-  for (const auto& rec : store_.List().records) {
-    std::optional<HeldVmLock> guard;
-    if (at_start) {
-      guard.emplace(locks_.Acquire(rec->id));
-    } else {
-      guard = locks_.TryAcquire(rec->id);
-      if (!guard) continue;  // busy: the operation holding it knows better
-    }
-    auto current = store_.Get(rec->id);
-    if (!current) continue;
-    if (ReconcileOne(*current, scan)) ++changed;
-  }
-  return changed;
-}
-
-bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
-                               const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
-  const std::string who = Quoted(vm->name);
-  if (!IsActive(vm->state)) {
-    // Recorded not running: any VMM serving its socket is a leftover.
-    int n = KillStrays(*vm, scan);
-    if (n)
-      logger_.Warn("core", who + " is recorded " + std::string(VmStateName(vm->state)) +
-                               " but a VMM ran for it; stopped " + std::to_string(n));
-    if (vm->state == VmState::kError && !vm->handles.empty()) {
-      // A cleanup that failed earlier: try again, so nothing stays behind.
-      Operation op(ops_, "vm.reconcile", vm->name, vm->id);
-      Status s = op.Stage("cleanup", [&] { return CleanupCapabilities(*vm); });
-      op.Finish(s);
-      return true;
-    }
-    return n > 0;
-  }
-
-  ProcessIdentity vmm{static_cast<pid_t>(vm->runtime.pid), vm->runtime.pid_start_time};
-  ReapIfExitedChild(vmm.pid);
-  bool alive = vmm.pid > 0 && ProcessAlive(vmm);
-  std::string vmm_state;
-  if (alive) {
-    auto info =
-        FirecrackerClient(vm->runtime.api_socket, options_.vmm_api_timeout).GetInstanceInfo();
-    alive = info.ok();
-    if (info) vmm_state = info->state;
-  }
-  if (alive && vm->state == VmState::kRunning) {
-    uint32_t cid = vm->runtime.vsock_cid;
-    std::lock_guard lock(mu_);
-    if (cid >= 3) cids_in_use_.insert(cid);
-    return false;  // re-adopted as it was
-  }
-  Operation op(ops_, "vm.reconcile", vm->name, vm->id);
-  if (alive && vm->state == VmState::kStarting && vmm_state == "Running") {
-    // The agent died after InstanceStart but before recording it.
-    Status s = op.Stage("record.running", [&] {
-      return store_.Update(vm->id, [&](VmRecord& r) {
-        r.state = VmState::kRunning;
-        r.runtime.vmm_state = vmm_state;
-        r.runtime.started_at_ms = r.updated_at_ms = UnixMillis();
-        return Status::Ok();
-      });
-    });
-    op.Finish(s);
-    logger_.Info("core", who + ": re-adopted VMM pid " + std::to_string(vmm.pid));
-    return true;
-  }
-  // Dead, half-started or half-stopped: finish it as a stop, so every
-  // capability cleans up and nothing is left behind.
-  std::string reason = !alive ? "VMM exited (found by reconcile)"
-                       : vm->state == VmState::kStarting
-                           ? "agent restarted during start (found by reconcile)"
-                           : "stop finished by reconcile";
-  if (!alive) {
-    op.Stage("vmm.gone", [&](std::string& d) {
-      int n = KillStrays(*vm, scan);  // an unrecorded or unresponsive VMM
-      d = n ? "killed " + std::to_string(n) + " unresponsive VMM process(es)" : "no VMM";
-      return Status::Ok();
-    });
-  }
-  auto r = StopLocked(vm, /*kill=*/!alive || vm->state == VmState::kStarting, reason, op);
-  op.Finish(r ? Status::Ok() : r.status());
-  logger_.Info("core",
-               who + ": " + reason + "; cleaned up" + (r ? "" : ": " + r.status().message()));
-  return true;
 }
 
 }  // namespace banger::core

@@ -76,6 +76,9 @@ class VmLifecycle : public LifecycleRequests {
                             const std::string& reason) override;
 
  private:
+  // `vm "name"`, as messages name a VM.
+  static std::string Quoted(const std::string& name) { return "vm \"" + name + "\""; }
+
   // What capabilities contributed to a VM's VMM configuration in prepare.
   struct Contributions {
     std::string preparing;  // the capability whose prepare is running
@@ -88,6 +91,11 @@ class VmLifecycle : public LifecycleRequests {
   Result<VmRecordPtr> StopLocked(const VmRecordPtr& vm, bool kill, const std::string& reason,
                                  Operation& op);
   Status StartLocked(const VmRecordPtr& vm, Operation& op);
+  // Start's steps: "starting" with every runtime path; then the VMM spawned,
+  // ready, configured, booted and "running" (the stage that failed, if one did).
+  Status RecordStarting(const std::string& id, uint32_t cid);
+  Status BootVmm(const VmRecord& rec, const Contributions& contributions, Operation& op,
+                 ProcessIdentity* vmm, std::string* failed_stage);
   // Rolls back a failed start and records "error".
   void FailStart(const std::string& vm_id, const std::string& stage, const Status& why,
                  const ProcessIdentity& vmm, bool capabilities_cleaned,

@@ -46,7 +46,7 @@ VmBackend* VmOr(const banger_host* host, banger_message* msg, const char* servic
   VmBackend* vm = Ctx(host).services->vm();
   if (vm == nullptr) {
     Fail(msg, BANGER_UNAVAILABLE,
-         std::string(service) + " is not available: this agent has no VM service attached");
+         std::string(service) + " is not available: this agent has no VM backend attached");
   }
   return vm;
 }

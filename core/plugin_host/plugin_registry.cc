@@ -74,57 +74,61 @@ std::string UnknownConfigKey(const Plugin& p) {
   return "";
 }
 
-}  // namespace
-
-std::unique_ptr<PluginRegistry> PluginRegistry::Discover(const PluginSelection& config,
-                                                         const PluginFilePolicy& policy,
-                                                         const LoadObserver& before_load) {
-  auto reg = std::make_unique<PluginRegistry>();
-  std::vector<std::unique_ptr<Plugin>> found;
+// Every plugin found so far, and the first one of each name.
+struct Found {
+  std::vector<std::unique_ptr<Plugin>> plugins;
   std::map<std::string, Plugin*> by_name;
 
-  for (const auto& dir : config.plugin_dirs) {
-    for (const auto& path : ListCandidates(dir, reg->warnings_)) {
-      auto p = std::make_unique<Plugin>();
-      p->path = path;
-      std::optional<std::string> veto = before_load ? before_load(path) : std::nullopt;
-      Result<CapabilityLibrary> lib = veto ? Result<CapabilityLibrary>(Status::Error(*veto))
-                                           : LoadCapabilityLibrary(path, policy, &p->declared_abi);
-      if (!lib) {
-        // No descriptor to name it: the file name stands in, so that an
-        // enabled "tap" whose tap.so is broken shows that error.
-        p->name = fs::path(path).stem().string();
-        p->state = PluginState::kError;
-        p->reason = lib.status().message();
-      } else {
-        p->name = lib->name;
-        p->library = std::move(lib.value());
-        p->state = PluginState::kLoaded;
-      }
-      auto [it, inserted] = by_name.emplace(p->name, p.get());
-      if (!inserted) {
-        p->state = PluginState::kError;
-        p->reason = "duplicate name '" + p->name + "': already provided by " + it->second->path;
-      }
-      found.push_back(std::move(p));
+  void Add(std::unique_ptr<Plugin> p) {
+    auto [it, inserted] = by_name.emplace(p->name, p.get());
+    if (!inserted) {
+      p->state = PluginState::kError;
+      p->reason = "duplicate name '" + p->name + "': already provided by " + it->second->path;
     }
+    plugins.push_back(std::move(p));
   }
+  bool IsFirst(const Plugin& p) const { return by_name.at(p.name) == &p; }
+};
 
-  for (const auto& name : config.enabled) {
-    if (by_name.count(name)) continue;
-    auto p = std::make_unique<Plugin>();
-    p->name = name;
+// One candidate file, loaded (or the reason it was not).
+std::unique_ptr<Plugin> LoadFile(const std::string& path, const PluginFilePolicy& policy,
+                                 const PluginRegistry::LoadObserver& before_load) {
+  auto p = std::make_unique<Plugin>();
+  p->path = path;
+  std::optional<std::string> veto = before_load ? before_load(path) : std::nullopt;
+  Result<CapabilityLibrary> lib = veto ? Result<CapabilityLibrary>(Status::Error(*veto))
+                                       : LoadCapabilityLibrary(path, policy, &p->declared_abi);
+  if (!lib) {
+    // No descriptor to name it: the file name stands in, so that an
+    // enabled "tap" whose tap.so is broken shows that error.
+    p->name = fs::path(path).stem().string();
     p->state = PluginState::kError;
-    std::string dirs;
-    for (const auto& d : config.plugin_dirs) dirs += (dirs.empty() ? "" : ", ") + d;
-    p->reason = "enabled, but no plugin dir has it (looked in " + dirs + ")";
-    by_name.emplace(name, p.get());
-    found.push_back(std::move(p));
+    p->reason = lib.status().message();
+  } else {
+    p->name = lib->name;
+    p->library = std::move(lib.value());
+    p->state = PluginState::kLoaded;
   }
+  return p;
+}
 
+// An enabled name no plugin dir provides: an error entry of its own.
+std::unique_ptr<Plugin> MissingPlugin(const std::string& name, const PluginSelection& config) {
+  auto p = std::make_unique<Plugin>();
+  p->name = name;
+  p->state = PluginState::kError;
+  std::string dirs;
+  for (const auto& d : config.plugin_dirs) dirs += (dirs.empty() ? "" : ", ") + d;
+  p->reason = "enabled, but no plugin dir has it (looked in " + dirs + ")";
+  return p;
+}
+
+// Marks each plugin enabled/required/disabled and gives it its config
+// section. Returns, by name, why each one that cannot be a dependency cannot.
+std::map<std::string, std::string> ApplySelection(const PluginSelection& config, Found& found) {
   std::map<std::string, std::string> unavailable;
-  for (auto& p : found) {
-    bool is_first = by_name.at(p->name) == p.get();
+  for (auto& p : found.plugins) {
+    bool is_first = found.IsFirst(*p);
     p->enabled = is_first && Contains(config.enabled, p->name);
     p->required = is_first && Contains(config.required, p->name);
     if (auto sec = config.sections.find(p->name); sec != config.sections.end()) {
@@ -147,7 +151,33 @@ std::unique_ptr<PluginRegistry> PluginRegistry::Discover(const PluginSelection& 
     }
     if (p->state != PluginState::kLoaded) unavailable.emplace(p->name, "failed: " + p->reason);
   }
+  return unavailable;
+}
 
+}  // namespace
+
+std::unique_ptr<PluginRegistry> PluginRegistry::Discover(const PluginSelection& config,
+                                                         const PluginFilePolicy& policy,
+                                                         const LoadObserver& before_load) {
+  auto reg = std::make_unique<PluginRegistry>();
+  Found found;
+  for (const auto& dir : config.plugin_dirs) {
+    for (const auto& path : ListCandidates(dir, reg->warnings_)) {
+      found.Add(LoadFile(path, policy, before_load));
+    }
+  }
+  for (const auto& name : config.enabled) {
+    if (!found.by_name.count(name)) found.Add(MissingPlugin(name, config));
+  }
+  auto unavailable = ApplySelection(config, found);
+  reg->OrderEnabled(config, found.plugins, found.by_name, unavailable);
+  return reg;
+}
+
+void PluginRegistry::OrderEnabled(const PluginSelection& config,
+                                  std::vector<std::unique_ptr<Plugin>>& found,
+                                  const std::map<std::string, Plugin*>& by_name,
+                                  const std::map<std::string, std::string>& unavailable) {
   // Ordered in the order `enable` lists them, so that independent
   // capabilities initialise in the order the operator wrote.
   std::vector<DependencyNode> nodes;
@@ -163,7 +193,7 @@ std::unique_ptr<PluginRegistry> PluginRegistry::Discover(const PluginSelection& 
   }
   std::set<Plugin*> placed;
   for (const auto& name : order.order) {
-    reg->ordered_.push_back(by_name.at(name));
+    ordered_.push_back(by_name.at(name));
     placed.insert(by_name.at(name));
   }
 
@@ -177,8 +207,7 @@ std::unique_ptr<PluginRegistry> PluginRegistry::Discover(const PluginSelection& 
     }
     return a->name < b->name;
   });
-  reg->plugins_ = std::move(found);
-  return reg;
+  plugins_ = std::move(found);
 }
 
 Plugin* PluginRegistry::Find(const std::string& name) const {

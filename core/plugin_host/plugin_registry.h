@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +69,12 @@ class PluginRegistry {
   const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
+  // Orders the enabled, loadable plugins by dependency into ordered_ and
+  // takes every plugin found, sorted for display.
+  void OrderEnabled(const PluginSelection& config, std::vector<std::unique_ptr<Plugin>>& found,
+                    const std::map<std::string, Plugin*>& by_name,
+                    const std::map<std::string, std::string>& unavailable);
+
   std::vector<std::unique_ptr<Plugin>> plugins_;
   std::vector<Plugin*> ordered_;
   std::vector<std::string> warnings_;

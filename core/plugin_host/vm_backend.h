@@ -1,6 +1,6 @@
-// VmBackend: what the host services table needs from the VM side of the
+// VmBackend: what the host table (HostTable) needs from the VM side of the
 // agent (records, handles, the VMM configuration being built, stop, stats).
-// The VM lifecycle implements it; until one is attached, HostTable
+// lifecycle/LifecycleBackend implements it; until one is attached, HostTable
 // answers BANGER_UNAVAILABLE for these services. Implementations must be
 // thread-safe: capabilities call services from any thread.
 #pragma once

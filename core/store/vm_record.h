@@ -23,6 +23,10 @@ inline constexpr int kVmRecordSchemaVersion = 1;
 enum class VmState { kCreated, kStarting, kRunning, kStopping, kStopped, kError };
 std::string_view VmStateName(VmState s);  // "created", ...
 std::optional<VmState> ParseVmState(std::string_view s);
+// Starting, running or stopping: a VMM may be alive for the VM.
+inline bool IsActive(VmState s) {
+  return s == VmState::kStarting || s == VmState::kRunning || s == VmState::kStopping;
+}
 
 // Keys of a map this agent does not know, with their values as raw msgpack.
 using UnknownFields = std::vector<std::pair<std::string, std::string>>;

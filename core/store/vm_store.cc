@@ -101,6 +101,48 @@ int PutRecord(MDB_txn* txn, MDB_dbi vms, MDB_dbi names, VmRecordPtr ptr,
   return rc;
 }
 
+// Judges an opened environment's format before anything is written: a
+// banger store of a format this agent reads, or an empty environment.
+Status CheckFormat(MDB_env* env, const std::string& dir) {
+  ReadTxn txn(env);
+  if (txn.rc() != 0) return Status::Error(LmdbError("read", txn.rc()));
+  MDB_dbi meta;
+  int rc = mdb_dbi_open(txn.get(), "meta", 0, &meta);
+  if (rc == MDB_NOTFOUND) {
+    MDB_dbi main;
+    MDB_stat st;
+    if (mdb_dbi_open(txn.get(), nullptr, 0, &main) == 0 && mdb_stat(txn.get(), main, &st) == 0 &&
+        st.ms_entries > 0) {
+      return Status::Error("store " + dir +
+                           " is an LMDB environment that is not banger's (no meta); refusing "
+                           "to use it (left untouched)");
+    }
+    return Status::Ok();
+  }
+  if (rc != 0) return Status::Error(LmdbError("meta", rc));
+  MDB_val k = Val("format"), v;
+  std::string format = mdb_get(txn.get(), meta, &k, &v) == 0 ? std::string(View(v)) : "";
+  k = Val("format_version");
+  std::string version = mdb_get(txn.get(), meta, &k, &v) == 0 ? std::string(View(v)) : "";
+  if (format != kStoreFormat) {
+    return Status::Error("store " + dir + " has format marker '" + format + "', not '" +
+                         kStoreFormat + "'; refusing to use it (left untouched)");
+  }
+  int v_num = 0;
+  try {
+    v_num = std::stoi(version);
+  } catch (...) {
+    v_num = -1;
+  }
+  if (v_num < 1 || v_num > kStoreFormatVersion) {
+    return Status::Error("store " + dir + " was written in store format version '" + version +
+                         "'; this agent reads versions 1 to " +
+                         std::to_string(kStoreFormatVersion) +
+                         " (upgrade bangerd); refusing to touch it");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
@@ -125,71 +167,33 @@ Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
   mdb_env_info(store->env_, &info);
   store->map_size_ = info.me_mapsize;  // an existing, larger store keeps its size
 
-  // Judge the format before writing anything.
-  {
-    ReadTxn txn(store->env_);
-    if (txn.rc() != 0) return Status::Error(LmdbError("read", txn.rc()));
-    MDB_dbi meta;
-    rc = mdb_dbi_open(txn.get(), "meta", 0, &meta);
-    if (rc == 0) {
-      MDB_val k = Val("format"), v;
-      std::string format = mdb_get(txn.get(), meta, &k, &v) == 0 ? std::string(View(v)) : "";
-      k = Val("format_version");
-      std::string version = mdb_get(txn.get(), meta, &k, &v) == 0 ? std::string(View(v)) : "";
-      if (format != kStoreFormat) {
-        return Status::Error("store " + options.dir + " has format marker '" + format + "', not '" +
-                             kStoreFormat + "'; refusing to use it (left untouched)");
-      }
-      int v_num = 0;
-      try {
-        v_num = std::stoi(version);
-      } catch (...) {
-        v_num = -1;
-      }
-      if (v_num < 1 || v_num > kStoreFormatVersion) {
-        return Status::Error("store " + options.dir + " was written in store format version '" +
-                             version + "'; this agent reads versions 1 to " +
-                             std::to_string(kStoreFormatVersion) +
-                             " (upgrade bangerd); refusing to touch it");
-      }
-    } else if (rc == MDB_NOTFOUND) {
-      MDB_dbi main;
-      MDB_stat st;
-      if (mdb_dbi_open(txn.get(), nullptr, 0, &main) == 0 && mdb_stat(txn.get(), main, &st) == 0 &&
-          st.ms_entries > 0) {
-        return Status::Error("store " + options.dir +
-                             " is an LMDB environment that is not banger's (no meta); refusing "
-                             "to use it (left untouched)");
-      }
-    } else {
-      return Status::Error(LmdbError("meta", rc));
-    }
-  }
+  if (Status s = CheckFormat(store->env_, options.dir); !s) return s;
+  if (Status s = store->OpenTables(); !s) return s;
+  if (Status s = store->LoadSnapshot(); !s) return s;
+  return store;
+}
 
-  Status s = store->Write([&](MDB_txn* txn, Status*, std::vector<Change>*) {
-    int rc = mdb_dbi_open(txn, "vms", MDB_CREATE, &store->vms_);
-    if (rc == 0) rc = mdb_dbi_open(txn, "names", MDB_CREATE, &store->names_);
-    if (rc == 0) rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &store->meta_);
-    if (rc == 0) rc = mdb_dbi_open(txn, "stats", MDB_CREATE, &store->stats_);
+Status VmStore::OpenTables() {
+  return Write([&](MDB_txn* txn, Status*, std::vector<Change>*) {
+    int rc = mdb_dbi_open(txn, "vms", MDB_CREATE, &vms_);
+    if (rc == 0) rc = mdb_dbi_open(txn, "names", MDB_CREATE, &names_);
+    if (rc == 0) rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta_);
+    if (rc == 0) rc = mdb_dbi_open(txn, "stats", MDB_CREATE, &stats_);
     if (rc != 0) return rc;
     MDB_val k = Val("format"), v;
-    if (mdb_get(txn, store->meta_, &k, &v) == MDB_NOTFOUND) {
-      std::string version = std::to_string(kStoreFormatVersion);
-      std::string schema = std::to_string(kVmRecordSchemaVersion);
-      v = Val(kStoreFormat);
-      if ((rc = mdb_put(txn, store->meta_, &k, &v, 0)) != 0) return rc;
-      k = Val("format_version");
-      v = Val(version);
-      if ((rc = mdb_put(txn, store->meta_, &k, &v, 0)) != 0) return rc;
-      k = Val("schema_version");
-      v = Val(schema);
-      if ((rc = mdb_put(txn, store->meta_, &k, &v, 0)) != 0) return rc;
-    }
-    return 0;
+    if (mdb_get(txn, meta_, &k, &v) != MDB_NOTFOUND) return 0;
+    // A new store: its marker, format and schema versions.
+    std::string version = std::to_string(kStoreFormatVersion);
+    std::string schema = std::to_string(kVmRecordSchemaVersion);
+    v = Val(kStoreFormat);
+    if ((rc = mdb_put(txn, meta_, &k, &v, 0)) != 0) return rc;
+    k = Val("format_version");
+    v = Val(version);
+    if ((rc = mdb_put(txn, meta_, &k, &v, 0)) != 0) return rc;
+    k = Val("schema_version");
+    v = Val(schema);
+    return mdb_put(txn, meta_, &k, &v, 0);
   });
-  if (!s) return s;
-  if (Status loaded = store->LoadSnapshot(); !loaded) return loaded;
-  return store;
 }
 
 Status VmStore::LoadSnapshot() {

@@ -147,6 +147,7 @@ class VmStore {
   // LMDB reports it full; after the commit, applies its changes.
   template <typename Body>
   Status Write(const Body& body, Sync sync = Sync::kFull);
+  Status OpenTables();  // creates the four tables, and the meta of a new store
   Status LoadSnapshot();
   void Apply(std::vector<Change>& changes);               // consumes them
   Result<VmRecordPtr> Lookup(std::string_view id) const;  // cache_mu_ held

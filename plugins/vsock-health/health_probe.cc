@@ -53,6 +53,82 @@ int ReadUntil(int fd, std::string& out, Clock::time_point deadline,
   return 1;
 }
 
+// What one attempt came to: retry (the guest is not listening yet: step and
+// error say why), failed for good, or through (OK received; `rest` holds
+// what followed the OK line). A `weak` reason yields to an earlier one.
+struct Attempt {
+  enum Kind { kRetry, kFailed, kThrough } kind = kRetry;
+  std::string step, error;
+  std::string rest;
+  bool weak = false;
+};
+
+Attempt Retry(std::string step, std::string error) {
+  return {Attempt::kRetry, std::move(step), std::move(error), {}};
+}
+Attempt Failed(std::string step, std::string error) {
+  return {Attempt::kFailed, std::move(step), std::move(error), {}};
+}
+
+// Connects to the VM's vsock socket and asks for `port`.
+Attempt Handshake(int fd, const std::string& uds, uint32_t port, Clock::time_point deadline) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, uds.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    if (err == ENOENT)
+      return Failed("socket", "no vsock socket at " + uds + " (is the VM running?)");
+    return Retry("socket", "connect " + uds + ": " + std::strerror(err));
+  }
+  std::string hello = "CONNECT " + std::to_string(port) + "\n";  // one write, as Firecracker asks
+  if (::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size())) {
+    return Retry("connect", "write CONNECT: " + std::string(std::strerror(errno)));
+  }
+  std::string line;
+  auto attempt_deadline = std::min(deadline, Clock::now() + milliseconds(1000));
+  int got = ReadUntil(fd, line, attempt_deadline,
+                      [](const std::string& s) { return s.find('\n') != std::string::npos; });
+  if (got == 0 && line.empty()) {
+    return Retry("connect", "CONNECT " + std::to_string(port) +
+                                " refused: nothing listens on that port in the guest (yet)");
+  }
+  if (got < 0 && line.empty()) {
+    Attempt a =
+        Retry("ok", "no OK to CONNECT " + std::to_string(port) + " (" + std::strerror(errno) + ")");
+    // Cut short by the overall deadline, not by its own limit: the previous
+    // attempt's reason says more than this one.
+    a.weak = attempt_deadline >= deadline;
+    return a;
+  }
+  std::string first = line.substr(0, line.find('\n'));
+  if (first.rfind("OK ", 0) != 0) {
+    return Failed("ok", "bad reply to CONNECT " + std::to_string(port) + ": '" + first + "'");
+  }
+  return {Attempt::kThrough, "", "", line.substr(line.find('\n') + 1)};
+}
+
+// GET /healthz to the guest agent over the connected stream; 200 is healthy.
+Attempt AskHealth(int fd, std::string rest, Clock::time_point deadline, std::string* guest) {
+  const std::string request = "GET /healthz HTTP/1.0\r\nHost: guest\r\n\r\n";
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  if (ReadUntil(fd, rest, deadline, [](const std::string&) { return false; }) < 0) {
+    return Failed("timeout", "the guest agent did not answer GET /healthz in time");
+  }
+  if (rest.rfind("HTTP/1.", 0) != 0 || rest.size() < 12) {
+    return Failed("reply", "not an HTTP answer from the guest agent: '" +
+                               rest.substr(0, rest.find('\r')) + "'");
+  }
+  int status = std::atoi(rest.c_str() + 9);
+  auto body_at = rest.find("\r\n\r\n");
+  std::string body = body_at == std::string::npos ? "" : rest.substr(body_at + 4);
+  if (status != 200) {
+    return Failed("reply", "the guest agent answered " + std::to_string(status) + ": " + body);
+  }
+  *guest = body;
+  return {Attempt::kThrough, "", "", ""};
+}
+
 }  // namespace
 
 ProbeResult Probe(const std::string& uds, uint32_t port, milliseconds timeout, bool http) {
@@ -68,82 +144,25 @@ ProbeResult Probe(const std::string& uds, uint32_t port, milliseconds timeout, b
   };
   auto backoff = milliseconds(20);
   std::string last_step, last_error;
-  for (;;) {
-    if (Clock::now() >= deadline) {
-      return done(false, last_step.empty() ? "timeout" : last_step,
-                  "gave up after " + std::to_string(timeout.count()) + " ms and " +
-                      std::to_string(r.attempts) +
-                      " attempts: " + (last_error.empty() ? "no answer" : last_error));
-    }
+  while (Clock::now() < deadline) {
     ++r.attempts;
     Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, uds.c_str(), sizeof addr.sun_path - 1);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      int err = errno;
-      if (err == ENOENT)
-        return done(false, "socket", "no vsock socket at " + uds + " (is the VM running?)");
-      last_step = "socket";
-      last_error = "connect " + uds + ": " + std::strerror(err);
-    } else {
-      std::string hello =
-          "CONNECT " + std::to_string(port) + "\n";  // one write, as Firecracker asks
-      if (::send(fd.get(), hello.data(), hello.size(), MSG_NOSIGNAL) !=
-          static_cast<ssize_t>(hello.size())) {
-        last_step = "connect";
-        last_error = "write CONNECT: " + std::string(std::strerror(errno));
-      } else {
-        std::string line;
-        auto attempt_deadline = std::min(deadline, Clock::now() + milliseconds(1000));
-        int got = ReadUntil(fd.get(), line, attempt_deadline,
-                            [](const std::string& s) { return s.find('\n') != std::string::npos; });
-        if (got == 0 && line.empty()) {
-          last_step = "connect";
-          last_error = "CONNECT " + std::to_string(port) +
-                       " refused: nothing listens on that port in the guest (yet)";
-        } else if (got < 0 && line.empty()) {
-          // Cut short by the overall deadline, not by its own limit: the
-          // previous attempt's reason says more than this one.
-          if (attempt_deadline < deadline || last_step.empty()) {
-            last_step = "ok";
-            last_error =
-                "no OK to CONNECT " + std::to_string(port) + " (" + std::strerror(errno) + ")";
-          }
-        } else {
-          std::string first = line.substr(0, line.find('\n'));
-          if (first.rfind("OK ", 0) != 0) {
-            return done(false, "ok",
-                        "bad reply to CONNECT " + std::to_string(port) + ": '" + first + "'");
-          }
-          if (!http) return done(true, "", "");
-          std::string rest = line.substr(line.find('\n') + 1);
-          const std::string request = "GET /healthz HTTP/1.0\r\nHost: guest\r\n\r\n";
-          ::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL);
-          int read = ReadUntil(fd.get(), rest, deadline, [](const std::string&) { return false; });
-          if (read < 0)
-            return done(false, "timeout", "the guest agent did not answer GET /healthz in time");
-          if (rest.rfind("HTTP/1.", 0) != 0 || rest.size() < 12) {
-            return done(false, "reply",
-                        "not an HTTP answer from the guest agent: '" +
-                            rest.substr(0, rest.find('\r')) + "'");
-          }
-          int status = std::atoi(rest.c_str() + 9);
-          auto body_at = rest.find("\r\n\r\n");
-          std::string body = body_at == std::string::npos ? "" : rest.substr(body_at + 4);
-          if (status != 200) {
-            return done(false, "reply",
-                        "the guest agent answered " + std::to_string(status) + ": " + body);
-          }
-          r.guest = body;
-          return done(true, "", "");
-        }
-      }
+    Attempt a = Handshake(fd.get(), uds, port, deadline);
+    if (a.kind == Attempt::kThrough && http) a = AskHealth(fd.get(), a.rest, deadline, &r.guest);
+    if (a.kind == Attempt::kThrough) return done(true, "", "");
+    if (a.kind == Attempt::kFailed) return done(false, a.step, a.error);
+    if (!a.weak || last_step.empty()) {
+      last_step = a.step;
+      last_error = a.error;
     }
     // Not ready (yet): back off, within the deadline.
     std::this_thread::sleep_for(std::min(backoff, milliseconds(Left(deadline))));
     backoff = std::min(backoff * 2, milliseconds(400));
   }
+  return done(false, last_step.empty() ? "timeout" : last_step,
+              "gave up after " + std::to_string(timeout.count()) + " ms and " +
+                  std::to_string(r.attempts) +
+                  " attempts: " + (last_error.empty() ? "no answer" : last_error));
 }
 
 }  // namespace vsockhealth

@@ -1,0 +1,112 @@
+// Reconcile: bringing records and processes back in line after the agent was
+// away or a VMM died (see VmLifecycle::Reconcile in vm_lifecycle.h).
+#include "core/base/clock.h"
+#include "core/lifecycle/vm_files.h"
+#include "core/lifecycle/vm_lifecycle.h"
+
+namespace banger::core {
+
+int VmLifecycle::KillStrays(const VmRecord& vm,
+                            const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
+  // The path is derived from the id, not read from the record: a VM that was
+  // never started has none recorded, yet a VMM may serve it.
+  auto it = scan.find(VmPathsFor(options_.state_dir, vm.id).api_socket);
+  if (it == scan.end()) return 0;
+  int killed = 0;
+  for (const auto& p : it->second) {
+    // The API socket lives in this VM's own directory: whoever serves it is
+    // this VM's VMM, whatever its start time.
+    if (KillVmm(p)) ++killed;
+  }
+  return killed;
+}
+
+int VmLifecycle::Reconcile(bool at_start) {
+  auto scan = ScanApiSocketProcesses();
+  int changed = 0;
+  for (const auto& rec : store_.List().records) {
+    std::optional<HeldVmLock> guard;
+    if (at_start) {
+      guard.emplace(locks_.Acquire(rec->id));
+    } else {
+      guard = locks_.TryAcquire(rec->id);
+      if (!guard) continue;  // busy: the operation holding it knows better
+    }
+    auto current = store_.Get(rec->id);
+    if (!current) continue;
+    if (ReconcileOne(*current, scan)) ++changed;
+  }
+  return changed;
+}
+
+bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
+                               const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
+  const std::string who = Quoted(vm->name);
+  if (!IsActive(vm->state)) {
+    // Recorded not running: any VMM serving its socket is a leftover.
+    int n = KillStrays(*vm, scan);
+    if (n)
+      logger_.Warn("core", who + " is recorded " + std::string(VmStateName(vm->state)) +
+                               " but a VMM ran for it; stopped " + std::to_string(n));
+    if (vm->state == VmState::kError && !vm->handles.empty()) {
+      // A cleanup that failed earlier: try again, so nothing stays behind.
+      Operation op(ops_, "vm.reconcile", vm->name, vm->id);
+      Status s = op.Stage("cleanup", [&] { return CleanupCapabilities(*vm); });
+      op.Finish(s);
+      return true;
+    }
+    return n > 0;
+  }
+
+  ProcessIdentity vmm{static_cast<pid_t>(vm->runtime.pid), vm->runtime.pid_start_time};
+  ReapIfExitedChild(vmm.pid);
+  bool alive = vmm.pid > 0 && ProcessAlive(vmm);
+  std::string vmm_state;
+  if (alive) {
+    auto info =
+        FirecrackerClient(vm->runtime.api_socket, options_.vmm_api_timeout).GetInstanceInfo();
+    alive = info.ok();
+    if (info) vmm_state = info->state;
+  }
+  if (alive && vm->state == VmState::kRunning) {
+    uint32_t cid = vm->runtime.vsock_cid;
+    std::lock_guard lock(mu_);
+    if (cid >= 3) cids_in_use_.insert(cid);
+    return false;  // re-adopted as it was
+  }
+  Operation op(ops_, "vm.reconcile", vm->name, vm->id);
+  if (alive && vm->state == VmState::kStarting && vmm_state == "Running") {
+    // The agent died after InstanceStart but before recording it.
+    Status s = op.Stage("record.running", [&] {
+      return store_.Update(vm->id, [&](VmRecord& r) {
+        r.state = VmState::kRunning;
+        r.runtime.vmm_state = vmm_state;
+        r.runtime.started_at_ms = r.updated_at_ms = UnixMillis();
+        return Status::Ok();
+      });
+    });
+    op.Finish(s);
+    logger_.Info("core", who + ": re-adopted VMM pid " + std::to_string(vmm.pid));
+    return true;
+  }
+  // Dead, half-started or half-stopped: finish it as a stop, so every
+  // capability cleans up and nothing is left behind.
+  std::string reason = !alive ? "VMM exited (found by reconcile)"
+                       : vm->state == VmState::kStarting
+                           ? "agent restarted during start (found by reconcile)"
+                           : "stop finished by reconcile";
+  if (!alive) {
+    op.Stage("vmm.gone", [&](std::string& d) {
+      int n = KillStrays(*vm, scan);  // an unrecorded or unresponsive VMM
+      d = n ? "killed " + std::to_string(n) + " unresponsive VMM process(es)" : "no VMM";
+      return Status::Ok();
+    });
+  }
+  auto r = StopLocked(vm, /*kill=*/!alive || vm->state == VmState::kStarting, reason, op);
+  op.Finish(r ? Status::Ok() : r.status());
+  logger_.Info("core",
+               who + ": " + reason + "; cleaned up" + (r ? "" : ": " + r.status().message()));
+  return true;
+}
+
+}  // namespace banger::core
