@@ -7,6 +7,8 @@
 #include <limits>
 #include <msgpack.hpp>
 #include <span>
+#include <type_traits>
+#include <variant>
 
 namespace banger::core {
 
@@ -36,48 +38,96 @@ void PackUnknown(Packer& p, msgpack::sbuffer& buf, const UnknownFields& unknown)
   }
 }
 
-void PackSpec(Packer& p, msgpack::sbuffer& buf, const VmSpec& s) {
-  p.pack_map(static_cast<uint32_t>(6 + s.unknown.size()));
-  PackStr(p, "kernel_image");
-  PackStr(p, s.kernel_image);
-  PackStr(p, "rootfs");
-  PackStr(p, s.rootfs);
-  PackStr(p, "boot_args");
-  PackStr(p, s.boot_args);
-  PackStr(p, "vcpus");
-  p.pack_uint32(s.vcpus);
-  PackStr(p, "memory_mib");
-  p.pack_uint64(s.memory_mib);
-  PackStr(p, "work_disk_bytes");
-  p.pack_uint64(s.work_disk_bytes);
-  PackUnknown(p, buf, s.unknown);
+// ---- the fields ----
+
+// A plain field of a record section: its key in the encoding and where it
+// lives. One table per section drives both encoding and decoding, so a
+// field cannot be written without being read back.
+template <typename S>
+struct Field {
+  std::string_view key;
+  std::variant<std::string S::*, uint32_t S::*, uint64_t S::*, int64_t S::*> member;
+};
+
+const Field<VmSpec> kSpecFields[] = {
+    {"kernel_image", &VmSpec::kernel_image}, {"rootfs", &VmSpec::rootfs},
+    {"boot_args", &VmSpec::boot_args},       {"vcpus", &VmSpec::vcpus},
+    {"memory_mib", &VmSpec::memory_mib},     {"work_disk_bytes", &VmSpec::work_disk_bytes},
+};
+
+const Field<VmRuntime> kRuntimeFields[] = {
+    {"vmm_state", &VmRuntime::vmm_state},           {"pid", &VmRuntime::pid},
+    {"pid_start_time", &VmRuntime::pid_start_time}, {"api_socket", &VmRuntime::api_socket},
+    {"vsock_path", &VmRuntime::vsock_path},         {"vsock_cid", &VmRuntime::vsock_cid},
+    {"metrics_path", &VmRuntime::metrics_path},     {"log_path", &VmRuntime::log_path},
+    {"overlay_path", &VmRuntime::overlay_path},     {"work_disk_path", &VmRuntime::work_disk_path},
+    {"started_at", &VmRuntime::started_at_ms},
+};
+
+// The record's own plain fields; "v", "state" and the sections (spec,
+// runtime, handles) are written and read by name below.
+const Field<VmRecord> kRecordFields[] = {
+    {"id", &VmRecord::id},
+    {"name", &VmRecord::name},
+    {"created_at", &VmRecord::created_at_ms},
+    {"updated_at", &VmRecord::updated_at_ms},
+    {"last_touched_at", &VmRecord::last_touched_at_ms},
+    {"last_error", &VmRecord::last_error},
+    {"last_stop_reason", &VmRecord::last_stop_reason},
+    {"stopped_at", &VmRecord::stopped_at_ms},
+};
+
+// A struct's member count (it is an aggregate: brace-initialise it with one
+// more stand-in until that no longer compiles). Checked against the tables:
+// a member added to a section without a table entry does not compile.
+struct AnyMember {
+  template <typename T>
+  operator T() const;  // NOLINT: never defined, only for the count
+};
+template <typename T, typename... Stand>
+constexpr size_t MemberCount() {
+  if constexpr (requires { T{Stand{}..., AnyMember{}}; }) {
+    return MemberCount<T, Stand..., AnyMember>();
+  } else {
+    return sizeof...(Stand);
+  }
+}
+// + unknown
+static_assert(MemberCount<VmSpec>() == std::size(kSpecFields) + 1,
+              "a VmSpec member has no entry in kSpecFields");
+static_assert(MemberCount<VmRuntime>() == std::size(kRuntimeFields) + 1,
+              "a VmRuntime member has no entry in kRuntimeFields");
+// + state, spec, runtime, handles, unknown
+static_assert(MemberCount<VmRecord>() == std::size(kRecordFields) + 5,
+              "a VmRecord member has no entry in kRecordFields (or in EncodeVmRecord)");
+
+template <typename S>
+void PackFields(Packer& p, const S& s, std::span<const Field<S>> fields) {
+  for (const auto& f : fields) {
+    PackStr(p, f.key);
+    std::visit(
+        [&](auto member) {
+          const auto& v = s.*member;
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            PackStr(p, v);
+          } else if constexpr (std::is_same_v<T, uint32_t>) {
+            p.pack_uint32(v);
+          } else if constexpr (std::is_same_v<T, uint64_t>) {
+            p.pack_uint64(v);
+          } else {
+            p.pack_int64(v);
+          }
+        },
+        f.member);
+  }
 }
 
-void PackRuntime(Packer& p, msgpack::sbuffer& buf, const VmRuntime& r) {
-  p.pack_map(static_cast<uint32_t>(11 + r.unknown.size()));
-  PackStr(p, "vmm_state");
-  PackStr(p, r.vmm_state);
-  PackStr(p, "pid");
-  p.pack_int64(r.pid);
-  PackStr(p, "pid_start_time");
-  p.pack_uint64(r.pid_start_time);
-  PackStr(p, "api_socket");
-  PackStr(p, r.api_socket);
-  PackStr(p, "vsock_path");
-  PackStr(p, r.vsock_path);
-  PackStr(p, "vsock_cid");
-  p.pack_uint32(r.vsock_cid);
-  PackStr(p, "metrics_path");
-  PackStr(p, r.metrics_path);
-  PackStr(p, "log_path");
-  PackStr(p, r.log_path);
-  PackStr(p, "overlay_path");
-  PackStr(p, r.overlay_path);
-  PackStr(p, "work_disk_path");
-  PackStr(p, r.work_disk_path);
-  PackStr(p, "started_at");
-  p.pack_int64(r.started_at_ms);
-  PackUnknown(p, buf, r.unknown);
+template <typename S, size_t N>
+void PackSection(Packer& p, msgpack::sbuffer& buf, const S& s, const Field<S> (&fields)[N]) {
+  p.pack_map(static_cast<uint32_t>(N + s.unknown.size()));
+  PackFields<S>(p, s, fields);
+  PackUnknown(p, buf, s.unknown);
 }
 
 // ---- decoding ----
@@ -183,57 +233,39 @@ std::string Raw(const msgpack::object& o) {
   return std::string(buf.data(), buf.size());
 }
 
-void DecodeSpec(const msgpack::object& o, VmSpec& s) {
-  const auto& map = GetMap(o, {"", "spec"});
-  for (const auto& kv : std::span(map.ptr, map.size)) {
-    std::string_view k = Key(kv, "spec");
-    Path path{"spec", k};
-    if (k == "kernel_image")
-      GetStr(kv.val, path, s.kernel_image);
-    else if (k == "rootfs")
-      GetStr(kv.val, path, s.rootfs);
-    else if (k == "boot_args")
-      GetStr(kv.val, path, s.boot_args);
-    else if (k == "vcpus")
-      GetUint(kv.val, path, s.vcpus);
-    else if (k == "memory_mib")
-      GetUint(kv.val, path, s.memory_mib);
-    else if (k == "work_disk_bytes")
-      GetUint(kv.val, path, s.work_disk_bytes);
-    else
-      s.unknown.emplace_back(std::string(k), Raw(kv.val));
+// Reads `kv` into the table's field of that key. False when no field has it.
+template <typename S>
+bool DecodeField(const msgpack::object_kv& kv, std::string_view k, std::string_view section, S& s,
+                 std::span<const Field<S>> fields) {
+  for (const auto& f : fields) {
+    if (f.key != k) continue;
+    Path path{section, k};
+    std::visit(
+        [&](auto member) {
+          auto& v = s.*member;
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            GetStr(kv.val, path, v);
+          } else if constexpr (std::is_same_v<T, int64_t>) {
+            GetInt(kv.val, path, v);
+          } else {
+            GetUint(kv.val, path, v);
+          }
+        },
+        f.member);
+    return true;
   }
+  return false;
 }
 
-void DecodeRuntime(const msgpack::object& o, VmRuntime& r) {
-  const auto& map = GetMap(o, {"", "runtime"});
+template <typename S, size_t N>
+void DecodeSection(const msgpack::object& o, std::string_view section, S& s,
+                   const Field<S> (&fields)[N]) {
+  const auto& map = GetMap(o, {"", section});
   for (const auto& kv : std::span(map.ptr, map.size)) {
-    std::string_view k = Key(kv, "runtime");
-    Path path{"runtime", k};
-    if (k == "vmm_state")
-      GetStr(kv.val, path, r.vmm_state);
-    else if (k == "pid")
-      GetInt(kv.val, path, r.pid);
-    else if (k == "pid_start_time")
-      GetUint(kv.val, path, r.pid_start_time);
-    else if (k == "api_socket")
-      GetStr(kv.val, path, r.api_socket);
-    else if (k == "vsock_path")
-      GetStr(kv.val, path, r.vsock_path);
-    else if (k == "vsock_cid")
-      GetUint(kv.val, path, r.vsock_cid);
-    else if (k == "metrics_path")
-      GetStr(kv.val, path, r.metrics_path);
-    else if (k == "log_path")
-      GetStr(kv.val, path, r.log_path);
-    else if (k == "overlay_path")
-      GetStr(kv.val, path, r.overlay_path);
-    else if (k == "work_disk_path")
-      GetStr(kv.val, path, r.work_disk_path);
-    else if (k == "started_at")
-      GetInt(kv.val, path, r.started_at_ms);
-    else
-      r.unknown.emplace_back(std::string(k), Raw(kv.val));
+    std::string_view k = Key(kv, section);
+    if (!DecodeField<S>(kv, k, section, s, fields))
+      s.unknown.emplace_back(std::string(k), Raw(kv.val));
   }
 }
 
@@ -313,31 +345,16 @@ std::string EncodeVmRecord(const VmRecord& r) {
   thread_local msgpack::sbuffer buf(1024);
   buf.clear();
   Packer p(buf);
-  p.pack_map(static_cast<uint32_t>(13 + r.unknown.size()));
+  p.pack_map(static_cast<uint32_t>(std::size(kRecordFields) + 5 + r.unknown.size()));
   PackStr(p, "v");
   p.pack_uint32(kVmRecordSchemaVersion);
-  PackStr(p, "id");
-  PackStr(p, r.id);
-  PackStr(p, "name");
-  PackStr(p, r.name);
+  PackFields<VmRecord>(p, r, kRecordFields);
   PackStr(p, "state");
   PackStr(p, VmStateName(r.state));
-  PackStr(p, "created_at");
-  p.pack_int64(r.created_at_ms);
-  PackStr(p, "updated_at");
-  p.pack_int64(r.updated_at_ms);
-  PackStr(p, "last_touched_at");
-  p.pack_int64(r.last_touched_at_ms);
-  PackStr(p, "last_error");
-  PackStr(p, r.last_error);
-  PackStr(p, "last_stop_reason");
-  PackStr(p, r.last_stop_reason);
-  PackStr(p, "stopped_at");
-  p.pack_int64(r.stopped_at_ms);
   PackStr(p, kSpecKey);
-  PackSpec(p, buf, r.spec);
+  PackSection(p, buf, r.spec, kSpecFields);
   PackStr(p, kRuntimeKey);
-  PackRuntime(p, buf, r.runtime);
+  PackSection(p, buf, r.runtime, kRuntimeFields);
   PackStr(p, kHandlesKey);
   p.pack_map(static_cast<uint32_t>(r.handles.size()));
   for (const auto& [cap, keys] : r.handles) {
@@ -419,32 +436,17 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
         // encoding writes this agent's version, which says which keys to expect.
         uint32_t version = 0;
         GetUint(kv.val, path, version);
-      } else if (k == "id") {
-        GetStr(kv.val, path, r.id);
-      } else if (k == "name") {
-        GetStr(kv.val, path, r.name);
+      } else if (DecodeField<VmRecord>(kv, k, "", r, kRecordFields)) {
       } else if (k == "state") {
         std::string s;
         GetStr(kv.val, path, s);
         auto state = ParseVmState(s);
         if (!state) throw FieldError{"field 'state' is '" + s + "', not a VM state"};
         r.state = *state;
-      } else if (k == "created_at") {
-        GetInt(kv.val, path, r.created_at_ms);
-      } else if (k == "updated_at") {
-        GetInt(kv.val, path, r.updated_at_ms);
-      } else if (k == "last_touched_at") {
-        GetInt(kv.val, path, r.last_touched_at_ms);
-      } else if (k == "last_error") {
-        GetStr(kv.val, path, r.last_error);
-      } else if (k == "last_stop_reason") {
-        GetStr(kv.val, path, r.last_stop_reason);
-      } else if (k == "stopped_at") {
-        GetInt(kv.val, path, r.stopped_at_ms);
       } else if (k == kSpecKey) {
-        DecodeSpec(kv.val, r.spec);
+        DecodeSection(kv.val, kSpecKey, r.spec, kSpecFields);
       } else if (k == kRuntimeKey) {
-        DecodeRuntime(kv.val, r.runtime);
+        DecodeSection(kv.val, kRuntimeKey, r.runtime, kRuntimeFields);
       } else if (k == kHandlesKey) {
         DecodeHandles(kv.val, r.handles);
       } else if (k == kStatsKey) {

@@ -39,6 +39,7 @@ struct VmSpec {
   uint64_t memory_mib = 128;
   uint64_t work_disk_bytes = 0;
   UnknownFields unknown;
+  bool operator==(const VmSpec&) const = default;
 };
 
 struct VmRuntime {
@@ -54,6 +55,7 @@ struct VmRuntime {
   std::string work_disk_path;
   int64_t started_at_ms = 0;  // when the VMM booted (InstanceStart); 0 when not running
   UnknownFields unknown;
+  bool operator==(const VmRuntime&) const = default;
 };
 
 // A VM's latest published figures. Kept apart from the record (the store's
@@ -84,6 +86,7 @@ struct VmRecord {
   UnknownFields unknown;
 
   std::string short_id() const { return id.substr(0, 8); }
+  bool operator==(const VmRecord&) const = default;
 };
 
 // A new random id (getrandom), 32 lowercase hex characters.
