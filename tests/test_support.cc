@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,9 +14,8 @@
 #include <thread>
 
 #include "core/base/process_runner.h"
+#include "core/base/spawn.h"
 #include "core/base/unix_http_client.h"
-
-extern char** environ;
 
 namespace banger::core::testing {
 namespace fs = std::filesystem;
@@ -138,18 +136,13 @@ CommandResult NetNamespace::Run(const std::vector<std::string>& argv) const {
 
 BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
                                      const std::string& log_path) {
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  if (::posix_spawnp(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ) != 0) pid_ = -1;
-  posix_spawn_file_actions_destroy(&actions);
+  SpawnOptions spawn;
+  spawn.output_path = log_path;
+  spawn.output_flags = O_WRONLY | O_CREAT | O_TRUNC;
+  spawn.output_mode = 0644;
+  spawn.search_path = true;
+  auto spawned = Spawn(argv, spawn);
+  pid_ = spawned ? *spawned : -1;
 }
 
 BackgroundProcess::~BackgroundProcess() {

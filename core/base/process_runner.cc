@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,9 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/base/spawn.h"
 #include "core/base/unique_fd.h"
-
-extern char** environ;
 
 namespace banger::core {
 namespace {
@@ -41,28 +39,12 @@ Result<ProcessOutcome> RunProcess(const std::vector<std::string>& argv,
   }
   UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t empty, all;
-  sigemptyset(&empty);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, cargv[0], &actions, &attr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return Status::Error("exec " + argv[0] + ": " + std::strerror(rc));
+  SpawnOptions spawn;
+  spawn.output_fd = write_end.get();
+  spawn.search_path = true;
+  auto spawned = Spawn(argv, spawn);
+  if (!spawned) return Status::Error("exec " + argv[0] + ": " + spawned.status().message());
+  pid_t pid = *spawned;
   write_end.Reset();
 
   UniqueFd pidfd(PidfdOpen(pid));

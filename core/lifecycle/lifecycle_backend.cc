@@ -1,5 +1,7 @@
 #include "core/lifecycle/lifecycle_backend.h"
 
+#include "core/base/clock.h"
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -119,9 +121,7 @@ ServiceStatus LifecycleBackend::RequestStop(const std::string& capability, const
 
 ServiceStatus LifecycleBackend::PublishStats(const std::string&,
                                              const std::vector<VmSample>& batch) {
-  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  int64_t now = UnixMillis();
   std::vector<std::string_view> ids;
   std::vector<const VmSample*> samples;
   ids.reserve(batch.size());

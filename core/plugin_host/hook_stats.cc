@@ -1,5 +1,7 @@
 #include "core/plugin_host/hook_stats.h"
 
+#include "core/base/clock.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -16,9 +18,7 @@ void HookStats::Record(const std::string& hook, uint64_t ns, bool failed,
     ++c.failures;
     data_.last_error = error;
     data_.last_error_hook = hook;
-    data_.last_error_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+    data_.last_error_at_ms = UnixMillis();
   }
 }
 

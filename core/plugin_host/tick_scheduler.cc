@@ -1,5 +1,7 @@
 #include "core/plugin_host/tick_scheduler.h"
 
+#include "core/base/clock.h"
+
 #include <chrono>
 
 namespace banger::core {
@@ -10,10 +12,7 @@ void TickScheduler::Start() {
     if (hooks.tick == nullptr || hooks.tick_interval_ms == 0) continue;
     tasks_.push_back(std::make_unique<PeriodicTask>(
         std::chrono::milliseconds(hooks.tick_interval_ms), [this, p] {
-          auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-          if (Status s = dispatcher_.Tick(*p, now); !s) logger_.Warn(p->name, s.message());
+          if (Status s = dispatcher_.Tick(*p, UnixMillis()); !s) logger_.Warn(p->name, s.message());
         }));
     tasks_.back()->Start();
   }

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -15,10 +14,9 @@
 #include <fstream>
 #include <thread>
 
+#include "core/base/spawn.h"
 #include "core/base/unique_fd.h"
 #include "core/vmm/firecracker_client.h"
-
-extern char** environ;
 
 namespace banger::core {
 namespace {
@@ -145,32 +143,14 @@ Result<ProcessIdentity> SpawnVmm(const VmmLaunchSpec& spec) {
   }
   std::vector<std::string> argv{*binary, "--api-sock", spec.api_socket, "--id", spec.id};
   argv.insert(argv.end(), spec.extra_args.begin(), spec.extra_args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, spec.log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0640);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
+  SpawnOptions spawn;
+  spawn.output_path = spec.log_path;
   // Its own session: it outlives the agent and takes no signal meant for the
   // agent's terminal or process group.
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, cargv[0], &actions, &attr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return Status::Error("cannot start " + *binary + ": " + std::strerror(rc));
+  spawn.new_session = true;
+  auto spawned = Spawn(argv, spawn);
+  if (!spawned) return Status::Error("cannot start " + *binary + ": " + spawned.status().message());
+  pid_t pid = *spawned;
   // The start time is fixed at fork, so it can be read before the exec.
   return ProcessIdentity{pid, ProcessStartTime(pid).value_or(0)};
 }
