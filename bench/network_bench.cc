@@ -146,9 +146,9 @@ int main(int argc, char** argv) {
   auto store = banger::core::VmStore::Open({dir + "/store", 64u << 20});
   Must(store.ok(), "store");
   banger::core::HandleStore handles(**store);
-  banger::core::LifecycleBackend vm_services(**store, handles);
+  banger::core::LifecycleBackend backend(**store, handles);
   banger::core::testing::ContributionRecorder lifecycle;
-  vm_services.AttachLifecycle(&lifecycle);
+  backend.AttachLifecycle(&lifecycle);
   auto cfg = banger::core::ParseAgentConfig(
       "[core]\nplugin_dirs = " + dir +
           "/plugins\n[plugins]\nenable = tap, nat\n[tap]\npool_size = " + std::to_string(pool) +
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
       "bench");
   auto registry = banger::core::PluginRegistry::Discover(*cfg, {false, geteuid()});
   banger::core::HostTable services(logger, verbs);
-  services.AttachVmBackend(&vm_services);
+  services.AttachVmBackend(&backend);
   banger::core::HookDispatcher dispatcher(*registry, services, logger);
   Must(dispatcher.InitAll().ok(), "tap and nat did not initialise");
   Must(banger::core::testing::WaitFor(

@@ -141,9 +141,9 @@ int main(int argc, char** argv) {
   banger::core::Logger logger(banger::core::LogLevel::kWarn, STDERR_FILENO);
   banger::core::VerbRegistry verbs;
   banger::core::HandleStore handles(**store);
-  banger::core::LifecycleBackend vm_services(**store, handles);
+  banger::core::LifecycleBackend backend(**store, handles);
   banger::core::HostTable services(logger, verbs);
-  services.AttachVmBackend(&vm_services);
+  services.AttachVmBackend(&backend);
   auto registry = banger::core::PluginRegistry::Discover(*config, {false, ::geteuid()});
   banger::core::HookDispatcher dispatcher(*registry, services, logger);
   banger::core::Plugin* plugin = registry->Find("stats");

@@ -50,7 +50,7 @@ for f in $(find core -type f \( -name '*.h' -o -name '*.cc' \) | sort); do
         complain "$f:$line: $target is not under a layer folder" ;;
       banger/*) ;;  # the SDK's headers
       *)
-        if [[ "$text" == *'"'* ]]; then
+        if [[ "$text" =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\" ]]; then
           complain "$f:$line: include \"$target\" by its path from the top (core/<layer>/...)"
         fi ;;
     esac

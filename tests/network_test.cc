@@ -58,8 +58,8 @@ class NetworkTest : public ::testing::Test {
     ASSERT_TRUE(s.ok());
     store_ = std::move(s.value());
     handles_ = std::make_unique<HandleStore>(*store_);
-    vm_services_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
-    vm_services_->AttachLifecycle(&lifecycle_);
+    backend_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
+    backend_->AttachLifecycle(&lifecycle_);
   }
 
   void TearDown() override {
@@ -75,9 +75,9 @@ class NetworkTest : public ::testing::Test {
                                 "test.conf");
     ASSERT_TRUE(cfg.ok()) << cfg.status().message();
     registry_ = PluginRegistry::Discover(*cfg, {false, ::geteuid()});
-    services_ = std::make_unique<HostTable>(logger_, verbs_);
-    services_->AttachVmBackend(vm_services_.get());
-    dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *services_, logger_);
+    host_table_ = std::make_unique<HostTable>(logger_, verbs_);
+    host_table_->AttachVmBackend(backend_.get());
+    dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *host_table_, logger_);
     Status init = dispatcher_->InitAll();
     if (expect_ok) {
       ASSERT_TRUE(init.ok()) << init.message();
@@ -142,9 +142,9 @@ class NetworkTest : public ::testing::Test {
   testing::ContributionRecorder lifecycle_;
   std::unique_ptr<VmStore> store_;
   std::unique_ptr<HandleStore> handles_;
-  std::unique_ptr<LifecycleBackend> vm_services_;
+  std::unique_ptr<LifecycleBackend> backend_;
   std::unique_ptr<PluginRegistry> registry_;
-  std::unique_ptr<HostTable> services_;
+  std::unique_ptr<HostTable> host_table_;
   std::unique_ptr<HookDispatcher> dispatcher_;
 };
 

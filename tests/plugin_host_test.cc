@@ -1,5 +1,5 @@
 // The plugin host against real capability files: every loader outcome,
-// dependency ordering, init results, hook dispatch and the services table.
+// dependency ordering, init results, hook dispatch and the host table.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -45,8 +45,8 @@ class PluginHostTest : public ::testing::Test {
     config_ = *cfg;
     config_.allow_plugin_symlinks = allow_symlinks;
     registry_ = PluginRegistry::Discover(config_, {allow_symlinks, ::geteuid()});
-    services_ = std::make_unique<HostTable>(logger_, verbs_);
-    dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *services_, logger_);
+    host_table_ = std::make_unique<HostTable>(logger_, verbs_);
+    dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *host_table_, logger_);
   }
 
   std::string StatusOf(const std::string& name) {
@@ -62,15 +62,15 @@ class PluginHostTest : public ::testing::Test {
 
   std::string Log() { return testing::ReadFile(log_path_); }
 
-  // A store and the VM services over it, attached to the host table (before
+  // A store and the VM backend over it, attached to the host table (before
   // init, as the agent does).
   void AttachStore() {
     auto store = VmStore::Open({dir_ / "store", 1u << 20});
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(store.value());
     handles_ = std::make_unique<HandleStore>(*store_);
-    vm_services_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
-    services_->AttachVmBackend(vm_services_.get());
+    backend_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
+    host_table_->AttachVmBackend(backend_.get());
   }
 
   TempDir dir_;
@@ -80,11 +80,11 @@ class PluginHostTest : public ::testing::Test {
   AgentConfig config_;
   VerbRegistry verbs_;
   std::unique_ptr<PluginRegistry> registry_;
-  std::unique_ptr<HostTable> services_;
+  std::unique_ptr<HostTable> host_table_;
   std::unique_ptr<HookDispatcher> dispatcher_;
   std::unique_ptr<VmStore> store_;  // with AttachStore
   std::unique_ptr<HandleStore> handles_;
-  std::unique_ptr<LifecycleBackend> vm_services_;
+  std::unique_ptr<LifecycleBackend> backend_;
 };
 
 #define EXPECT_CONTAINS(haystack, needle) \
@@ -386,7 +386,7 @@ TEST_F(PluginHostTest, ServicesWithoutBackingAnswerUnavailable) {
   CopyPlugins(plugin_dir_, {"plain-c"});
   Discover("[plugins]\nenable = plain-c\n");
   ASSERT_TRUE(dispatcher_->InitAll().ok());
-  const banger_host* host = services_->TableFor(*registry_->Find("plain-c"));
+  const banger_host* host = host_table_->TableFor(*registry_->Find("plain-c"));
   char text[256] = {0};
   banger_message msg{text, sizeof text};
   EXPECT_EQ(host->handle_set(host, "abc", "tap", "bt0", &msg), BANGER_UNAVAILABLE);
@@ -407,7 +407,7 @@ TEST_F(PluginHostTest, ExecServiceRunsArgvWithTimeout) {
   CopyPlugins(plugin_dir_, {"plain-c"});
   Discover("[plugins]\nenable = plain-c\n");
   ASSERT_TRUE(dispatcher_->InitAll().ok());
-  const banger_host* host = services_->TableFor(*registry_->Find("plain-c"));
+  const banger_host* host = host_table_->TableFor(*registry_->Find("plain-c"));
   char text[256] = {0};
   banger_message msg{text, sizeof text};
   std::string output;
@@ -442,8 +442,8 @@ TEST_F(PluginHostTest, StatsPublishMergesFiguresInOneTransaction) {
   b.name = "b";
   ASSERT_TRUE(store_->UpsertMany({a, b}).ok());
   VmRecordPtr record_before = *store_->Get(a.id);
-  const banger_host* rec = services_->TableFor(*registry_->Find("recorder"));
-  const banger_host* plain = services_->TableFor(*registry_->Find("plain-c"));
+  const banger_host* rec = host_table_->TableFor(*registry_->Find("recorder"));
+  const banger_host* plain = host_table_->TableFor(*registry_->Find("plain-c"));
   char text[256] = {0};
   banger_message msg{text, sizeof text};
 
@@ -486,7 +486,7 @@ TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
   CopyPlugins(plugin_dir_, {"recorder", "plain-c"});
   Discover("[plugins]\nenable = recorder, plain-c\n");
   AttachStore();
-  vm_services_->AttachRediscoverer(
+  backend_->AttachRediscoverer(
       [&](const std::string& cap, const VmRecord& vm, const std::string& key) {
         return dispatcher_->Rediscover(cap, MakeVmView(vm), key);
       });
@@ -496,7 +496,7 @@ TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
   r.name = "web-1";
   ASSERT_TRUE(store_->Upsert(r).ok());
 
-  const banger_host* rec = services_->TableFor(*registry_->Find("recorder"));
+  const banger_host* rec = host_table_->TableFor(*registry_->Find("recorder"));
   char out[64] = {0}, text[256] = {0};
   banger_message msg{text, sizeof text};
   // Neither cache nor record: the recorder's rediscover finds it...
@@ -512,7 +512,7 @@ TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
                "never allocated: no recorder.tap for vm \"web-1\" in the handle cache, the VM's "
                "record, or by rediscovery");
   // A capability without a rediscover hook ends at the record.
-  const banger_host* plain = services_->TableFor(*registry_->Find("plain-c"));
+  const banger_host* plain = host_table_->TableFor(*registry_->Find("plain-c"));
   EXPECT_EQ(plain->handle_get(plain, r.id.c_str(), nullptr, "lost", out, sizeof out, &msg),
             BANGER_NOT_FOUND);
   // One capability may read another's handles.

@@ -59,11 +59,11 @@ Status HookDispatcher::InitAll() {
       p->reason = blocked;
       continue;
     }
-    const banger_host* table = services_.TableFor(*p);
-    services_.SetInInit(*p, true);
+    const banger_host* table = host_table_.TableFor(*p);
+    host_table_.SetInInit(*p, true);
     auto init = p->library->hooks.init;
     HookOutcome r = Call(*p, "init", [&](banger_message* m) { return init(table, &p->self, m); });
-    services_.SetInInit(*p, false);
+    host_table_.SetInInit(*p, false);
     if (r.code == BANGER_OK) {
       p->state = PluginState::kOk;
       logger_.Info("core", "capability " + p->name + " " + p->library->version + " ready");

@@ -22,8 +22,8 @@ namespace banger::core {
 
 class HookDispatcher {
  public:
-  HookDispatcher(PluginRegistry& registry, HostTable& services, const Logger& logger)
-      : registry_(registry), services_(services), logger_(logger) {}
+  HookDispatcher(PluginRegistry& registry, HostTable& host_table, const Logger& logger)
+      : registry_(registry), host_table_(host_table), logger_(logger) {}
 
   // Runs init for every enabled capability in dependency order. One whose
   // dependency did not come up is not initialised and says why. Returns an
@@ -69,7 +69,7 @@ class HookDispatcher {
                         std::vector<std::string>* failed = nullptr);
 
   PluginRegistry& registry_;
-  HostTable& services_;
+  HostTable& host_table_;
   const Logger& logger_;
 };
 

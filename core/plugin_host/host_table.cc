@@ -43,7 +43,7 @@ std::string Str(const char* s) {
 
 // The VM side, or a clear "not available" for the named service.
 VmBackend* VmOr(const banger_host* host, banger_message* msg, const char* service) {
-  VmBackend* vm = Ctx(host).services->vm();
+  VmBackend* vm = Ctx(host).table_owner->vm();
   if (vm == nullptr) {
     Fail(msg, BANGER_UNAVAILABLE,
          std::string(service) + " is not available: this agent has no VM backend attached");
@@ -57,7 +57,7 @@ void Log(const banger_host* host, int level, const char* text) {
                  : level == BANGER_LOG_INFO ? LogLevel::kInfo
                  : level == BANGER_LOG_WARN ? LogLevel::kWarn
                                             : LogLevel::kError;
-    Ctx(host).services->logger().Log(l, Ctx(host).plugin->name, Str(text));
+    Ctx(host).table_owner->logger().Log(l, Ctx(host).plugin->name, Str(text));
   } catch (...) {
     // Logging never fails from the capability's point of view.
   }
@@ -150,7 +150,7 @@ int Exec(const banger_host* host, const char* const* argv, uint32_t timeout_ms,
     }
     std::vector<std::string> args;
     for (auto p = argv; *p != nullptr; ++p) args.emplace_back(*p);
-    Ctx(host).services->logger().Debug(Ctx(host).plugin->name, "exec " + args[0]);
+    Ctx(host).table_owner->logger().Debug(Ctx(host).plugin->name, "exec " + args[0]);
     auto outcome =
         RunProcess(args, std::chrono::milliseconds(timeout_ms), [&](std::string_view chunk) {
           if (output && output->write) {
@@ -266,7 +266,7 @@ int VerbRegister(const banger_host* host, const char* verb, const char* summary,
       return Fail(msg, BANGER_INVALID,
                   "verb_register: this capability has no query hook to answer the verb");
     }
-    Status s = ctx.services->verbs().Register(Str(verb), ctx.plugin->name, Str(summary));
+    Status s = ctx.table_owner->verbs().Register(Str(verb), ctx.plugin->name, Str(summary));
     return s ? BANGER_OK : Fail(msg, BANGER_INVALID, s.message());
   });
 }
@@ -278,7 +278,7 @@ const banger_host* HostTable::TableFor(Plugin& plugin) {
   auto& slot = contexts_[&plugin];
   if (!slot) {
     slot = std::make_unique<Context>();
-    slot->services = this;
+    slot->table_owner = this;
     slot->plugin = &plugin;
     banger_host& t = slot->table;
     t.struct_size = sizeof(banger_host);

@@ -36,7 +36,7 @@ class HostTable {
 
   // Internal: one context per capability; banger_host.ctx points here.
   struct Context {
-    HostTable* services = nullptr;
+    HostTable* table_owner = nullptr;
     Plugin* plugin = nullptr;
     std::atomic<bool> in_init{false};
     banger_host table{};

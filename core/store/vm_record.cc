@@ -115,8 +115,10 @@ void PackFields(Packer& p, const S& s, std::span<const Field<S>> fields) {
             p.pack_uint32(v);
           } else if constexpr (std::is_same_v<T, uint64_t>) {
             p.pack_uint64(v);
-          } else {
+          } else if constexpr (std::is_same_v<T, int64_t>) {
             p.pack_int64(v);
+          } else {
+            static_assert(!sizeof(T), "a field type without an encoding");
           }
         },
         f.member);
@@ -248,8 +250,10 @@ bool DecodeField(const msgpack::object_kv& kv, std::string_view k, std::string_v
             GetStr(kv.val, path, v);
           } else if constexpr (std::is_same_v<T, int64_t>) {
             GetInt(kv.val, path, v);
-          } else {
+          } else if constexpr (std::is_same_v<T, uint32_t> || std::is_same_v<T, uint64_t>) {
             GetUint(kv.val, path, v);
+          } else {
+            static_assert(!sizeof(T), "a field type without a decoding");
           }
         },
         f.member);
