@@ -1,11 +1,15 @@
 #include "core/store/handle_store.h"
 
+#include "core/base/fault_point.h"
+
 namespace banger::core {
 
 Result<std::string> HandleStore::Get(const std::string& vm_id, const std::string& capability,
                                      const std::string& key) {
+  uint64_t writes_before = 0;
   {
     std::lock_guard lock(mu_);
+    writes_before = writes_;
     auto vm = cache_.find(vm_id);
     if (vm != cache_.end()) {
       auto cap = vm->second.find(capability);
@@ -24,11 +28,16 @@ Result<std::string> HandleStore::Get(const std::string& vm_id, const std::string
     return found.status();
   }
   const VmRecordPtr& record = *found;
+  BANGER_FAULT_POINT("handle_store.get.record_read");
   std::lock_guard lock(mu_);
-  // The record is authoritative for what the cache did not hold.
-  VmHandles& cached = cache_[vm_id];
-  for (const auto& [cap, keys] : record->handles) {
-    for (const auto& [k, v] : keys) cached[cap].emplace(k, v);
+  // The record is authoritative for what the cache did not hold, unless a
+  // write landed since it was read: then it may hold what was just cleared,
+  // and the cache (which that write updated) is left as it is.
+  if (writes_ == writes_before) {
+    VmHandles& cached = cache_[vm_id];
+    for (const auto& [cap, keys] : record->handles) {
+      for (const auto& [k, v] : keys) cached[cap].emplace(k, v);
+    }
   }
   auto cap = record->handles.find(capability);
   if (cap != record->handles.end()) {
@@ -59,6 +68,7 @@ Status HandleStore::SetMany(const std::string& vm_id, const std::string& capabil
       VmStore::Sync::kDataOnly);
   if (!s) return s.Prefixed("set handles of " + capability);
   std::lock_guard lock(mu_);
+  ++writes_;
   for (const auto& [k, v] : values) cache_[vm_id][capability][k] = v;
   return Status::Ok();
 }
@@ -82,6 +92,7 @@ Status HandleStore::Clear(const std::string& vm_id, const std::string& capabilit
   // A VM whose record is gone has nothing left to clear.
   if (!s && s.code() != StatusCode::kNotFound) return s.Prefixed("clear handle " + capability);
   std::lock_guard lock(mu_);
+  ++writes_;
   auto vm = cache_.find(vm_id);
   if (vm != cache_.end()) {
     if (key.empty()) {
@@ -95,11 +106,13 @@ Status HandleStore::Clear(const std::string& vm_id, const std::string& capabilit
 
 void HandleStore::Forget(const std::string& vm_id) {
   std::lock_guard lock(mu_);
+  ++writes_;
   cache_.erase(vm_id);
 }
 
 void HandleStore::ForgetAll() {
   std::lock_guard lock(mu_);
+  ++writes_;
   cache_.clear();
 }
 

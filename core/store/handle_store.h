@@ -44,6 +44,8 @@ class HandleStore {
   VmStore& store_;
   std::mutex mu_;
   std::map<std::string, VmHandles> cache_;  // vm id -> handles, as last read or written
+  uint64_t writes_ = 0;  // Sets, Clears and Forgets so far: a Get fills the cache only if none
+                         // landed while it read the record
 };
 
 }  // namespace banger::core
