@@ -189,6 +189,24 @@ TEST_F(NetworkTest, CleanupRemovesTheEgressAndReturnsTheTapToThePool) {
   EXPECT_EQ(Ipv4Of("bt0"), "10.200.0.1/30");
 }
 
+// What was recorded wins: after the operator changes tap's prefix (and the
+// agent restarts), cleanup undoes the device the VM was given, named as
+// recorded, not one named from the slot and the new prefix. That device is
+// no longer one of the pool's, so it goes.
+TEST_F(NetworkTest, CleanupUsesTheRecordedDeviceAfterAPrefixChange) {
+  Load();
+  VmRecordPtr vm = NewVm("web-1");
+  ASSERT_TRUE(Prepare(vm).ok());
+  ASSERT_EQ(Ipv4Of("bt0"), "10.200.0.1/30");
+  dispatcher_->ShutdownAll();
+  dispatcher_.reset();
+  handles_->ForgetAll();
+  Load("pool_size = 4\ncidr = 10.200.0.0/24\nprefix = xt\n");
+  ASSERT_TRUE(Cleanup(vm).ok());
+  EXPECT_TRUE(Link("bt0").is_null()) << "the recorded device, out of the pool now, is deleted";
+  EXPECT_EQ(Ipv4Of("xt0"), "") << "the new pool's device was never the VM's";
+}
+
 TEST_F(NetworkTest, CleanupFindsTheObjectsThroughTheRecordWhenTheCacheIsGone) {
   Load();
   VmRecordPtr vm = NewVm("web-1");

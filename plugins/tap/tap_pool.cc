@@ -159,10 +159,15 @@ Status TapPool::Cleanup(const banger::Vm& vm) {
     return Status::Error(slot_text.status.message());
   }
   uint32_t slot = static_cast<uint32_t>(std::strtoul(slot_text.value.c_str(), nullptr, 10));
-  std::string tap = TapName(slot);
+  // What was recorded wins; the name is derived only when none was.
+  auto recorded = host_.HandleGet(vm.id(), "tap_name");
+  if (!recorded.ok() && recorded.status.code() != BANGER_NOT_FOUND) {
+    return Status::Error(recorded.status.message());
+  }
+  std::string tap = recorded.ok() ? recorded.value : TapName(slot);
   Status s;
-  if (slot >= config_.pool_size) {
-    s = DeleteLink(tap);  // from a larger pool of an earlier config: not kept
+  if (slot >= config_.pool_size || tap != TapName(slot)) {
+    s = DeleteLink(tap);  // from an earlier config (a larger pool, another prefix): not kept
   } else if (LinkExists(tap)) {
     s = FlushIpv4Addresses(tap);
     if (s.ok()) s = SetLinkUp(tap, false);
