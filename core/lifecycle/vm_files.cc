@@ -7,9 +7,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "core/base/unique_fd.h"
 
@@ -27,6 +29,44 @@ VmPaths VmPathsFor(const std::string& state_dir, const std::string& vm_id) {
   return p;
 }
 
+namespace {
+
+// Copies bytes [from, to) of `in` to the same offsets of `out`: in the kernel
+// (copy_file_range) where it can, else through a buffer (another file system
+// than the target's: EXDEV, or one without the call). 0 or an errno.
+int CopyRange(int in, int out, off_t from, off_t to) {
+  bool in_kernel = true;
+  std::vector<char> buf;
+  while (from < to) {
+    size_t want = static_cast<size_t>(to - from);
+    if (in_kernel) {
+      off_t src = from, dst = from;
+      ssize_t n = ::copy_file_range(in, &src, out, &dst, want, 0);
+      if (n > 0) {
+        from += n;
+        continue;
+      }
+      if (n == 0) return EIO;  // the source ended before its own size
+      if (errno != EXDEV && errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL) {
+        return errno;
+      }
+      in_kernel = false;
+      buf.resize(1 << 20);
+    }
+    ssize_t n = ::pread(in, buf.data(), std::min(want, buf.size()), from);
+    if (n <= 0) return n < 0 ? errno : EIO;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::pwrite(out, buf.data() + done, static_cast<size_t>(n - done), from + done);
+      if (w < 0) return errno;
+      done += w;
+    }
+    from += n;
+  }
+  return 0;
+}
+
+}  // namespace
+
 Status CopyOnWriteFile(const std::string& src, const std::string& dst) {
   UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in.valid()) return Status::Invalid("cannot read " + src + ": " + std::strerror(errno));
@@ -38,7 +78,8 @@ Status CopyOnWriteFile(const std::string& src, const std::string& dst) {
   if (!out.valid()) return Status::Error("cannot create " + dst + ": " + std::strerror(errno));
   // A reflink shares every block until one side writes: instant, no space.
   if (::ioctl(out.get(), FICLONE, in.get()) == 0) return Status::Ok();
-  // Otherwise copy the data extents only, so a sparse image stays sparse.
+  // Otherwise copy the data extents only, so a sparse image stays sparse
+  // (in the kernel, or through a buffer across file systems).
   off_t end = st.st_size;
   off_t pos = 0;
   while (pos < end) {
@@ -46,15 +87,9 @@ Status CopyOnWriteFile(const std::string& src, const std::string& dst) {
     if (data < 0) break;  // ENXIO: only a hole is left
     off_t hole = ::lseek(in.get(), data, SEEK_HOLE);
     if (hole < 0) hole = end;
-    off_t from = data, to = data;
-    while (from < hole) {
-      ssize_t n =
-          ::copy_file_range(in.get(), &from, out.get(), &to, static_cast<size_t>(hole - from), 0);
-      if (n <= 0) {
-        int err = n < 0 ? errno : EIO;
-        ::unlink(dst.c_str());
-        return Status::Error("copy " + src + " to " + dst + ": " + std::strerror(err));
-      }
+    if (int err = CopyRange(in.get(), out.get(), data, hole); err != 0) {
+      ::unlink(dst.c_str());
+      return Status::Error("copy " + src + " to " + dst + ": " + std::strerror(err));
     }
     pos = hole;
   }

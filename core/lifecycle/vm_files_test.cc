@@ -2,8 +2,13 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -41,6 +46,48 @@ TEST_F(VmFilesTest, CopyKeepsContentAndHoles) {
   ASSERT_EQ(::stat(dst.c_str(), &st), 0);
   EXPECT_EQ(st.st_size, (64 << 20) + 4);
   EXPECT_LT(st.st_blocks * 512, 1 << 20) << "the hole was filled in";
+}
+
+// The rootfs on another file system than the state dir: FICLONE and
+// copy_file_range both refuse (EXDEV); the copy still happens, holes kept.
+// The other file system is a tmpfs mounted in a mount namespace of this
+// test's own, gone with the process.
+TEST_F(VmFilesTest, CopyAcrossFileSystemsKeepsContentAndHoles) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: a mount namespace with a tmpfs";
+  ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
+  ASSERT_EQ(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
+  std::string other = dir_ + "/other-fs";
+  std::filesystem::create_directory(other);
+  ASSERT_EQ(::mount("banger-test", other.c_str(), "tmpfs", 0, "size=96m"), 0)
+      << std::strerror(errno);
+  std::string dst_dir = "/var/tmp/banger-files-xdev-" + std::to_string(::getpid());
+  std::filesystem::create_directory(dst_dir);
+  struct CleanUp {
+    std::string mount, dir;
+    ~CleanUp() {
+      ::umount2(mount.c_str(), MNT_DETACH);
+      std::filesystem::remove_all(dir);
+    }
+  } clean_up{other, dst_dir};
+  struct stat a, b;
+  ASSERT_EQ(::stat(other.c_str(), &a), 0);
+  ASSERT_EQ(::stat(dst_dir.c_str(), &b), 0);
+  ASSERT_NE(a.st_dev, b.st_dev) << "source and target must be on different file systems";
+
+  std::string src = other + "/image", dst = dst_dir + "/overlay";
+  int fd = ::open(src.c_str(), O_WRONLY | O_CREAT, 0644);
+  std::string block(8192, 'x');
+  ASSERT_EQ(::pwrite(fd, "head", 4, 0), 4);
+  ASSERT_EQ(::pwrite(fd, block.data(), block.size(), 16 << 20), 8192);
+  ASSERT_EQ(::pwrite(fd, "tail", 4, 64 << 20), 4);  // holes between
+  ::close(fd);
+  Status s = CopyOnWriteFile(src, dst);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Read(src), Read(dst));
+  struct stat st;
+  ASSERT_EQ(::stat(dst.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, (64 << 20) + 4);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20) << "the holes were filled in";
 }
 
 TEST_F(VmFilesTest, CopyRefusesAnExistingTargetAndAMissingSource) {
