@@ -177,6 +177,46 @@ TEST_F(AgentTest, ConfigErrorIsOneLineNamingKeyAndLine) {
                               "metrics_listen\n");
 }
 
+// An operator's damaged store, as the agent answers it: one line naming the
+// file and what to do, exit 1, never a crash (LMDB alone maps a short file
+// and dies of SIGBUS), never an agent serving no VMs. Nothing is changed.
+TEST_F(AgentTest, ACutShortOrEmptiedStoreIsRefusedAtStartWithOneLine) {
+  WriteConfig("");
+  testing::WriteFile(dir_ / "vmlinux", "kernel");
+  testing::WriteFile(dir_ / "rootfs", std::string(4096, 'r'));
+  {
+    auto agent = StartAgent();
+    ASSERT_TRUE(agent->WaitReady(socket_)) << agent->log();
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_EQ(Ctl({"vm", "create", "web-" + std::to_string(i), "--kernel", dir_ / "vmlinux",
+                     "--rootfs", dir_ / "rootfs"})
+                    .exit_code,
+                0);
+    }
+    ASSERT_EQ(agent->Stop(SIGTERM), 0);
+  }
+  const std::string data = dir_ / "state/store/data.mdb";
+  std::filesystem::resize_file(data, 2 * ::sysconf(_SC_PAGESIZE));  // its meta pages only
+  {
+    auto agent = StartAgent();
+    EXPECT_EQ(agent->WaitExit(std::chrono::seconds(20)), 1) << agent->log();
+    EXPECT_CONTAINS(agent->log(),
+                    "bangerd: cannot start: store file " + data + " is damaged: page");
+    EXPECT_CONTAINS(agent->log(),
+                    "the file was cut short; refusing to open it (nothing was changed");
+  }
+  std::filesystem::resize_file(data, 0);
+  {
+    auto agent = StartAgent();
+    EXPECT_EQ(agent->WaitExit(std::chrono::seconds(20)), 1) << agent->log();
+    EXPECT_CONTAINS(agent->log(), "store file " + data +
+                                      " is empty (0 bytes), but a store was "
+                                      "created here");
+    EXPECT_CONTAINS(agent->log(), "refusing to start with no VMs");
+  }
+  EXPECT_EQ(std::filesystem::file_size(data), 0u);
+}
+
 TEST_F(AgentTest, FlagsOverrideTheFile) {
   WriteConfig("");
   std::string other = dir_ / "other.sock";

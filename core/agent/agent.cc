@@ -55,6 +55,23 @@ void Agent::LogVersionAndVmm() {
   }
 }
 
+namespace {
+
+// "N VM directories under <state_dir>/vms" when there are any: the store
+// held VMs, whatever its file now says.
+std::string VmDirectoriesEvidence(const std::string& state_dir) {
+  std::error_code ec;
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(state_dir + "/vms", ec)) {
+    if (e.is_directory(ec) && IsVmId(e.path().filename().string())) ++n;
+  }
+  if (n == 0) return "";
+  return std::to_string(n) + " VM director" + (n == 1 ? "y" : "ies") + " under " + state_dir +
+         "/vms";
+}
+
+}  // namespace
+
 Status Agent::OpenState() {
   std::error_code ec;
   std::filesystem::create_directories(config_.state_dir, ec);
@@ -63,7 +80,8 @@ Status Agent::OpenState() {
   auto lock = StateDirLock::Acquire(config_.state_dir);
   if (!lock) return lock.status();
   lock_ = std::move(lock.value());
-  auto store = VmStore::Open({config_.state_dir + "/store", config_.store_map_size_mib << 20});
+  auto store = VmStore::Open({config_.state_dir + "/store", config_.store_map_size_mib << 20,
+                              VmDirectoriesEvidence(config_.state_dir)});
   if (!store) return store.status();
   store_ = std::move(store.value());
   handles_ = std::make_unique<HandleStore>(*store_);

@@ -1,13 +1,22 @@
 #include "core/store/vm_store.h"
 
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <utility>
+
+#include "core/base/clock.h"
+#include "core/base/unique_fd.h"
+#include "core/store/store_file_check.h"
 
 namespace banger::core {
 namespace {
@@ -143,6 +152,49 @@ Status CheckFormat(MDB_env* env, const std::string& dir) {
   return Status::Ok();
 }
 
+constexpr const char* kWhatToDo = " (nothing was changed; see docs/OPERATIONS.md, \"The store\")";
+
+// Before LMDB maps the data file: a damaged or short one is refused; a
+// missing or empty one is a new store only if nothing says VMs existed.
+Status JudgeDataFile(const VmStore::Options& options) {
+  std::string data = options.dir + "/data.mdb";
+  auto facts = CheckStoreFile(data);
+  if (facts.ok()) return Status::Ok();
+  if (facts.status().code() != StatusCode::kNotFound) {
+    return Status::Error(facts.status().message() + "; refusing to open it" + kWhatToDo);
+  }
+  std::string marker = options.dir + "/" + VmStore::kCreatedMarker;
+  std::ifstream in(marker);
+  std::string created;
+  if (in) std::getline(in, created);
+  std::string why =
+      in ? "a store was created here (" + marker + ": " + created + ")" : options.held_vms;
+  if (why.empty()) return Status::Ok();  // a new store
+  return Status::Error(facts.status().message() + ", but " + why +
+                       "; refusing to start with no VMs" + kWhatToDo);
+}
+
+// Written once, after the first commit of a new store.
+Status MarkCreated(const std::string& dir) {
+  std::string marker = dir + "/" + VmStore::kCreatedMarker;
+  if (::access(marker.c_str(), F_OK) == 0) return Status::Ok();
+  std::string tmp = marker + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "banger store created at unix ms " << UnixMillis() << "\n";
+    out.flush();
+    if (!out) return Status::Error("store: cannot write " + tmp);
+  }
+  UniqueFd f(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.valid()) ::fsync(f.get());
+  if (::rename(tmp.c_str(), marker.c_str()) != 0) {
+    return Status::Error("store: cannot write " + marker + ": " + std::strerror(errno));
+  }
+  UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.valid()) ::fsync(d.get());
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
@@ -150,6 +202,8 @@ Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
   std::filesystem::create_directories(options.dir, ec);
   if (ec) return Status::Error("store: cannot create " + options.dir + ": " + ec.message());
   ::chmod(options.dir.c_str(), 0700);
+
+  if (Status s = JudgeDataFile(options); !s) return s;
 
   std::unique_ptr<VmStore> store(new VmStore());
   store->dir_ = options.dir;
@@ -169,6 +223,7 @@ Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
 
   if (Status s = CheckFormat(store->env_, options.dir); !s) return s;
   if (Status s = store->OpenTables(); !s) return s;
+  if (Status s = MarkCreated(options.dir); !s) return s;
   if (Status s = store->LoadSnapshot(); !s) return s;
   return store;
 }

@@ -64,11 +64,24 @@ class VmStore {
   struct Options {
     std::string dir;              // the LMDB environment directory (created)
     size_t map_size = 64u << 20;  // initial map size; grows by doubling when full
+    // Why the caller believes this store held VMs ("3 VM directories under
+    // /var/lib/banger/vms"), or "": a missing or empty data file is then
+    // refused, not made into a new store.
+    std::string held_vms = {};
   };
 
-  // Opens or creates the store. Refuses, without writing anything, a store
-  // whose format marker is not banger's or whose format version is newer
-  // than this agent's.
+  // The file in `dir` that says a store was created there (and when): with
+  // it, a missing or empty data file is a lost store, not a new one.
+  static constexpr const char* kCreatedMarker = "created";
+
+  // Opens or creates the store. Refuses, without writing anything:
+  // - a data file that is damaged or cut short (CheckStoreFile judges it with
+  //   pread before LMDB maps it: never a SIGBUS);
+  // - a missing or empty data file where a store was created before (the
+  //   marker) or the caller says VMs existed (Options::held_vms);
+  // - a store whose format marker is not banger's or whose format version
+  //   is newer than this agent's.
+  // Each message names the file and points to docs/OPERATIONS.md.
   static Result<std::unique_ptr<VmStore>> Open(const Options& options);
   ~VmStore();
   VmStore(const VmStore&) = delete;
