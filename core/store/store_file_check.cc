@@ -155,72 +155,75 @@ class Walker {
   Status Walk(uint64_t pgno, unsigned depth, Table& t) {
     std::vector<uint8_t> page;
     if (Status s = ReadPage(pgno, page); !s) return s;
-    const std::string at =
-        "page " + std::to_string(pgno) + " of table '" + std::string(t.name) + "'";
+    auto at = [&] {
+      return "page " + std::to_string(pgno) + " of table '" + std::string(t.name) + "'";
+    };
     uint16_t flags = U16(&page[10]), lower = U16(&page[12]), upper = U16(&page[14]);
     uint16_t want = depth > 1 ? kBranch : kLeaf;
     if (depth == 0 || flags != want) {
-      return Damaged(at + " should be a " + (want == kBranch ? "branch" : "leaf") +
+      return Damaged(at() + " should be a " + (want == kBranch ? "branch" : "leaf") +
                      " page, its flags say 0x" + std::to_string(flags));
     }
     if (lower < kHeader || (lower - kHeader) % 2 != 0 || lower > upper || upper > page_size_) {
-      return Damaged(at + " has a broken header (lower " + std::to_string(lower) + ", upper " +
+      return Damaged(at() + " has a broken header (lower " + std::to_string(lower) + ", upper " +
                      std::to_string(upper) + ")");
     }
     size_t nodes = (lower - kHeader) / 2;
     if (nodes == 0 || (flags == kBranch && nodes < 2)) {
-      return Damaged(at + " holds " + std::to_string(nodes) + " keys");
+      return Damaged(at() + " holds " + std::to_string(nodes) + " keys");
     }
     ++(flags == kBranch ? t.counts.branch : t.counts.leaf);
     for (size_t i = 0; i < nodes; ++i) {
       size_t node = U16(&page[kHeader + 2 * i]);
       if (node < upper || node % 2 != 0 || node + 8 > page_size_) {
-        return Damaged(at + ": node " + std::to_string(i) + " points outside the page");
+        return Damaged(at() + ": node " + std::to_string(i) + " points outside the page");
       }
       const uint8_t* n = &page[node];
       uint16_t lo = U16(n), hi = U16(n + 2), node_flags = U16(n + 4), key_size = U16(n + 6);
       if (node + 8 + key_size > page_size_) {
-        return Damaged(at + ": node " + std::to_string(i) + "'s key runs past the page");
+        return Damaged(at() + ": node " + std::to_string(i) + "'s key runs past the page");
       }
       if (flags == kBranch) {
         uint64_t child = lo | uint64_t{hi} << 16 | uint64_t{node_flags} << 32;
         if (Status s = Walk(child, depth - 1, t); !s) return s;
         continue;
       }
-      if (Status s = Entry(at, i, node, page, t); !s) return s;
+      if (Status s = Entry(pgno, i, node, page, t); !s) return s;
     }
     return Status::Ok();
   }
 
   // One leaf entry: its key rises, its data lies where it says.
-  Status Entry(const std::string& at, size_t i, size_t node, const std::vector<uint8_t>& page,
-               Table& t) {
+  Status Entry(uint64_t pgno, size_t i, size_t node, const std::vector<uint8_t>& page, Table& t) {
+    auto at = [&] {
+      return "page " + std::to_string(pgno) + " of table '" + std::string(t.name) + "'";
+    };
     const uint8_t* n = &page[node];
     uint32_t data_size = U16(n) | uint32_t{U16(n + 2)} << 16;
     uint16_t node_flags = U16(n + 4), key_size = U16(n + 6);
     const uint8_t* key = n + 8;
     if (!KeyRises(t, key, key_size)) {
-      return Damaged(at + ": entry " + std::to_string(i) +
+      return Damaged(at() + ": entry " + std::to_string(i) +
                      " does not sort after the one before it (a record lost or listed twice)");
     }
     t.last_key.assign(reinterpret_cast<const char*>(key), key_size);
     t.have_last = true;
     ++t.counts.entries;
     if (node_flags & kDupData)
-      return Damaged(at + ": entry " + std::to_string(i) + " is a DUPSORT");
+      return Damaged(at() + ": entry " + std::to_string(i) + " is a DUPSORT");
     const uint8_t* data = key + key_size;
     if (node_flags & kBigData) {
       if (node + 8 + key_size + 8 > page_size_) {
-        return Damaged(at + ": entry " + std::to_string(i) + " runs past the page");
+        return Damaged(at() + ": entry " + std::to_string(i) + " runs past the page");
       }
       return Overflow(U64(data), data_size, t);
     }
     if (node + 8 + key_size + data_size > page_size_) {
-      return Damaged(at + ": entry " + std::to_string(i) + "'s data runs past the page");
+      return Damaged(at() + ": entry " + std::to_string(i) + "'s data runs past the page");
     }
     if (!t.main || !(node_flags & kSubData)) return Status::Ok();
     if (data_size != kTreeSize)
-      return Damaged(at + ": a table record of " + std::to_string(data_size) + " bytes");
+      return Damaged(at() + ": a table record of " + std::to_string(data_size) + " bytes");
     std::string name(reinterpret_cast<const char*>(key), key_size);
     return WalkTable(name, ReadTree(data), false, false);
   }
