@@ -290,6 +290,36 @@ TEST_F(LifecycleTest, AVmmRunningForAStoppedVmIsStopped) {
   })) << Log();
 }
 
+// The agent killed mid-create (BANGER_CRASH_AT: the fault point kills it with
+// SIGKILL there): at the next start the half-made VM is undone and said so;
+// no directory and no record is left, and the name can be used again.
+TEST_F(LifecycleTest, AnAgentKilledDuringCreateLeavesNothingAfterItsRestart) {
+  for (const char* point :
+       {"lifecycle.create.recorded", "lifecycle.create.dir_made", "lifecycle.create.files_made"}) {
+    SCOPED_TRACE(point);
+    ::setenv("BANGER_CRASH_AT", point, 1);
+    auto doomed = std::make_unique<AgentProcess>(
+        std::vector<std::string>{"--config", dir_ / "bangerd.conf"}, dir_ / "doomed.log");
+    ::unsetenv("BANGER_CRASH_AT");
+    ASSERT_TRUE(doomed->WaitReady(socket_)) << doomed->log();
+    EXPECT_EQ(Create("web").status, 0) << "the agent died before it could answer";
+    EXPECT_EQ(doomed->WaitExit(10s), 128 + SIGKILL) << doomed->log();
+    EXPECT_CONTAINS(doomed->log(), std::string("fault point ") + point + ": SIGKILL");
+
+    StartAgent();
+    EXPECT_CONTAINS(agent_->log(), "vm \"web\" (");
+    EXPECT_CONTAINS(agent_->log(), "its create was interrupted");
+    EXPECT_TRUE(Api("GET", "/v1/vms").body["vms"].empty());
+    std::error_code ec;
+    EXPECT_TRUE(std::filesystem::is_empty(dir_ / "state/vms", ec) || ec) << "no VM directory left";
+    ApiReply again = Create("web");
+    EXPECT_EQ(again.status, 201) << again.body.dump();
+    EXPECT_EQ(again.body["state"], "created");
+    ASSERT_EQ(Api("DELETE", "/v1/vms/web").status, 200);
+    agent_.reset();
+  }
+}
+
 TEST_F(LifecycleTest, NamesAreUniqueAndValidated) {
   StartAgent();
   ASSERT_EQ(Create("web-1").status, 201);

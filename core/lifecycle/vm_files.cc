@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "core/base/fault_point.h"
 #include "core/base/unique_fd.h"
 
 namespace banger::core {
@@ -112,6 +113,7 @@ Status CreateVmFiles(const VmPaths& paths, const std::string& rootfs, uint64_t w
   std::filesystem::create_directories(paths.dir, ec);
   if (ec) return Status::Error("cannot create " + paths.dir + ": " + ec.message());
   ::chmod(paths.dir.c_str(), 0700);
+  BANGER_FAULT_POINT("lifecycle.create.dir_made");
   Status copied = CopyOnWriteFile(rootfs, paths.overlay_path);
   if (!copied) {
     RemoveVmFiles(paths);
@@ -125,6 +127,7 @@ Status CreateVmFiles(const VmPaths& paths, const std::string& rootfs, uint64_t w
       return Status::Error("work disk " + paths.work_disk_path + ": " + std::strerror(err));
     }
   }
+  BANGER_FAULT_POINT("lifecycle.create.files_made");
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 #include "core/lifecycle/vm_lifecycle.h"
 
 #include "core/base/clock.h"
+#include "core/base/fault_point.h"
 
 #include <unistd.h>
 
@@ -110,19 +111,31 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
   r.id = NewVmId();
   r.name = req.name;
   op.SetVm(r.name, r.id);
-  r.state = VmState::kCreated;
+  r.state = VmState::kCreating;
   r.created_at_ms = r.updated_at_ms = r.last_touched_at_ms = UnixMillis();
   r.spec = spec;
   VmPaths paths = VmPathsFor(options_.state_dir, r.id);
   r.runtime.overlay_path = paths.overlay_path;
   r.runtime.work_disk_path = spec.work_disk_bytes > 0 ? paths.work_disk_path : "";
   r.runtime.log_path = paths.log_path;
-  Status s =
-      op.Stage("files", [&] { return CreateVmFiles(paths, spec.rootfs, spec.work_disk_bytes); });
+  // The record first, then the files: no directory is ever without a record,
+  // and a create the agent did not live to finish is found at its next start
+  // (FinishInterruptedCreate).
+  HeldVmLock lock = locks_.Acquire(r.id);
+  Status s = op.Stage("record.creating", [&] { return store_.Upsert(r); });
   if (!s) return fail(s);
-  s = op.Stage("record", [&] { return store_.Upsert(r); });
+  BANGER_FAULT_POINT("lifecycle.create.recorded");
+  s = op.Stage("files", [&] { return CreateVmFiles(paths, spec.rootfs, spec.work_disk_bytes); });
+  if (s)
+    s = op.Stage("record.created", [&] {
+      return store_.Update(r.id, [](VmRecord& rec) {
+        rec.state = VmState::kCreated;
+        return Status::Ok();
+      });
+    });
   if (!s) {
     RemoveVmFiles(paths);
+    store_.Delete(r.id);
     return fail(s);
   }
   op.Finish(Status::Ok());

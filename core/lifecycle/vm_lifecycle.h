@@ -109,6 +109,8 @@ class VmLifecycle : public LifecycleRequests {
   // Ends every process running with this VM's API socket (any start time).
   int KillStrays(const VmRecord& vm,
                  const std::map<std::string, std::vector<ProcessIdentity>>& scan);
+  // Removes the files and the record of a create the agent did not finish.
+  void FinishInterruptedCreate(const VmRecord& vm);
   bool ReconcileOne(const VmRecordPtr& vm,
                     const std::map<std::string, std::vector<ProcessIdentity>>& scan);
   VmmLaunchSpec LaunchSpecFor(const VmRecord& vm) const;

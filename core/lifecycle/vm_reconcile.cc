@@ -21,6 +21,23 @@ int VmLifecycle::KillStrays(const VmRecord& vm,
   return killed;
 }
 
+void VmLifecycle::FinishInterruptedCreate(const VmRecord& vm) {
+  // The create holds the VM's lock to the end, so a record still creating
+  // under that lock is one whose agent died mid-create: undo it, say so.
+  Operation op(ops_, "vm.create_interrupted", vm.name, vm.id);
+  VmPaths paths = VmPathsFor(options_.state_dir, vm.id);
+  Status s = op.Stage("files", [&] { return RemoveVmFiles(paths); });
+  if (s) s = op.Stage("record", [&] { return store_.Delete(vm.id); });
+  op.Finish(s);
+  if (s) {
+    logger_.Warn("core", Quoted(vm.name) + " (" + vm.short_id() +
+                             "): its create was interrupted (the agent stopped during it); "
+                             "removed what it had made, the name is free again");
+  } else {
+    logger_.Error("core", Quoted(vm.name) + ": finishing an interrupted create: " + s.message());
+  }
+}
+
 int VmLifecycle::Reconcile(bool at_start) {
   auto scan = ScanApiSocketProcesses();
   int changed = 0;
@@ -42,6 +59,10 @@ int VmLifecycle::Reconcile(bool at_start) {
 bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
                                const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
   const std::string who = Quoted(vm->name);
+  if (vm->state == VmState::kCreating) {
+    FinishInterruptedCreate(*vm);
+    return true;
+  }
   if (!IsActive(vm->state)) {
     // Recorded not running: any VMM serving its socket is a leftover.
     int n = KillStrays(*vm, scan);

@@ -20,8 +20,8 @@ constexpr std::string_view kRuntimeKey = "runtime";
 constexpr std::string_view kHandlesKey = "handles";
 constexpr std::string_view kStatsKey = "stats";
 
-constexpr const char* kStateNames[] = {"created",  "starting", "running",
-                                       "stopping", "stopped",  "error"};
+constexpr const char* kStateNames[] = {"created", "starting", "running", "stopping",
+                                       "stopped", "error",    "creating"};
 
 using Packer = msgpack::packer<msgpack::sbuffer>;
 
@@ -313,7 +313,7 @@ std::string_view VmStateName(VmState s) {
 }
 
 std::optional<VmState> ParseVmState(std::string_view s) {
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < static_cast<int>(std::size(kStateNames)); ++i) {
     if (s == kStateNames[i]) return static_cast<VmState>(i);
   }
   return std::nullopt;

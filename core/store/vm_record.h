@@ -20,7 +20,9 @@ namespace banger::core {
 
 inline constexpr int kVmRecordSchemaVersion = 1;
 
-enum class VmState { kCreated, kStarting, kRunning, kStopping, kStopped, kError };
+// kCreating: recorded before its files are made (the name is held); a record
+// still creating when the agent starts is an interrupted create.
+enum class VmState { kCreated, kStarting, kRunning, kStopping, kStopped, kError, kCreating };
 std::string_view VmStateName(VmState s);  // "created", ...
 std::optional<VmState> ParseVmState(std::string_view s);
 // Starting, running or stopping: a VMM may be alive for the VM.

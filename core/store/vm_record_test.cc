@@ -77,7 +77,7 @@ TEST(VmRecordTest, EveryEncodedKeyIsDecoded) {
 
 TEST(VmRecordTest, EveryStateRoundTrips) {
   for (auto s : {VmState::kCreated, VmState::kStarting, VmState::kRunning, VmState::kStopping,
-                 VmState::kStopped, VmState::kError}) {
+                 VmState::kStopped, VmState::kError, VmState::kCreating}) {
     VmRecord r = FullRecord();
     r.state = s;
     EXPECT_EQ(DecodeVmRecord(EncodeVmRecord(r), r.id)->state, s);
