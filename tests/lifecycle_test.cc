@@ -320,6 +320,50 @@ TEST_F(LifecycleTest, AnAgentKilledDuringCreateLeavesNothingAfterItsRestart) {
   }
 }
 
+// What the host shows and the records do not say: a VM directory without a
+// record, a record whose directory is gone, a VMM serving a socket of no
+// record. Each is reported (log, vm ls, the API); none is removed or stopped.
+TEST_F(LifecycleTest, WhatTheHostShowsAndNoRecordSaysIsReportedAndLeftAlone) {
+  StartAgent();
+  ASSERT_EQ(Create("kept").status, 201);
+  ApiReply gone = Create("gone");
+  ASSERT_EQ(gone.status, 201);
+  const std::string gone_id = gone.body["id"];
+  agent_.reset();  // SIGKILL: the agent is away while the host changes
+
+  const std::string stray = std::string(32, 'e'), ghost = std::string(32, 'f');
+  const std::string stray_dir = dir_ / ("state/vms/" + stray);
+  std::filesystem::create_directories(stray_dir);
+  testing::WriteFile(stray_dir + "/system.img", "x");
+  std::filesystem::remove_all(dir_ / ("state/vms/" + gone_id));
+  const std::string ghost_socket = dir_ / ("state/vms/" + ghost + "/firecracker.sock");
+  std::filesystem::create_directories(dir_ / ("state/vms/" + ghost));
+  testing::BackgroundProcess vmm({FC_SIM_PATH, "--api-sock", ghost_socket, "--id", ghost},
+                                 dir_ / "ghost.log");
+  ASSERT_TRUE(testing::WaitFor([&] { return std::filesystem::exists(ghost_socket); }));
+
+  StartAgent();
+  json orphans = Api("GET", "/v1/vms").body["orphans"];
+  auto reported = [&](const std::string& kind, const std::string& id) {
+    for (const auto& o : orphans) {
+      if (o["kind"] == kind && o["id"] == id) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(reported("directory without a record", stray)) << orphans.dump(2);
+  EXPECT_TRUE(reported("record without a directory", gone_id)) << orphans.dump(2);
+  EXPECT_TRUE(reported("VMM without a record", ghost)) << orphans.dump(2);
+  EXPECT_EQ(orphans.size(), 4u) << "the ghost's directory too: " << orphans.dump(2);
+  EXPECT_CONTAINS(agent_->log(), "directory without a record " + stray);
+  EXPECT_CONTAINS(agent_->log(),
+                  "VMM without a record " + ghost + ": pid " + std::to_string(vmm.pid()));
+  auto ls = testing::RunCommand({BANGERCTL_PATH, "--socket", socket_, "vm", "ls"});
+  EXPECT_CONTAINS(ls.output, "record without a directory " + gone_id);
+  // Left as they were.
+  EXPECT_TRUE(std::filesystem::exists(stray_dir + "/system.img"));
+  EXPECT_EQ(::kill(vmm.pid(), 0), 0) << "the ghost VMM was stopped";
+}
+
 TEST_F(LifecycleTest, NamesAreUniqueAndValidated) {
   StartAgent();
   ASSERT_EQ(Create("web-1").status, 201);

@@ -147,14 +147,17 @@ Result<CreateVmRequest> ParseCreate(const std::string& body) {
   return c;
 }
 
-HttpResponse ListVms(const VmStore& store) {
+HttpResponse ListVms(const VmStore& store, const VmLifecycle& vms) {
   VmListing all = store.List();
-  json list = json::array(), corrupt = json::array();
+  json list = json::array(), corrupt = json::array(), orphans = json::array();
   for (size_t i = 0; i < all.records.size(); ++i) {
     list.push_back(VmJson(*all.records[i], all.stats[i].get()));
   }
   for (const auto& c : all.corrupt) corrupt.push_back({{"id", c.id}, {"error", c.error}});
-  return Ok(200, json{{"vms", list}, {"corrupt", corrupt}});
+  for (const auto& f : vms.Findings()) {
+    orphans.push_back({{"kind", f.kind}, {"id", f.vm_id}, {"detail", f.detail}});
+  }
+  return Ok(200, json{{"vms", list}, {"corrupt", corrupt}, {"orphans", orphans}});
 }
 
 HttpResponse ListOperations(const OperationLog& ops) {
@@ -228,7 +231,7 @@ HttpResponse VmAction(const HttpRequest& req, VmLifecycle& vms, const VmStore& s
 
 void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegistry& verbs,
                  HookDispatcher& dispatcher, OperationLog& ops) {
-  routes.Add("GET", "/v1/vms", [&store](const HttpRequest&) { return ListVms(store); });
+  routes.Add("GET", "/v1/vms", [&store, &vms](const HttpRequest&) { return ListVms(store, vms); });
   routes.Add("POST", "/v1/vms", [&vms](const HttpRequest& req) {
     auto create = ParseCreate(req.body);
     if (!create) return Fail(create.status());

@@ -24,6 +24,7 @@
 #include "core/base/logger.h"
 #include "core/lifecycle/lifecycle_backend.h"
 #include "core/lifecycle/operation_log.h"
+#include "core/lifecycle/state_audit.h"
 #include "core/lifecycle/vm_locks.h"
 #include "core/plugin_host/hook_dispatcher.h"
 #include "core/store/handle_store.h"
@@ -67,6 +68,10 @@ class VmLifecycle : public LifecycleRequests {
   // (periodic) it skips VMs that are busy. Returns how many VMs it changed.
   int Reconcile(bool at_start);
 
+  // What the last reconcile's audit found (StateAudit): directories, records
+  // and VMMs that do not match. Each is logged once, when first found.
+  std::vector<AuditFinding> Findings() const;
+
   // LifecycleRequests, for capabilities.
   ServiceStatus AddNetworkInterface(const std::string& capability, const std::string& vm_id,
                                     const banger_net_iface& iface) override;
@@ -109,6 +114,7 @@ class VmLifecycle : public LifecycleRequests {
   // Ends every process running with this VM's API socket (any start time).
   int KillStrays(const VmRecord& vm,
                  const std::map<std::string, std::vector<ProcessIdentity>>& scan);
+  void Audit(const std::map<std::string, std::vector<ProcessIdentity>>& scan);
   // Removes the files and the record of a create the agent did not finish.
   void FinishInterruptedCreate(const VmRecord& vm);
   bool ReconcileOne(const VmRecordPtr& vm,
@@ -126,7 +132,8 @@ class VmLifecycle : public LifecycleRequests {
   const Logger& logger_;
   VmLocks locks_;
 
-  std::mutex mu_;  // guards the two below
+  mutable std::mutex mu_;  // guards the three below
+  std::vector<AuditFinding> findings_;
   std::set<uint32_t> cids_in_use_;
   std::map<std::string, Contributions> preparing_;  // by VM id
 };

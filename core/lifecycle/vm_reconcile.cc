@@ -1,6 +1,9 @@
 // Reconcile: bringing records and processes back in line after the agent was
 // away or a VMM died (see VmLifecycle::Reconcile in vm_lifecycle.h).
+#include <algorithm>
 #include "core/base/clock.h"
+
+#include "core/lifecycle/state_audit.h"
 #include "core/lifecycle/vm_files.h"
 #include "core/lifecycle/vm_lifecycle.h"
 
@@ -53,7 +56,25 @@ int VmLifecycle::Reconcile(bool at_start) {
     if (!current) continue;
     if (ReconcileOne(*current, scan)) ++changed;
   }
+  Audit(scan);
   return changed;
+}
+
+void VmLifecycle::Audit(const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
+  auto findings = AuditState(store_.List(), options_.state_dir, scan);
+  std::lock_guard lock(mu_);
+  // Said once each: at the first audit, then as they appear.
+  for (const auto& f : findings) {
+    if (std::find(findings_.begin(), findings_.end(), f) == findings_.end()) {
+      logger_.Warn("core", f.kind + " " + f.vm_id + ": " + f.detail);
+    }
+  }
+  findings_ = std::move(findings);
+}
+
+std::vector<AuditFinding> VmLifecycle::Findings() const {
+  std::lock_guard lock(mu_);
+  return findings_;
 }
 
 bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,

@@ -183,6 +183,10 @@ int List(const GlobalOptions& g) {
     std::cout << "corrupt record " << c["id"].get<std::string>() << ": "
               << c["error"].get<std::string>() << "\n";
   }
+  for (const auto& o : r->value("orphans", json::array())) {
+    std::cout << o["kind"].get<std::string>() << " " << o["id"].get<std::string>() << ": "
+              << o["detail"].get<std::string>() << "\n";
+  }
   return 0;
 }
 
