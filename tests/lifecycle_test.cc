@@ -1,6 +1,7 @@
 // The VM lifecycle end to end: a real bangerd with fc-sim as its VMM and two
 // test capabilities (plain-c, then recorder) that log every hook call.
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -362,6 +363,63 @@ TEST_F(LifecycleTest, WhatTheHostShowsAndNoRecordSaysIsReportedAndLeftAlone) {
   // Left as they were.
   EXPECT_TRUE(std::filesystem::exists(stray_dir + "/system.img"));
   EXPECT_EQ(::kill(vmm.pid(), 0), 0) << "the ghost VMM was stopped";
+}
+
+// A record that no longer decodes (its VM running): listed, shown with what
+// the host shows, refused for a start and a plain rm, removed by rm --force
+// with its VMM and its files; its name is held until then.
+TEST_F(LifecycleTest, ACorruptRecordIsShownAndRemovableWithForce) {
+  StartAgent();
+  ApiReply web = Create("web");
+  ASSERT_EQ(web.status, 201);
+  const std::string id = web.body["id"];
+  ASSERT_EQ(Api("POST", "/v1/vms/web/start").status, 200);
+  const pid_t vmm = Api("GET", "/v1/vms/web").body["runtime"]["pid"].get<pid_t>();
+  ASSERT_GT(vmm, 0);
+  ASSERT_EQ(agent_->Stop(SIGTERM), 0);
+  {
+    MDB_env* env;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ASSERT_EQ(mdb_env_open(env, (dir_ / "state/store").c_str(), 0, 0600), 0);
+    MDB_txn* txn;
+    MDB_dbi vms;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "vms", 0, &vms), 0);
+    std::string junk = "\xc1 not a record";
+    MDB_val k{id.size(), const_cast<char*>(id.data())}, v{junk.size(), junk.data()};
+    ASSERT_EQ(mdb_put(txn, vms, &k, &v, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  StartAgent();
+  json list = Api("GET", "/v1/vms").body;
+  ASSERT_EQ(list["corrupt"].size(), 1u) << list.dump(2);
+  EXPECT_EQ(list["corrupt"][0]["id"], id);
+  for (const std::string& ref : {id, std::string("web"), id.substr(0, 8)}) {
+    ApiReply shown = Api("GET", "/v1/vms/" + ref);
+    EXPECT_EQ(shown.status, 200) << ref << ": " << shown.body.dump();
+    EXPECT_EQ(shown.body["state"], "corrupt");
+    EXPECT_CONTAINS(shown.body["error"].get<std::string>(), "vm record " + id);
+    EXPECT_EQ(shown.body["vmm_pids"], json::array({vmm}));
+  }
+  auto ctl = testing::RunCommand({BANGERCTL_PATH, "--socket", socket_, "vm", "show", "web"});
+  EXPECT_EQ(ctl.exit_code, 0) << ctl.output;
+  EXPECT_CONTAINS(ctl.output, "corrupt");
+  EXPECT_CONTAINS(ctl.output, "pid " + std::to_string(vmm));
+  EXPECT_EQ(Create("web").status, 409) << "the name is held";
+  ApiReply start = Api("POST", "/v1/vms/" + id + "/start");
+  EXPECT_EQ(start.status, 409) << start.body.dump();
+  EXPECT_CONTAINS(start.body["error"].get<std::string>(), "rm --force");
+  EXPECT_EQ(Api("DELETE", "/v1/vms/web").status, 409);
+  EXPECT_EQ(::kill(vmm, 0), 0) << "nothing was touched without --force";
+
+  ApiReply removed = Api("DELETE", "/v1/vms/web?force=1");
+  EXPECT_EQ(removed.status, 200) << removed.body.dump();
+  EXPECT_TRUE(testing::WaitFor([&] { return ::kill(vmm, 0) != 0; })) << "its VMM was ended";
+  EXPECT_FALSE(std::filesystem::exists(dir_ / ("state/vms/" + id)));
+  EXPECT_TRUE(Api("GET", "/v1/vms").body["corrupt"].empty());
+  EXPECT_EQ(Create("web").status, 201) << "the name is free again";
 }
 
 TEST_F(LifecycleTest, NamesAreUniqueAndValidated) {

@@ -21,6 +21,7 @@ int HttpStatusFor(const Status& s) {
       return 404;
     case StatusCode::kConflict:
     case StatusCode::kBusy:
+    case StatusCode::kCorrupt:  // the request is fine; the VM's record is not
       return 409;
     case StatusCode::kInvalid:
       return 400;
@@ -147,6 +148,20 @@ Result<CreateVmRequest> ParseCreate(const std::string& body) {
   return c;
 }
 
+// What is known of a VM whose record cannot be read.
+json CorruptVmJson(const VmLifecycle::CorruptVm& c) {
+  return json{{"id", c.record.id},
+              {"short_id", c.record.id.substr(0, 8)},
+              {"name", c.record.name},
+              {"state", "corrupt"},
+              {"error", c.record.error},
+              {"directory", c.dir},
+              {"directory_exists", c.dir_exists},
+              {"vmm_pids", c.vmm_pids},
+              {"remedy", "bangerctl vm rm --force " + c.record.id.substr(0, 8) +
+                             " ends its VMM and removes its files and record"}};
+}
+
 HttpResponse ListVms(const VmStore& store, const VmLifecycle& vms) {
   VmListing all = store.List();
   json list = json::array(), corrupt = json::array(), orphans = json::array();
@@ -238,9 +253,11 @@ void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegis
     auto r = vms.Create(*create);
     return r ? Ok(201, VmJson(**r, nullptr)) : Fail(r.status());
   });
-  routes.Add("GET", "/v1/vms/{ref}", [&store](const HttpRequest& req) {
+  routes.Add("GET", "/v1/vms/{ref}", [&store, &vms](const HttpRequest& req) {
     auto r = store.Resolve(req.params.at("ref"));
-    return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
+    if (r) return Ok(200, VmJson(store, **r));
+    if (auto c = vms.DescribeCorrupt(req.params.at("ref"))) return Ok(200, CorruptVmJson(*c));
+    return Fail(r.status());
   });
   routes.Add("DELETE", "/v1/vms/{ref}", [&vms](const HttpRequest& req) {
     bool force = req.query.count("force") && req.query.at("force") != "0";

@@ -19,6 +19,7 @@ enum class StatusCode {
   kInvalid,      // the request itself is malformed
   kUnavailable,  // cannot be done on this host or right now
   kBusy,         // another operation holds it; try again
+  kCorrupt,      // it exists, but what is stored of it cannot be read
 };
 
 class Status {
@@ -35,6 +36,7 @@ class Status {
     return Status(StatusCode::kUnavailable, std::move(m));
   }
   static Status Busy(std::string m) { return Status(StatusCode::kBusy, std::move(m)); }
+  static Status Corrupt(std::string m) { return Status(StatusCode::kCorrupt, std::move(m)); }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   explicit operator bool() const { return ok(); }

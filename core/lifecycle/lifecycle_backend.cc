@@ -24,6 +24,7 @@ int ToBangerCode(const Status& s) {
     case StatusCode::kBusy:
       return BANGER_BUSY;
     case StatusCode::kError:
+    case StatusCode::kCorrupt:
       return BANGER_ERROR;
   }
   return BANGER_ERROR;

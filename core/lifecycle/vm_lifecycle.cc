@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <regex>
 
 #include "core/lifecycle/vm_files.h"
@@ -450,9 +451,55 @@ void VmLifecycle::ClearHandlesExcept(const VmRecord& vm, const std::vector<std::
 
 // ---- remove, touch ----
 
+std::optional<VmLifecycle::CorruptVm> VmLifecycle::DescribeCorrupt(const std::string& ref) const {
+  auto c = store_.FindCorrupt(ref);
+  if (!c) return std::nullopt;
+  CorruptVm v{*c, VmPathsFor(options_.state_dir, c->id).dir, false, {}};
+  v.dir_exists = std::filesystem::exists(v.dir);
+  auto scan = ScanApiSocketProcesses();
+  if (auto it = scan.find(VmPathsFor(options_.state_dir, c->id).api_socket); it != scan.end()) {
+    for (const auto& p : it->second) v.vmm_pids.push_back(p.pid);
+  }
+  return v;
+}
+
+Status VmLifecycle::RemoveCorrupt(const CorruptRecord& c, const StageObserver& observer) {
+  Operation op(ops_, "vm.rm", c.name.empty() ? "?" : c.name, c.id, observer);
+  auto guard = locks_.Acquire(c.id);
+  VmPaths paths = VmPathsFor(options_.state_dir, c.id);
+  int stopped = 0;
+  Status s = op.Stage("vmm.kill", [&] {
+    auto scan = ScanApiSocketProcesses();
+    if (auto it = scan.find(paths.api_socket); it != scan.end()) {
+      for (const auto& p : it->second) stopped += KillVmm(p) ? 1 : 0;
+    }
+    return Status::Ok();
+  });
+  if (s) s = op.Stage("files", [&] { return RemoveVmFiles(paths); });
+  if (s) s = op.Stage("record", [&] { return store_.Delete(c.id); });
+  handles_.Forget(c.id);
+  op.Finish(s);
+  if (!s) return s.Prefixed("vm " + c.id + ": rm --force");
+  // Its capabilities' objects are named in the record it no longer has.
+  logger_.Warn("core", "vm " + c.id +
+                           ": corrupt record removed (rm --force): " + std::to_string(stopped) +
+                           " VMM(s) ended, directory removed; what capabilities made for it (TAP, "
+                           "NAT entries) could not be read from the record: check the host");
+  return Status::Ok();
+}
+
 Status VmLifecycle::Remove(const std::string& ref, bool force, const StageObserver& observer) {
   auto found = store_.Resolve(ref);
-  if (!found) return found.status().Prefixed("rm " + ref);
+  if (!found) {
+    auto corrupt = store_.FindCorrupt(ref);
+    if (!corrupt) return found.status().Prefixed("rm " + ref);
+    if (!force) {
+      return Status::Corrupt("rm " + ref + ": vm " + corrupt->id + " has a corrupt record (" +
+                             corrupt->error +
+                             "); rm --force ends its VMM and removes its files and record");
+    }
+    return RemoveCorrupt(*corrupt, observer);
+  }
   Operation op(ops_, "vm.rm", (*found)->name, (*found)->id, observer);
   auto guard = locks_.Acquire((*found)->id);
   auto current = store_.Get((*found)->id);

@@ -60,8 +60,21 @@ class VmLifecycle : public LifecycleRequests {
   Result<VmRecordPtr> Start(const std::string& ref, const StageObserver& observer = {});
   Result<VmRecordPtr> Stop(const std::string& ref, const StageObserver& observer = {});
   Result<VmRecordPtr> Kill(const std::string& ref, const StageObserver& observer = {});
-  // Refuses a running VM (Conflict) unless force, which stops it first.
+  // Refuses a running VM (Conflict) unless force, which stops it first. A
+  // VM whose record is corrupt is refused (kCorrupt) unless force, which
+  // ends the VMM serving its socket, removes its directory and its record.
   Status Remove(const std::string& ref, bool force, const StageObserver& observer = {});
+
+  // What is known of a VM whose record cannot be read: the record's id and
+  // error, its name if the names table has it, what its directory and the
+  // host show. nullopt when `ref` names no corrupt record.
+  struct CorruptVm {
+    CorruptRecord record;
+    std::string dir;
+    bool dir_exists = false;
+    std::vector<pid_t> vmm_pids;  // processes serving its API socket
+  };
+  std::optional<CorruptVm> DescribeCorrupt(const std::string& ref) const;
   Result<VmRecordPtr> Touch(const std::string& ref);
 
   // Reconciles every VM. At agent start it waits for each VM's lock; later
@@ -91,6 +104,7 @@ class VmLifecycle : public LifecycleRequests {
     std::vector<std::string> boot_args;
   };
 
+  Status RemoveCorrupt(const CorruptRecord& c, const StageObserver& observer);
   // Stop or Kill: resolve, lock, then StopLocked as the user.
   Result<VmRecordPtr> StopByRef(const std::string& ref, bool kill, const StageObserver& observer);
   Result<VmRecordPtr> StopLocked(const VmRecordPtr& vm, bool kill, const std::string& reason,

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "core/base/clock.h"
@@ -344,11 +345,38 @@ std::string VmStore::CurrentName(MDB_txn* txn, const std::string& id) const {
   return NameOwnedBy(txn, names_, id);
 }
 
+std::optional<CorruptRecord> VmStore::FindCorrupt(const std::string& ref) const {
+  std::string id;
+  {
+    std::shared_lock cache(cache_mu_);
+    auto it = corrupt_.lower_bound(ref);
+    if (it != corrupt_.end() && it->first.compare(0, ref.size(), ref) == 0) {
+      auto next = std::next(it);
+      bool unique = next == corrupt_.end() || next->first.compare(0, ref.size(), ref) != 0;
+      if (unique && !by_id_.count(it->first)) return CorruptRecord{it->first, it->second, ""};
+    }
+  }
+  // By name: a corrupt record's name is only in the names table.
+  ReadTxn txn(env_);
+  if (txn.rc() != 0) return std::nullopt;
+  MDB_val k = Val(ref), v;
+  if (mdb_get(txn.get(), names_, &k, &v) != 0) return std::nullopt;
+  id = std::string(View(v));
+  std::shared_lock cache(cache_mu_);
+  auto it = corrupt_.find(id);
+  if (it == corrupt_.end()) return std::nullopt;
+  return CorruptRecord{id, it->second, ref};
+}
+
 Result<VmRecordPtr> VmStore::Lookup(std::string_view id) const {
   auto it = by_id_.find(id);
   if (it != by_id_.end()) return it->second;
   auto bad = corrupt_.find(id);
-  if (bad != corrupt_.end()) return Status::Error(bad->second);
+  if (bad != corrupt_.end()) {
+    return Status::Corrupt(bad->second + "; `bangerctl vm show " + std::string(id.substr(0, 8)) +
+                           "` says what is known of it, `bangerctl vm rm --force " +
+                           std::string(id.substr(0, 8)) + "` removes it");
+  }
   return Status::NotFound("no VM with id " + std::string(id));
 }
 

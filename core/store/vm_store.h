@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -41,6 +42,7 @@ namespace banger::core {
 struct CorruptRecord {
   std::string id;
   std::string error;
+  std::string name = {};  // when known (FindCorrupt by name), else ""
 };
 
 // A record as it was last committed. Immutable: to change a VM, copy the
@@ -91,6 +93,10 @@ class VmStore {
   // does not decode is an error naming its id.
   Result<VmRecordPtr> Get(const std::string& id) const;
   Result<VmRecordPtr> GetByName(const std::string& name) const;
+  // The corrupt record `ref` names (its id, a unique prefix of it among the
+  // corrupt ones, or its name as the names table has it), if it is one.
+  // Reads of such a record fail with StatusCode::kCorrupt.
+  std::optional<CorruptRecord> FindCorrupt(const std::string& ref) const;
   // ref = full id, a unique id prefix, or a name. An exact id wins, then a
   // name, then a prefix; a prefix that matches several VMs is an error
   // listing them.

@@ -203,6 +203,20 @@ int Show(const GlobalOptions& g, const std::string& ref) {
     padded.resize(16, ' ');
     std::cout << padded << (value.empty() ? "-" : value) << "\n";
   };
+  if (vm.value("state", "") == "corrupt") {
+    std::string pids;
+    for (const auto& p : vm["vmm_pids"])
+      pids += (pids.empty() ? "" : ", ") + std::to_string(p.get<int>());
+    field("id", vm["id"]);
+    field("name", vm["name"]);
+    field("state", "corrupt");
+    field("why", vm["error"]);
+    field("directory", vm["directory"].get<std::string>() +
+                           (vm["directory_exists"].get<bool>() ? "" : " (gone)"));
+    field("vmm", pids.empty() ? "none running" : "pid " + pids);
+    field("to remove", vm["remedy"]);
+    return 0;
+  }
   field("name", vm["name"]);
   field("id", vm["id"]);
   field("state", vm["state"]);
