@@ -1,11 +1,15 @@
 #include "core/store/vm_record.h"
 
+#include "core/base/crc32c.h"
+
 #include <sys/random.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <msgpack.hpp>
+#include <optional>
 #include <span>
 #include <type_traits>
 #include <variant>
@@ -343,13 +347,49 @@ bool IsVmId(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// The record's last entry: "sum" and a CRC-32C of every byte before it, as
+// a fixed-width msgpack uint32 (0xce + 4 bytes, big-endian), so that it is
+// always the blob's last 9 bytes.
+constexpr char kSumKey[] = "\xa3sum\xce";
+constexpr size_t kSumBytes = 9;
+
+void AppendChecksum(msgpack::sbuffer& buf) {
+  uint32_t sum = Crc32c(std::string_view(buf.data(), buf.size()));
+  char tail[kSumBytes];
+  std::memcpy(tail, kSumKey, 5);
+  for (int i = 0; i < 4; ++i) tail[5 + i] = static_cast<char>(sum >> (24 - 8 * i));
+  buf.write(tail, sizeof tail);
+}
+
+// For a record of schema 2 or later: its sum is its last 9 bytes and holds.
+std::optional<std::string> ChecksumProblem(std::string_view blob) {
+  if (blob.size() < kSumBytes ||
+      blob.substr(blob.size() - kSumBytes, 5) != std::string_view(kSumKey, 5)) {
+    return "has no checksum where its schema puts one (its end was damaged)";
+  }
+  uint32_t stored = 0;
+  for (size_t i = blob.size() - 4; i < blob.size(); ++i) {
+    stored = (stored << 8) | static_cast<unsigned char>(blob[i]);
+  }
+  uint32_t computed = Crc32c(blob.substr(0, blob.size() - kSumBytes));
+  if (stored == computed) return std::nullopt;
+  char text[96];
+  std::snprintf(text, sizeof text, "checksum mismatch (stored %08x, computed %08x)", stored,
+                computed);
+  return std::string(text) + ": its bytes were damaged after it was written";
+}
+
+}  // namespace
+
 std::string EncodeVmRecord(const VmRecord& r) {
   // One buffer per thread, cleared and reused: a fresh 1 KiB buffer per
   // record made the allocator consolidate its free lists on every encode.
   thread_local msgpack::sbuffer buf(1024);
   buf.clear();
   Packer p(buf);
-  p.pack_map(static_cast<uint32_t>(std::size(kRecordFields) + 5 + r.unknown.size()));
+  p.pack_map(static_cast<uint32_t>(std::size(kRecordFields) + 6 + r.unknown.size()));
   PackStr(p, "v");
   p.pack_uint32(kVmRecordSchemaVersion);
   PackFields<VmRecord>(p, r, kRecordFields);
@@ -370,6 +410,7 @@ std::string EncodeVmRecord(const VmRecord& r) {
     }
   }
   PackUnknown(p, buf, r.unknown);
+  AppendChecksum(buf);
   return std::string(buf.data(), buf.size());
 }
 
@@ -431,6 +472,7 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
   if (!unpacked) return unpacked.status();
   const msgpack::object& root = *unpacked;
   VmRecord r;
+  uint32_t version = 0;
   try {
     for (const auto& kv : std::span(root.via.map.ptr, root.via.map.size)) {
       std::string_view k = Key(kv, "record");
@@ -438,8 +480,10 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
       if (k == "v") {
         // A newer version is readable by design (its unknown keys are kept);
         // encoding writes this agent's version, which says which keys to expect.
-        uint32_t version = 0;
         GetUint(kv.val, path, version);
+      } else if (k == "sum") {
+        // Checked below for schema 2 on; an older agent's rewrite keeps a
+        // stale one among its unknown keys, which is dropped here.
       } else if (DecodeField<VmRecord>(kv, k, "", r, kRecordFields)) {
       } else if (k == "state") {
         std::string s;
@@ -462,6 +506,9 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
     }
   } catch (const FieldError& e) {
     return Status::Error(who() + ": " + e.message);
+  }
+  if (version >= 2) {
+    if (auto problem = ChecksumProblem(blob)) return Status::Error(who() + ": " + *problem);
   }
   if (r.id.empty()) return Status::Error(who() + ": has no id");
   if (r.id != id_hint && !id_hint.empty()) {

@@ -18,7 +18,8 @@
 
 namespace banger::core {
 
-inline constexpr int kVmRecordSchemaVersion = 1;
+// 2: the record ends with "sum", a CRC-32C of every byte before that key.
+inline constexpr int kVmRecordSchemaVersion = 2;
 
 // kCreating: recorded before its files are made (the name is held); a record
 // still creating when the agent starts is an interrupted create.

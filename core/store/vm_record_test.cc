@@ -4,6 +4,8 @@
 
 #include <msgpack.hpp>
 
+#include "core/base/crc32c.h"
+
 namespace banger::core {
 namespace {
 
@@ -75,6 +77,48 @@ TEST(VmRecordTest, EveryEncodedKeyIsDecoded) {
   EXPECT_TRUE(back->runtime.unknown.empty()) << keys(back->runtime.unknown);
 }
 
+// A byte damaged after the write, the record still valid msgpack (a path
+// changed): the checksum names it.
+TEST(VmRecordTest, ADamagedByteIsCaughtByTheChecksum) {
+  VmRecord r = FullRecord();
+  std::string blob = EncodeVmRecord(r);
+  auto at = blob.find("vmlinux-6.1");
+  ASSERT_NE(at, std::string::npos);
+  blob[at] = 'V';
+  auto decoded = DecodeVmRecord(blob, r.id);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("vm record " + r.id + ": checksum mismatch"),
+            std::string::npos)
+      << decoded.status().message();
+  blob.resize(blob.size() - 4);  // the end cut off
+  EXPECT_FALSE(DecodeVmRecord(blob, r.id).ok());
+}
+
+// An agent of schema 1 rewrote a record: "v" 1, and the sum it kept as an
+// unknown key no longer holds. It is read, and the stale sum dropped.
+TEST(VmRecordTest, ASchema1RewriteWithAStaleSumIsRead) {
+  VmRecord r = FullRecord();
+  std::string blob = EncodeVmRecord(r);
+  auto oh = msgpack::unpack(blob.data(), blob.size());
+  msgpack::zone zone;
+  std::map<std::string, msgpack::object> top;
+  msgpack::object(oh.get(), zone).convert(top);
+  top["v"] = msgpack::object(1, zone);
+  top["name"] = msgpack::object(std::string("renamed"), zone);
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, top);  // "sum" kept as it was, no longer last or true
+  auto decoded = DecodeVmRecord(std::string_view(buf.data(), buf.size()), r.id);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(decoded->name, "renamed");
+  EXPECT_TRUE(decoded->unknown.empty());
+  EXPECT_TRUE(DecodeVmRecord(EncodeVmRecord(*decoded), r.id).ok());
+}
+
+TEST(Crc32cTest, TheStandardCheckValue) {
+  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);  // CRC-32C's published check value
+  EXPECT_EQ(Crc32c(""), 0u);
+}
+
 TEST(VmRecordTest, EveryStateRoundTrips) {
   for (auto s : {VmState::kCreated, VmState::kStarting, VmState::kRunning, VmState::kStopping,
                  VmState::kStopped, VmState::kError, VmState::kCreating}) {
@@ -86,6 +130,24 @@ TEST(VmRecordTest, EveryStateRoundTrips) {
 
 TEST(VmRecordTest, TypicalRecordIsUnder2KiB) {
   EXPECT_LT(EncodeVmRecord(FullRecord()).size(), 2048u);
+}
+
+// A top-level map packed as an agent of schema 2 or later writes it: its
+// entries, then "sum" over every byte before it.
+std::string PackWithSum(std::map<std::string, msgpack::object> top) {
+  top.erase("sum");
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> p(buf);
+  p.pack_map(static_cast<uint32_t>(top.size() + 1));
+  for (const auto& [k, v] : top) {
+    p.pack(k);
+    p.pack(v);
+  }
+  uint32_t sum = Crc32c(std::string_view(buf.data(), buf.size()));
+  const char tail[] = {'\xa3',         's',      'u', 'm', '\xce', char(sum >> 24), char(sum >> 16),
+                       char(sum >> 8), char(sum)};
+  buf.write(tail, sizeof tail);
+  return std::string(buf.data(), buf.size());
 }
 
 // A record as a newer agent would write it: extra keys at the top level and
@@ -105,10 +167,9 @@ std::string NewerBlob(const VmRecord& r) {
   runtime["numa_node"] = msgpack::object(1, zone);
   top["spec"] = msgpack::object(spec, zone);
   top["runtime"] = msgpack::object(runtime, zone);
-  top["v"] = msgpack::object(2, zone);
+  top["v"] = msgpack::object(3, zone);
   top["labels"] = msgpack::object(std::map<std::string, std::string>{{"team", "ci"}}, zone);
-  msgpack::pack(buf, top);
-  return std::string(buf.data(), buf.size());
+  return PackWithSum(top);
 }
 
 TEST(VmRecordTest, UnknownKeysSurviveARewrite) {
@@ -142,9 +203,8 @@ TEST(VmRecordTest, FiguresInsideAnOldRecordAreDroppedOnRewrite) {
   msgpack::object(oh.get(), zone).convert(top);
   top["stats"] =
       msgpack::object(std::map<std::string, double>{{"collected_at", 1764126001000.0}}, zone);
-  msgpack::sbuffer buf;
-  msgpack::pack(buf, top);
-  auto decoded = DecodeVmRecord(std::string_view(buf.data(), buf.size()), r.id);
+  std::string blob = PackWithSum(top);
+  auto decoded = DecodeVmRecord(blob, r.id);
   ASSERT_TRUE(decoded.ok()) << decoded.status().message();
   ExpectSame(r, *decoded);
   EXPECT_TRUE(decoded->unknown.empty());
