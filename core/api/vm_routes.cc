@@ -158,7 +158,7 @@ json CorruptVmJson(const VmLifecycle::CorruptVm& c) {
               {"directory", c.dir},
               {"directory_exists", c.dir_exists},
               {"vmm_pids", c.vmm_pids},
-              {"remedy", "bangerctl vm rm --force " + c.record.id.substr(0, 8) +
+              {"remedy", "bangerctl vm rm --force " + c.record.id +
                              " ends its VMM and removes its files and record"}};
 }
 
@@ -256,7 +256,10 @@ void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegis
   routes.Add("GET", "/v1/vms/{ref}", [&store, &vms](const HttpRequest& req) {
     auto r = store.Resolve(req.params.at("ref"));
     if (r) return Ok(200, VmJson(store, **r));
-    if (auto c = vms.DescribeCorrupt(req.params.at("ref"))) return Ok(200, CorruptVmJson(*c));
+    StatusCode why = r.status().code();
+    if (why == StatusCode::kCorrupt || why == StatusCode::kNotFound) {
+      if (auto c = vms.DescribeCorrupt(req.params.at("ref"))) return Ok(200, CorruptVmJson(*c));
+    }
     return Fail(r.status());
   });
   routes.Add("DELETE", "/v1/vms/{ref}", [&vms](const HttpRequest& req) {

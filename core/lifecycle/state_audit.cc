@@ -20,6 +20,8 @@ std::vector<AuditFinding> AuditState(
   std::set<std::string> dirs;
   for (const auto& e : std::filesystem::directory_iterator(vms, ec)) {
     std::string id = e.path().filename().string();
+    std::error_code type_ec;
+    if (!IsVmId(id) || !e.is_directory(type_ec)) continue;  // not a VM's directory
     dirs.insert(id);
     if (known.count(id)) continue;
     out.push_back({"directory without a record", id,

@@ -136,7 +136,10 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
     });
   if (!s) {
     RemoveVmFiles(paths);
-    store_.Delete(r.id);
+    if (Status gone = store_.Delete(r.id); !gone) {
+      // Left "creating": the next reconcile finishes it.
+      logger_.Error("core", Quoted(r.name) + ": undoing a failed create: " + gone.message());
+    }
     return fail(s);
   }
   op.Finish(Status::Ok());
@@ -155,8 +158,9 @@ Result<VmRecordPtr> VmLifecycle::Start(const std::string& ref, const StageObserv
     op.Finish(current.status());
     return current.status().Prefixed(Quoted((*found)->name) + ": start");
   }
-  if (IsActive((*current)->state)) {
-    Status busy = Status::Conflict(Quoted((*current)->name) + " is already " +
+  if (IsActive((*current)->state) || (*current)->state == VmState::kCreating) {
+    Status busy = Status::Conflict(Quoted((*current)->name) + " is " +
+                                   ((*current)->state == VmState::kCreating ? "" : "already ") +
                                    std::string(VmStateName((*current)->state)));
     op.Finish(busy);
     return busy;
@@ -491,7 +495,10 @@ Status VmLifecycle::RemoveCorrupt(const CorruptRecord& c, const StageObserver& o
 Status VmLifecycle::Remove(const std::string& ref, bool force, const StageObserver& observer) {
   auto found = store_.Resolve(ref);
   if (!found) {
-    auto corrupt = store_.FindCorrupt(ref);
+    StatusCode why = found.status().code();
+    auto corrupt = why == StatusCode::kCorrupt || why == StatusCode::kNotFound
+                       ? store_.FindCorrupt(ref)
+                       : std::nullopt;
     if (!corrupt) return found.status().Prefixed("rm " + ref);
     if (!force) {
       return Status::Corrupt("rm " + ref + ": vm " + corrupt->id + " has a corrupt record (" +

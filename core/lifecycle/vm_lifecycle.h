@@ -128,7 +128,7 @@ class VmLifecycle : public LifecycleRequests {
   // Ends every process running with this VM's API socket (any start time).
   int KillStrays(const VmRecord& vm,
                  const std::map<std::string, std::vector<ProcessIdentity>>& scan);
-  void Audit(const std::map<std::string, std::vector<ProcessIdentity>>& scan);
+  void Audit(bool at_start);
   // Removes the files and the record of a create the agent did not finish.
   void FinishInterruptedCreate(const VmRecord& vm);
   bool ReconcileOne(const VmRecordPtr& vm,
@@ -146,8 +146,9 @@ class VmLifecycle : public LifecycleRequests {
   const Logger& logger_;
   VmLocks locks_;
 
-  mutable std::mutex mu_;  // guards the three below
-  std::vector<AuditFinding> findings_;
+  mutable std::mutex mu_;                // guards the four below
+  std::vector<AuditFinding> findings_;   // confirmed
+  std::vector<AuditFinding> last_seen_;  // the last audit's, confirmed or not
   std::set<uint32_t> cids_in_use_;
   std::map<std::string, Contributions> preparing_;  // by VM id
 };

@@ -56,20 +56,30 @@ int VmLifecycle::Reconcile(bool at_start) {
     if (!current) continue;
     if (ReconcileOne(*current, scan)) ++changed;
   }
-  Audit(scan);
+  Audit(at_start);
   return changed;
 }
 
-void VmLifecycle::Audit(const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
-  auto findings = AuditState(store_.List(), options_.state_dir, scan);
+void VmLifecycle::Audit(bool at_start) {
+  // A fresh look: the scan above is older than the reconcile it served.
+  auto seen = AuditState(store_.List(), options_.state_dir, ScanApiSocketProcesses());
   std::lock_guard lock(mu_);
-  // Said once each: at the first audit, then as they appear.
-  for (const auto& f : findings) {
+  // At start nothing else runs; later, a create or rm between the listing
+  // of records, directories and processes can look like a mismatch for one
+  // audit: a finding counts once two audits in a row have seen it.
+  std::vector<AuditFinding> confirmed;
+  for (const auto& f : seen) {
+    bool before = std::find(last_seen_.begin(), last_seen_.end(), f) != last_seen_.end();
+    if (at_start || before) confirmed.push_back(f);
+  }
+  // Said once each, when first confirmed.
+  for (const auto& f : confirmed) {
     if (std::find(findings_.begin(), findings_.end(), f) == findings_.end()) {
       logger_.Warn("core", f.kind + " " + f.vm_id + ": " + f.detail);
     }
   }
-  findings_ = std::move(findings);
+  last_seen_ = std::move(seen);
+  findings_ = std::move(confirmed);
 }
 
 std::vector<AuditFinding> VmLifecycle::Findings() const {

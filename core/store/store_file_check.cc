@@ -162,7 +162,7 @@ class Walker {
     uint16_t want = depth > 1 ? kBranch : kLeaf;
     if (depth == 0 || flags != want) {
       return Damaged(at() + " should be a " + (want == kBranch ? "branch" : "leaf") +
-                     " page, its flags say 0x" + std::to_string(flags));
+                     " page, its flags say " + std::to_string(flags));
     }
     if (lower < kHeader || (lower - kHeader) % 2 != 0 || lower > upper || upper > page_size_) {
       return Damaged(at() + " has a broken header (lower " + std::to_string(lower) + ", upper " +

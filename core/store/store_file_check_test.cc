@@ -114,6 +114,46 @@ TEST_F(StoreFileTest, AWholeStoreIsAcceptedAndCounted) {
   EXPECT_EQ((*store)->List().records.size(), size_t(kRecords));
 }
 
+// A store as it lives, not compacted: grown from a 1 MiB map, records larger
+// than a page (overflow pages), rewritten and deleted (free pages, a free
+// table with entries, pages past the file's end). Never refused.
+TEST_F(StoreFileTest, ALiveStoreAfterGrowthRewritesAndDeletesIsAccepted) {
+  std::string live = dir_ + "/grown";
+  std::vector<std::string> ids;
+  {
+    auto store = VmStore::Open({live, 1 << 20});
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    for (int round = 0; round < 4; ++round) {
+      std::vector<VmRecord> batch;
+      for (int i = 0; i < 500; ++i) {
+        VmRecord r;
+        r.id = NewVmId();
+        r.name = "r" + std::to_string(round) + "-" + std::to_string(i);
+        r.spec.boot_args = std::string(i % 50 == 0 ? 9000 : 100, 'a');  // some overflow pages
+        batch.push_back(r);
+        ids.push_back(r.id);
+      }
+      ASSERT_TRUE((*store)->UpsertMany(batch).ok());
+    }
+    for (size_t i = 0; i < ids.size(); i += 3) ASSERT_TRUE((*store)->Delete(ids[i]).ok());
+    for (size_t i = 1; i < ids.size(); i += 7) {
+      if (i % 3 == 0) continue;  // deleted above
+      ASSERT_TRUE((*store)
+                      ->Update(ids[i],
+                               [](VmRecord& r) {
+                                 r.last_error = std::string(5000, 'e');
+                                 return Status::Ok();
+                               })
+                      .ok());
+    }
+  }
+  auto facts = CheckStoreFile(live + "/data.mdb");
+  ASSERT_TRUE(facts.ok()) << facts.status().message();
+  auto reopened = VmStore::Open({live});
+  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  EXPECT_EQ((*reopened)->List().records.size(), ids.size() - (ids.size() + 2) / 3);
+}
+
 TEST_F(StoreFileTest, AnEmptyFileOfACreatedStoreIsRefused) {
   TruncateTo(0);
   ExpectRefused("is empty (0 bytes), but a store was created here");

@@ -94,6 +94,23 @@ TEST(VmRecordTest, ADamagedByteIsCaughtByTheChecksum) {
   EXPECT_FALSE(DecodeVmRecord(blob, r.id).ok());
 }
 
+// Schema 2 says a sum ends the record: one without it is damaged.
+TEST(VmRecordTest, ASchema2RecordWithoutItsSumIsCaught) {
+  VmRecord r = FullRecord();
+  std::string blob = EncodeVmRecord(r);
+  auto oh = msgpack::unpack(blob.data(), blob.size());
+  msgpack::zone zone;
+  std::map<std::string, msgpack::object> top;
+  msgpack::object(oh.get(), zone).convert(top);
+  top.erase("sum");
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, top);
+  auto decoded = DecodeVmRecord(std::string_view(buf.data(), buf.size()), r.id);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("has no checksum"), std::string::npos)
+      << decoded.status().message();
+}
+
 // An agent of schema 1 rewrote a record: "v" 1, and the sum it kept as an
 // unknown key no longer holds. It is read, and the stale sum dropped.
 TEST(VmRecordTest, ASchema1RewriteWithAStaleSumIsRead) {

@@ -186,6 +186,7 @@ Status MarkCreated(const std::string& dir) {
     out.flush();
     if (!out) return Status::Error("store: cannot write " + tmp);
   }
+  ::chmod(tmp.c_str(), 0600);
   UniqueFd f(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
   if (f.valid()) ::fsync(f.get());
   if (::rename(tmp.c_str(), marker.c_str()) != 0) {
@@ -346,14 +347,19 @@ std::string VmStore::CurrentName(MDB_txn* txn, const std::string& id) const {
 }
 
 std::optional<CorruptRecord> VmStore::FindCorrupt(const std::string& ref) const {
+  if (ref.empty()) return std::nullopt;
   std::string id;
   {
     std::shared_lock cache(cache_mu_);
     auto it = corrupt_.lower_bound(ref);
     if (it != corrupt_.end() && it->first.compare(0, ref.size(), ref) == 0) {
+      // The prefix must name this one record of all, readable ones included.
       auto next = std::next(it);
       bool unique = next == corrupt_.end() || next->first.compare(0, ref.size(), ref) != 0;
-      if (unique && !by_id_.count(it->first)) return CorruptRecord{it->first, it->second, ""};
+      auto good = by_id_.lower_bound(ref);
+      unique = unique && (good == by_id_.end() || good->first.compare(0, ref.size(), ref) != 0);
+      if (unique) return CorruptRecord{it->first, it->second, ""};
+      return std::nullopt;
     }
   }
   // By name: a corrupt record's name is only in the names table.
@@ -373,9 +379,9 @@ Result<VmRecordPtr> VmStore::Lookup(std::string_view id) const {
   if (it != by_id_.end()) return it->second;
   auto bad = corrupt_.find(id);
   if (bad != corrupt_.end()) {
-    return Status::Corrupt(bad->second + "; `bangerctl vm show " + std::string(id.substr(0, 8)) +
+    return Status::Corrupt(bad->second + "; `bangerctl vm show " + std::string(id) +
                            "` says what is known of it, `bangerctl vm rm --force " +
-                           std::string(id.substr(0, 8)) + "` removes it");
+                           std::string(id) + "` removes it");
   }
   return Status::NotFound("no VM with id " + std::string(id));
 }

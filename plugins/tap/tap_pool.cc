@@ -167,7 +167,12 @@ Status TapPool::Cleanup(const banger::Vm& vm) {
   std::string tap = recorded.ok() ? recorded.value : TapName(slot);
   Status s;
   if (slot >= config_.pool_size || tap != TapName(slot)) {
-    s = DeleteLink(tap);  // from an earlier config (a larger pool, another prefix): not kept
+    // From an earlier config (a larger pool, another prefix): not kept. But
+    // an old name can read as another slot's now ("bt1" + "0" is "bt10"):
+    // that device is the pool's, maybe another VM's, and is left alone.
+    bool pooled = false;
+    for (uint32_t k = 0; k < config_.pool_size && !pooled; ++k) pooled = TapName(k) == tap;
+    if (!pooled) s = DeleteLink(tap);
   } else if (LinkExists(tap)) {
     s = FlushIpv4Addresses(tap);
     if (s.ok()) s = SetLinkUp(tap, false);
