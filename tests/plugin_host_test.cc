@@ -511,6 +511,11 @@ TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
   EXPECT_STREQ(text,
                "never allocated: no recorder.tap for vm \"web-1\" in the handle cache, the VM's "
                "record, or by rediscovery");
+  // Rediscovery answering "nothing on the host" is an answer, not a failed hook.
+  HookCounters rediscover = registry_->Find("recorder")->stats.Snapshot().hooks.at("rediscover");
+  EXPECT_EQ(rediscover.calls, 2u);
+  EXPECT_EQ(rediscover.failures, 0u);
+  EXPECT_EQ(registry_->Find("recorder")->stats.Snapshot().last_error, "");
   // A capability without a rediscover hook ends at the record.
   const banger_host* plain = host_table_->TableFor(*registry_->Find("plain-c"));
   EXPECT_EQ(plain->handle_get(plain, r.id.c_str(), nullptr, "lost", out, sizeof out, &msg),

@@ -14,7 +14,9 @@ struct HookOutcome {
 // Calls one hook: times it, catches whatever escapes the plugin, records the
 // call in the plugin's stats. `call` receives the message buffer.
 template <typename F>
-HookOutcome Call(Plugin& plugin, const char* hook, F&& call) {
+// `also_an_answer`: a status that, for this hook, is an answer rather than a
+// failure (rediscover's NOT_FOUND: nothing of that name on the host).
+HookOutcome Call(Plugin& plugin, const char* hook, F&& call, int also_an_answer = BANGER_OK) {
   char text[1024] = {0};
   banger_message msg{text, sizeof text};
   HookOutcome out;
@@ -32,10 +34,10 @@ HookOutcome Call(Plugin& plugin, const char* hook, F&& call) {
   auto ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
           .count();
-  if (out.code != BANGER_OK && out.code != BANGER_SKIP && out.message.empty()) {
+  bool failed = out.code != BANGER_OK && out.code != BANGER_SKIP && out.code != also_an_answer;
+  if (failed && out.message.empty()) {
     out.message = "failed with status " + std::to_string(out.code) + " and no message";
   }
-  bool failed = out.code != BANGER_OK && out.code != BANGER_SKIP;
   plugin.stats.Record(hook, static_cast<uint64_t>(ns), failed,
                       failed ? std::string(hook) + ": " + out.message : "");
   return out;
@@ -177,9 +179,12 @@ std::optional<std::string> HookDispatcher::Rediscover(const std::string& capabil
   }
   auto rediscover = p->library->hooks.rediscover;
   char value[1024] = {0};
-  HookOutcome r = Call(*p, "rediscover", [&](banger_message* m) {
-    return rediscover(p->self, &vm, key.c_str(), value, sizeof value, m);
-  });
+  HookOutcome r = Call(
+      *p, "rediscover",
+      [&](banger_message* m) {
+        return rediscover(p->self, &vm, key.c_str(), value, sizeof value, m);
+      },
+      BANGER_NOT_FOUND);
   if (r.code == BANGER_OK) return std::string(value);
   if (r.code != BANGER_NOT_FOUND) {
     logger_.Warn(capability, "rediscover " + key + " for vm \"" + vm.name + "\": " + r.message);

@@ -2,8 +2,10 @@
 // vms (id -> msgpack record), names (name -> id), meta (format marker and
 // versions), stats (id -> msgpack figures: written every stats tick, so
 // kept apart from the record, which then is not rewritten for them). Name uniqueness is enforced in
-// the write transaction that writes the record. Every write is committed durably (LMDB's default
-// sync) before it returns.
+// the write transaction that writes the record. Every write is committed
+// before it returns; records take LMDB's two syncs, Sync::kDataOnly writes
+// (handles, figures) one: what each survives is docs/ARCHITECTURE.md,
+// "Durability".
 //
 // The agent is the only writer of its state dir (StateDirLock), so the store
 // also keeps every record decoded, as an immutable shared snapshot
