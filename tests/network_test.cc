@@ -231,9 +231,11 @@ TEST_F(NetworkTest, CrashBetweenRecordingAndCreatingLeavesNothingToFail) {
   ASSERT_TRUE(
       handles_->SetMany(vm->id, "nat", {{"guest_ip", "10.200.0.10"}, {"tap_name", "bt2"}}).ok());
   handles_->ForgetAll();
+  // What this checks is that cleanup of objects that were never made
+  // succeeds (each capability finds nothing and says so). (It used to also
+  // check that bt2 is not up: bt2 was never brought up, so that could not fail.)
   Status s = Cleanup(vm);
   EXPECT_TRUE(s.ok()) << s.message();
-  EXPECT_FALSE(IsUp("bt2"));
 }
 
 TEST_F(NetworkTest, DoubleCleanupAndNeverAllocatedAreBothFine) {
