@@ -296,7 +296,6 @@ Result<StoreFileFacts> CheckStoreFile(const std::string& data_path) {
   StoreFileFacts facts;
   facts.file_bytes = static_cast<uint64_t>(st.st_size);
   facts.page_size = page_size;
-  facts.txnid = U64(newer + kTxnOffset);
   uint64_t last_page = U64(newer + kLastPageOffset);
   uint64_t file_pages = facts.file_bytes / page_size;
   // The file may end before the last page when the pages past its end are
@@ -307,9 +306,7 @@ Result<StoreFileFacts> CheckStoreFile(const std::string& data_path) {
   Tree main_table = ReadTree(newer + kTreeOffset + kTreeSize);
   if (Status s = walker.WalkTable("(free pages)", free_table, false, true); !s) return s;
   if (Status s = walker.WalkTable("(main)", main_table, true, false); !s) return s;
-  const Counts& c = walker.total();
-  facts.pages_used = c.branch + c.leaf + c.overflow;
-  facts.entries = c.entries;
+  facts.entries = walker.total().entries;
   return facts;
 }
 

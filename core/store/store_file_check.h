@@ -21,9 +21,7 @@ namespace banger::core {
 struct StoreFileFacts {
   uint64_t file_bytes = 0;
   uint32_t page_size = 0;
-  uint64_t txnid = 0;       // of the newer meta page
-  uint64_t pages_used = 0;  // branch, leaf and overflow pages reached from the roots
-  uint64_t entries = 0;     // leaf entries, all tables
+  uint64_t entries = 0;  // leaf entries, all tables
 };
 
 // Error (naming the file, the page and what is wrong with it) for a file

@@ -43,6 +43,24 @@ VmRecord FullRecord() {
   return r;
 }
 
+using TopMap = std::map<std::string, msgpack::object>;
+
+// A record's encoding as its top-level map, the objects copied into `zone`.
+TopMap Unpacked(const VmRecord& r, msgpack::zone& zone) {
+  std::string blob = EncodeVmRecord(r);
+  auto oh = msgpack::unpack(blob.data(), blob.size());
+  TopMap top;
+  msgpack::object(oh.get(), zone).convert(top);
+  return top;
+}
+
+// A top-level map packed as it is (no sum added: as a schema-1 agent writes).
+std::string Packed(const TopMap& top) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, top);
+  return std::string(buf.data(), buf.size());
+}
+
 // Equal in every member this agent knows (unknown keys aside).
 void ExpectSame(VmRecord a, VmRecord b) {
   for (VmRecord* r : {&a, &b}) {
@@ -97,15 +115,10 @@ TEST(VmRecordTest, ADamagedByteIsCaughtByTheChecksum) {
 // Schema 2 says a sum ends the record: one without it is damaged.
 TEST(VmRecordTest, ASchema2RecordWithoutItsSumIsCaught) {
   VmRecord r = FullRecord();
-  std::string blob = EncodeVmRecord(r);
-  auto oh = msgpack::unpack(blob.data(), blob.size());
   msgpack::zone zone;
-  std::map<std::string, msgpack::object> top;
-  msgpack::object(oh.get(), zone).convert(top);
+  TopMap top = Unpacked(r, zone);
   top.erase("sum");
-  msgpack::sbuffer buf;
-  msgpack::pack(buf, top);
-  auto decoded = DecodeVmRecord(std::string_view(buf.data(), buf.size()), r.id);
+  auto decoded = DecodeVmRecord(Packed(top), r.id);
   ASSERT_FALSE(decoded.ok());
   EXPECT_NE(decoded.status().message().find("has no checksum"), std::string::npos)
       << decoded.status().message();
@@ -115,16 +128,12 @@ TEST(VmRecordTest, ASchema2RecordWithoutItsSumIsCaught) {
 // unknown key no longer holds. It is read, and the stale sum dropped.
 TEST(VmRecordTest, ASchema1RewriteWithAStaleSumIsRead) {
   VmRecord r = FullRecord();
-  std::string blob = EncodeVmRecord(r);
-  auto oh = msgpack::unpack(blob.data(), blob.size());
   msgpack::zone zone;
-  std::map<std::string, msgpack::object> top;
-  msgpack::object(oh.get(), zone).convert(top);
+  TopMap top = Unpacked(r, zone);
   top["v"] = msgpack::object(1, zone);
   top["name"] = msgpack::object(std::string("renamed"), zone);
-  msgpack::sbuffer buf;
-  msgpack::pack(buf, top);  // "sum" kept as it was, no longer last or true
-  auto decoded = DecodeVmRecord(std::string_view(buf.data(), buf.size()), r.id);
+  // "sum" kept as it was, no longer last or true.
+  auto decoded = DecodeVmRecord(Packed(top), r.id);
   ASSERT_TRUE(decoded.ok()) << decoded.status().message();
   EXPECT_EQ(decoded->name, "renamed");
   EXPECT_TRUE(decoded->unknown.empty());
@@ -151,7 +160,7 @@ TEST(VmRecordTest, TypicalRecordIsUnder2KiB) {
 
 // A top-level map packed as an agent of schema 2 or later writes it: its
 // entries, then "sum" over every byte before it.
-std::string PackWithSum(std::map<std::string, msgpack::object> top) {
+std::string PackWithSum(TopMap top) {
   top.erase("sum");
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> p(buf);
@@ -170,14 +179,9 @@ std::string PackWithSum(std::map<std::string, msgpack::object> top) {
 // A record as a newer agent would write it: extra keys at the top level and
 // inside spec and runtime.
 std::string NewerBlob(const VmRecord& r) {
-  msgpack::sbuffer buf;
-  msgpack::packer<msgpack::sbuffer> p(buf);
-  auto obj_handle = msgpack::unpack(EncodeVmRecord(r).data(), EncodeVmRecord(r).size());
   msgpack::zone zone;
-  msgpack::object root(obj_handle.get(), zone);
-  std::map<std::string, msgpack::object> top;
-  root.convert(top);
-  std::map<std::string, msgpack::object> spec, runtime;
+  TopMap top = Unpacked(r, zone);
+  TopMap spec, runtime;
   top["spec"].convert(spec);
   top["runtime"].convert(runtime);
   spec["gpu"] = msgpack::object(std::string("none"), zone);
@@ -214,10 +218,8 @@ TEST(VmRecordTest, UnknownKeysSurviveARewrite) {
 // are published again every tick) instead of carrying a stale copy along.
 TEST(VmRecordTest, FiguresInsideAnOldRecordAreDroppedOnRewrite) {
   VmRecord r = FullRecord();
-  auto oh = msgpack::unpack(EncodeVmRecord(r).data(), EncodeVmRecord(r).size());
   msgpack::zone zone;
-  std::map<std::string, msgpack::object> top;
-  msgpack::object(oh.get(), zone).convert(top);
+  TopMap top = Unpacked(r, zone);
   top["stats"] =
       msgpack::object(std::map<std::string, double>{{"collected_at", 1764126001000.0}}, zone);
   std::string blob = PackWithSum(top);
