@@ -174,7 +174,7 @@ TEST_F(AgentTest, ConfigErrorIsOneLineNamingKeyAndLine) {
                               "socket_group, plugin_dirs, log_level, allow_plugin_symlinks, "
                               "store_map_size_mib, vmm_binary, vmm_ready_timeout, "
                               "vmm_stop_timeout, vmm_api_timeout, reconcile_interval, "
-                              "metrics_listen\n");
+                              "metrics_listen, store_copy_interval, store_copies_keep\n");
 }
 
 // An operator's damaged store, as the agent answers it: one line naming the

@@ -84,6 +84,7 @@ Status Agent::OpenState() {
                               VmDirectoriesEvidence(config_.state_dir)});
   if (!store) return store.status();
   store_ = std::move(store.value());
+  copies_ = std::make_unique<StoreCopies>(StoreCopiesDir(config_), config_.store_copies_keep);
   handles_ = std::make_unique<HandleStore>(*store_);
   backend_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
   return Status::Ok();
@@ -143,16 +144,34 @@ void Agent::StartBackgroundWork() {
     }
   });
   reconciler_->Start();
+  if (config_.store_copy_interval.count() > 0) {
+    copier_ = std::make_unique<PeriodicTask>(config_.store_copy_interval,
+                                             [this] { TakeStoreCopy("interval"); });
+    copier_->Start();
+  }
+}
+
+void Agent::TakeStoreCopy(const char* why) {
+  auto copy = copies_->Take(*store_);
+  if (!copy) {
+    logger_.Error("core", "store copy (" + std::string(why) + "): " + copy.status().message() +
+                              "; the store itself is unchanged");
+    return;
+  }
+  logger_.Info("core", "store copy (" + std::string(why) + "): " + copy->dir);
 }
 
 void Agent::Stop() {
   if (!started_ok_) return;
   started_ok_ = false;
+  if (copier_) copier_->Stop();
   if (reconciler_) reconciler_->Stop();
   if (ticks_) ticks_->Stop();
   if (metrics_server_) metrics_server_->Stop();
   if (server_) server_->Stop();
   dispatcher_->ShutdownAll();
+  // Nothing writes any more: the copy is the store as this agent leaves it.
+  TakeStoreCopy("shutdown");
   logger_.Info("core", "stopped");
 }
 

@@ -1,7 +1,7 @@
 // Agent: bangerd's top level. Owns the parts and wires them: config ->
 // state dir lock -> record store -> plugin registry (discover, load) -> hook
 // dispatcher (init) -> VM lifecycle (reconcile) -> control server (routes) ->
-// tick scheduler and periodic reconcile. Start once, Stop once, from the
+// tick scheduler, periodic reconcile and store copies. Start once, Stop once, from the
 // main thread; Stop undoes Start in reverse (ticks stop, the socket closes, shutdown hooks run in
 // reverse load order, the socket file is removed).
 #pragma once
@@ -24,6 +24,7 @@
 #include "core/plugin_host/verb_registry.h"
 #include "core/store/handle_store.h"
 #include "core/store/state_dir_lock.h"
+#include "core/store/store_copies.h"
 #include "core/store/vm_store.h"
 
 namespace banger::core {
@@ -44,7 +45,8 @@ class Agent {
   Status OpenState();          // state dir, its lock, the store, handles
   Status LoadCapabilities();   // discover, load, the lifecycle, init
   Status Serve();              // the control socket, and the metrics listener if set
-  void StartBackgroundWork();  // ticks, periodic reconcile
+  void StartBackgroundWork();  // ticks, periodic reconcile, store copies
+  void TakeStoreCopy(const char* why);
   void AddRoutes();
 
   AgentConfig config_;
@@ -62,6 +64,8 @@ class Agent {
   std::unique_ptr<VmLifecycle> lifecycle_;
   std::unique_ptr<TickScheduler> ticks_;
   std::unique_ptr<PeriodicTask> reconciler_;
+  std::unique_ptr<StoreCopies> copies_;
+  std::unique_ptr<PeriodicTask> copier_;
   RouteTable routes_;
   std::unique_ptr<ControlServer> server_;
   RouteTable metrics_routes_;

@@ -180,6 +180,29 @@ const CoreKey kCoreKeys[] = {
     {"reconcile_interval",
      [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.reconcile_interval); }},
     {"metrics_listen", SetMetricsListen},
+    {"store_copy_interval",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       if (v == "off") {
+         c.store_copy_interval = std::chrono::milliseconds(0);
+         return std::nullopt;
+       }
+       return SetDuration(v, c.store_copy_interval);
+     }},
+    {"store_copies_keep",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       size_t used = 0;
+       unsigned long n = 0;
+       try {
+         n = std::stoul(v, &used);
+       } catch (...) {
+         used = 0;
+       }
+       if (used != v.size() || v.empty() || n < 1 || n > 100) {
+         return "'" + v + "' is not a number of copies from 1 to 100";
+       }
+       c.store_copies_keep = n;
+       return std::nullopt;
+     }},
 };
 
 std::optional<std::string> SetCoreKey(const std::string& key, const std::string& value,
@@ -303,6 +326,10 @@ Status ValidateAgentConfig(const AgentConfig& config) {
                          std::to_string(config.socket_path.size()) + " bytes)");
   }
   return Status::Ok();
+}
+
+std::string StoreCopiesDir(const AgentConfig& config) {
+  return config.state_dir + "/store-copies";
 }
 
 }  // namespace banger::core

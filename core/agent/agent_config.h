@@ -28,15 +28,20 @@ struct AgentConfig : PluginSelection {
   std::string socket_group;  // "" = no group: root and the agent's uid only
   LogLevel log_level = LogLevel::kInfo;
   bool allow_plugin_symlinks = false;
-  uint64_t store_map_size_mib = 64;                     // initial LMDB map size; grows when full
-  std::string vmm_binary = "firecracker";               // a path, or a name looked up in PATH
-  std::chrono::milliseconds vmm_ready_timeout{5000};    // launch: API must answer by then
-  std::chrono::milliseconds vmm_stop_timeout{10000};    // SendCtrlAltDel grace before SIGKILL
-  std::chrono::milliseconds vmm_api_timeout{5000};      // each Firecracker API call
-  std::chrono::milliseconds reconcile_interval{30000};  // periodic reconcile of VMs
+  uint64_t store_map_size_mib = 64;                        // initial LMDB map size; grows when full
+  std::string vmm_binary = "firecracker";                  // a path, or a name looked up in PATH
+  std::chrono::milliseconds vmm_ready_timeout{5000};       // launch: API must answer by then
+  std::chrono::milliseconds vmm_stop_timeout{10000};       // SendCtrlAltDel grace before SIGKILL
+  std::chrono::milliseconds vmm_api_timeout{5000};         // each Firecracker API call
+  std::chrono::milliseconds reconcile_interval{30000};     // periodic reconcile of VMs
+  std::chrono::milliseconds store_copy_interval{3600000};  // 0: copies at shutdown only
+  size_t store_copies_keep = 3;                            // newest copies kept
   std::string metrics_listen;        // "127.0.0.1:9464": Prometheus text over HTTP; "" = off
   std::map<std::string, int> lines;  // "core.socket" -> line it was set on
 };
+
+// Where the agent keeps the copies of its store (--recover-store reads them).
+std::string StoreCopiesDir(const AgentConfig& config);
 
 // Where an installed agent looks for capabilities when the config names none.
 const char* DefaultPluginDir();

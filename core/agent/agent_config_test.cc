@@ -16,6 +16,18 @@ TEST(AgentConfigTest, EmptyTextGivesDefaults) {
   EXPECT_TRUE(c->enabled.empty());
 }
 
+TEST(AgentConfigTest, StoreCopiesTakeAnIntervalOrOffAndACount) {
+  auto c = ParseAgentConfig("[core]\nstore_copy_interval = off\nstore_copies_keep = 7\n", "t");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->store_copy_interval.count(), 0);
+  EXPECT_EQ(c->store_copies_keep, 7u);
+  EXPECT_EQ(ParseAgentConfig("", "")->store_copy_interval, std::chrono::hours(1));
+  auto bad = ParseAgentConfig("[core]\nstore_copies_keep = 0\n", "t");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "t:2: core.store_copies_keep: '0' is not a number of copies from 1 to 100");
+}
+
 TEST(AgentConfigTest, ParsesEverySection) {
   auto c = ParseAgentConfig(R"(# comment
 [core]

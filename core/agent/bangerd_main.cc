@@ -8,11 +8,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "banger/capability.h"
 #include "core/agent/agent.h"
 #include "core/agent/agent_config.h"
 #include "core/base/version.h"
+#include "core/lifecycle/store_recovery.h"
+#include "core/store/state_dir_lock.h"
 
 namespace po = boost::program_options;
 
@@ -39,7 +42,10 @@ po::options_description Flags() {
       "override [core] plugin_dirs (repeat for several)")(
       "log-level", po::value<std::string>(), "override [core] log_level (debug|info|warn|error)")(
       "vmm-binary", po::value<std::string>(), "override [core] vmm_binary")(
-      "check-config", "parse the config, print the result and exit");
+      "check-config", "parse the config, print the result and exit")(
+      "recover-store",
+      "with the agent stopped: rebuild the store from its newest good copy, then from the VM "
+      "directories and running VMMs; report each VM; the old store is kept aside");
   return flags;
 }
 
@@ -103,6 +109,43 @@ sigset_t PrepareProcess() {
   return stop_signals;
 }
 
+// --recover-store: under the state dir's lock (no agent may run), rebuilds
+// the store and prints what became of each VM.
+int RecoverStoreCommand(const AgentConfig& config) {
+  auto lock = StateDirLock::Acquire(config.state_dir);
+  if (!lock) {
+    std::cerr << "bangerd: --recover-store: " << lock.status().message()
+              << " (stop the agent first)\n";
+    return kExitFailure;
+  }
+  auto report = RecoverStore(config.state_dir, StoreCopiesDir(config));
+  if (!report) {
+    std::cerr << "bangerd: --recover-store: " << report.status().message() << "\n";
+    return kExitFailure;
+  }
+  for (const auto& refused : report->copies_refused) {
+    std::cout << "copy refused: " << refused << "\n";
+  }
+  std::cout << "store rebuilt in " << config.state_dir << "/store from "
+            << (report->copy_used.empty() ? std::string("no copy (none was good)")
+                                          : "copy " + report->copy_used)
+            << " and the VM directories\n";
+  if (!report->old_store_kept_at.empty()) {
+    std::cout << "the old store is kept at " << report->old_store_kept_at << "\n";
+  }
+  std::map<RecoveredVm::Outcome, int> counts;
+  for (const auto& vm : report->vms) {
+    ++counts[vm.outcome];
+    std::cout << OutcomeName(vm.outcome) << ": vm " << vm.id
+              << (vm.name.empty() ? "" : " \"" + vm.name + "\"") << ": " << vm.detail << "\n";
+  }
+  std::cout << counts[RecoveredVm::Outcome::kRestored] << " restored, "
+            << counts[RecoveredVm::Outcome::kRebuiltPartially] << " rebuilt partially, "
+            << counts[RecoveredVm::Outcome::kNotRestored]
+            << " not restored; start the agent to reconcile them\n";
+  return 0;
+}
+
 // Runs the agent until SIGTERM or SIGINT.
 int Serve(const AgentConfig& config) {
   sigset_t stop_signals = PrepareProcess();
@@ -156,5 +199,6 @@ int main(int argc, char** argv) {
               << " plugins=" << config->enabled.size() << " enabled\n";
     return 0;
   }
+  if (vm.count("recover-store")) return RecoverStoreCommand(*config);
   return Serve(*config);
 }

@@ -27,6 +27,7 @@ VmPaths VmPathsFor(const std::string& state_dir, const std::string& vm_id) {
   p.log_path = p.dir + "/vmm.log";
   p.overlay_path = p.dir + "/system.img";
   p.work_disk_path = p.dir + "/work.img";
+  p.manifest_path = p.dir + "/vm.record";
   return p;
 }
 
@@ -102,7 +103,46 @@ Status CopyOnWriteFile(const std::string& src, const std::string& dst) {
   return Status::Ok();
 }
 
-Status CreateVmFiles(const VmPaths& paths, const std::string& rootfs, uint64_t work_disk_bytes) {
+namespace {
+
+// Writes `bytes` to a new file at `path` (0600) and syncs it.
+Status WriteNewFile(const std::string& path, std::string_view bytes) {
+  UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!f.valid()) return Status::Error("cannot create " + path + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::write(f.get(), bytes.data() + done, bytes.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return Status::Error("write " + path + ": " + std::strerror(errno));
+    done += static_cast<size_t>(w);
+  }
+  if (::fsync(f.get()) != 0) return Status::Error("sync " + path + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> ReadVmManifest(const VmPaths& paths) {
+  UniqueFd f(::open(paths.manifest_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!f.valid()) {
+    if (errno == ENOENT) return Status::NotFound(paths.manifest_path + " does not exist");
+    return Status::Error("cannot read " + paths.manifest_path + ": " + std::strerror(errno));
+  }
+  std::string bytes;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(f.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Error("read " + paths.manifest_path + ": " + std::strerror(errno));
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+    if (bytes.size() > (1u << 20)) return Status::Invalid(paths.manifest_path + " is over 1 MiB");
+  }
+  return bytes;
+}
+
+Status CreateVmFiles(const VmPaths& paths, const std::string& rootfs, uint64_t work_disk_bytes,
+                     std::string_view manifest) {
   if (paths.api_socket.size() >= sizeof(sockaddr_un{}.sun_path)) {
     return Status::Invalid("the state dir's path is too long: a VM's API socket would be " +
                            paths.api_socket + " (" + std::to_string(paths.api_socket.size()) +
@@ -125,6 +165,12 @@ Status CreateVmFiles(const VmPaths& paths, const std::string& rootfs, uint64_t w
       int err = errno;
       RemoveVmFiles(paths);
       return Status::Error("work disk " + paths.work_disk_path + ": " + std::strerror(err));
+    }
+  }
+  if (!manifest.empty()) {
+    if (Status s = WriteNewFile(paths.manifest_path, manifest); !s) {
+      RemoveVmFiles(paths);
+      return s;
     }
   }
   BANGER_FAULT_POINT("lifecycle.create.files_made");

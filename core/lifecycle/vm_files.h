@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/base/status.h"
 
@@ -19,15 +20,23 @@ struct VmPaths {
   std::string log_path;
   std::string overlay_path;
   std::string work_disk_path;
+  // The VM's record as at create (name and spec), written with its files:
+  // what `bangerd --recover-store` rebuilds a VM from when the store lost it.
+  std::string manifest_path;
 };
 
 VmPaths VmPathsFor(const std::string& state_dir, const std::string& vm_id);
 
-// Creates the directory (0700), the overlay of `rootfs` and a sparse work
-// disk of `work_disk_bytes` (none when 0). Error (nothing left behind) when
-// the rootfs cannot be read, the disk is full, or a socket path would be too
-// long for a UNIX socket.
-Status CreateVmFiles(const VmPaths& paths, const std::string& rootfs, uint64_t work_disk_bytes);
+// Creates the directory (0700), the overlay of `rootfs`, a sparse work disk
+// of `work_disk_bytes` (none when 0) and the manifest (`manifest`: the
+// encoded record; none when empty), each synced. Error (nothing left behind)
+// when the rootfs cannot be read, the disk is full, or a socket path would
+// be too long for a UNIX socket.
+Status CreateVmFiles(const VmPaths& paths, const std::string& rootfs, uint64_t work_disk_bytes,
+                     std::string_view manifest = {});
+
+// The manifest's bytes; NotFound when the directory has none.
+Result<std::string> ReadVmManifest(const VmPaths& paths);
 
 // Removes the directory and everything in it; absent is OK.
 Status RemoveVmFiles(const VmPaths& paths);

@@ -126,7 +126,11 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
   Status s = op.Stage("record.creating", [&] { return store_.Upsert(r); });
   if (!s) return fail(s);
   BANGER_FAULT_POINT("lifecycle.create.recorded");
-  s = op.Stage("files", [&] { return CreateVmFiles(paths, spec.rootfs, spec.work_disk_bytes); });
+  s = op.Stage("files", [&] {
+    VmRecord as_created = r;
+    as_created.state = VmState::kCreated;
+    return CreateVmFiles(paths, spec.rootfs, spec.work_disk_bytes, EncodeVmRecord(as_created));
+  });
   if (s)
     s = op.Stage("record.created", [&] {
       return store_.Update(r.id, [](VmRecord& rec) {

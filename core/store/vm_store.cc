@@ -153,7 +153,9 @@ Status CheckFormat(MDB_env* env, const std::string& dir) {
   return Status::Ok();
 }
 
-constexpr const char* kWhatToDo = " (nothing was changed; see docs/OPERATIONS.md, \"The store\")";
+constexpr const char* kWhatToDo =
+    " (nothing was changed; `bangerd --recover-store` rebuilds the store from its newest copy "
+    "and the VM directories; see docs/OPERATIONS.md, \"The store\")";
 
 // Before LMDB maps the data file: a damaged or short one is refused; a
 // missing or empty one is a new store only if nothing says VMs existed.
@@ -161,6 +163,7 @@ Status JudgeDataFile(const VmStore::Options& options) {
   std::string data = options.dir + "/data.mdb";
   auto facts = CheckStoreFile(data);
   if (facts.ok()) return Status::Ok();
+  if (options.read_only) return facts.status();
   if (facts.status().code() != StatusCode::kNotFound) {
     return Status::Error(facts.status().message() + "; refusing to open it" + kWhatToDo);
   }
@@ -200,10 +203,12 @@ Status MarkCreated(const std::string& dir) {
 }  // namespace
 
 Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(options.dir, ec);
-  if (ec) return Status::Error("store: cannot create " + options.dir + ": " + ec.message());
-  ::chmod(options.dir.c_str(), 0700);
+  if (!options.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.dir, ec);
+    if (ec) return Status::Error("store: cannot create " + options.dir + ": " + ec.message());
+    ::chmod(options.dir.c_str(), 0700);
+  }
 
   if (Status s = JudgeDataFile(options); !s) return s;
 
@@ -217,15 +222,21 @@ Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
   mdb_env_set_mapsize(store->env_, options.map_size);
   // MDB_NOTLS: a read transaction is not tied to its thread's slot, so any
   // thread may read at any time.
-  rc = mdb_env_open(store->env_, options.dir.c_str(), MDB_NOTLS, 0600);
+  unsigned flags = MDB_NOTLS;
+  if (options.read_only) flags |= MDB_RDONLY | MDB_NOLOCK;
+  rc = mdb_env_open(store->env_, options.dir.c_str(), flags, 0600);
   if (rc != 0) return Status::Error(LmdbError("open " + options.dir, rc));
   MDB_envinfo info;
   mdb_env_info(store->env_, &info);
   store->map_size_ = info.me_mapsize;  // an existing, larger store keeps its size
 
   if (Status s = CheckFormat(store->env_, options.dir); !s) return s;
-  if (Status s = store->OpenTables(); !s) return s;
-  if (Status s = MarkCreated(options.dir); !s) return s;
+  if (options.read_only) {
+    if (Status s = store->OpenTablesToRead(); !s) return s;
+  } else {
+    if (Status s = store->OpenTables(); !s) return s;
+    if (Status s = MarkCreated(options.dir); !s) return s;
+  }
   if (Status s = store->LoadSnapshot(); !s) return s;
   return store;
 }
@@ -251,6 +262,41 @@ Status VmStore::OpenTables() {
     v = Val(schema);
     return mdb_put(txn, meta_, &k, &v, 0);
   });
+}
+
+Status VmStore::OpenTablesToRead() {
+  // Handles opened in a transaction last beyond it only once it commits.
+  MDB_txn* txn = nullptr;
+  if (int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn); rc != 0) {
+    return Status::Error(LmdbError("read", rc));
+  }
+  for (auto [name, dbi] :
+       {std::pair{"vms", &vms_}, {"names", &names_}, {"meta", &meta_}, {"stats", &stats_}}) {
+    MDB_dbi opened = 0;
+    if (int rc = mdb_dbi_open(txn, name, 0, &opened); rc != 0) {
+      mdb_txn_abort(txn);
+      return Status::Error(LmdbError(std::string("table ") + name + " in " + dir_, rc));
+    }
+    *dbi = opened;
+  }
+  if (int rc = mdb_txn_commit(txn); rc != 0) return Status::Error(LmdbError("read", rc));
+  return Status::Ok();
+}
+
+Status VmStore::CopyTo(const std::string& dir) const {
+  int rc = 0;
+  {
+    std::shared_lock txns(resize_mu_);  // mdb_env_copy2 runs a read transaction
+    rc = mdb_env_copy2(env_, dir.c_str(), MDB_CP_COMPACT);
+  }
+  if (rc != 0) return Status::Error(LmdbError("copy to " + dir, rc));
+  // LMDB writes the copy without syncing it, with the umask's mode.
+  std::string data = dir + "/data.mdb";
+  UniqueFd f(::open(data.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f.valid() || ::fchmod(f.get(), 0600) != 0 || ::fsync(f.get()) != 0) {
+    return Status::Error("store: copy " + data + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
 }
 
 Status VmStore::LoadSnapshot() {

@@ -72,6 +72,10 @@ class VmStore {
     // /var/lib/banger/vms"), or "": a missing or empty data file is then
     // refused, not made into a new store.
     std::string held_vms = {};
+    // Open an existing store to read it only (a copy being checked, or the
+    // source of a recovery): nothing is created or written, no lock file is
+    // used, and a missing data file is an error. Writes then fail.
+    bool read_only = false;
   };
 
   // The file in `dir` that says a store was created there (and when): with
@@ -152,6 +156,12 @@ class VmStore {
 
   size_t map_size() const;
 
+  // Writes a consistent, compacted copy of the store (LMDB's
+  // mdb_env_copy2 with MDB_CP_COMPACT, from one read transaction: writers
+  // go on meanwhile) to `dir`/data.mdb, synced to disk, mode 0600. `dir`
+  // must exist and hold no data.mdb. StoreCopies keeps these in rotation.
+  Status CopyTo(const std::string& dir) const;
+
   // What a committed write changes in the snapshot (internal).
   struct Change {
     std::string id;
@@ -168,7 +178,8 @@ class VmStore {
   // LMDB reports it full; after the commit, applies its changes.
   template <typename Body>
   Status Write(const Body& body, Sync sync = Sync::kFull);
-  Status OpenTables();  // creates the four tables, and the meta of a new store
+  Status OpenTables();        // creates the four tables, and the meta of a new store
+  Status OpenTablesToRead();  // the four tables of an existing store, read-only
   Status LoadSnapshot();
   void Apply(std::vector<Change>& changes);               // consumes them
   Result<VmRecordPtr> Lookup(std::string_view id) const;  // cache_mu_ held
