@@ -32,6 +32,10 @@ const char* CrashAt() {
 
 }  // namespace
 
+bool Armed() {
+  return g_armed.load(std::memory_order_relaxed);
+}
+
 void Reach(const char* name) {
   if (!g_armed.load(std::memory_order_relaxed)) return;
   if (const char* crash = CrashAt(); crash != nullptr && std::strcmp(crash, name) == 0) {

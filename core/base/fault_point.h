@@ -17,6 +17,9 @@ namespace banger::core::fault {
 
 // What BANGER_FAULT_POINT calls.
 void Reach(const char* name);
+// True when any point is armed (a crash point or a hook): points whose name
+// is built at run time build it only then.
+bool Armed();
 
 // Runs `hook` on the reaching thread each time `name` is reached, until
 // Disarm. The hook may call back into the code under test.
@@ -27,6 +30,12 @@ void Disarm(const std::string& name);
 
 #ifdef BANGER_FAULT_POINTS
 #define BANGER_FAULT_POINT(name) ::banger::core::fault::Reach(name)
+// A point named by a std::string expression, evaluated only when armed.
+#define BANGER_FAULT_POINT_NAMED(expr)                                                \
+  do {                                                                                \
+    if (::banger::core::fault::Armed()) ::banger::core::fault::Reach((expr).c_str()); \
+  } while (0)
 #else
 #define BANGER_FAULT_POINT(name) ((void)0)
+#define BANGER_FAULT_POINT_NAMED(expr) ((void)0)
 #endif

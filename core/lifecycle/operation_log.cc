@@ -1,8 +1,9 @@
 #include "core/lifecycle/operation_log.h"
 
-#include "core/base/clock.h"
-
 #include <nlohmann/json.hpp>
+
+#include "core/base/clock.h"
+#include "core/base/fault_point.h"
 
 namespace banger::core {
 
@@ -98,6 +99,8 @@ Status Operation::Stage(const std::string& name,
   OperationStage stage{name, MsSince(t), s.ok() ? "" : s.message(), detail};
   log_.AddStage(id_, stage);
   if (observer_) observer_(stage);
+  // Right after each stage that did its work: "vm.start.vmm.spawn".
+  if (s) BANGER_FAULT_POINT_NAMED(kind_ + "." + name);
   return s;
 }
 

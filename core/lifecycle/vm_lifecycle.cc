@@ -486,6 +486,7 @@ Status VmLifecycle::RemoveCorrupt(const CorruptRecord& c, const StageObserver& o
   if (s) s = op.Stage("files", [&] { return RemoveVmFiles(paths); });
   if (s) s = op.Stage("record", [&] { return store_.Delete(c.id); });
   handles_.Forget(c.id);
+  if (s) ForgetFindings(c.id);
   op.Finish(s);
   if (!s) return s.Prefixed("vm " + c.id + ": rm --force");
   // Its capabilities' objects are named in the record it no longer has.
@@ -538,6 +539,7 @@ Status VmLifecycle::Remove(const std::string& ref, bool force, const StageObserv
       op.Stage("files", [&] { return RemoveVmFiles(VmPathsFor(options_.state_dir, vm->id)); });
   if (s) s = op.Stage("record", [&] { return store_.Delete(vm->id); });
   handles_.Forget(vm->id);
+  if (s) ForgetFindings(vm->id);
   op.Finish(s);
   return s.Prefixed(Quoted(vm->name) + ": rm");
 }

@@ -84,6 +84,8 @@ class VmLifecycle : public LifecycleRequests {
   // What the last reconcile's audit found (StateAudit): directories, records
   // and VMMs that do not match. Each is logged once, when first found.
   std::vector<AuditFinding> Findings() const;
+  // A VM just removed: what the audit found about it is settled.
+  void ForgetFindings(const std::string& vm_id);
 
   // LifecycleRequests, for capabilities.
   ServiceStatus AddNetworkInterface(const std::string& capability, const std::string& vm_id,

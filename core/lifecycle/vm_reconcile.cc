@@ -82,6 +82,13 @@ void VmLifecycle::Audit(bool at_start) {
   findings_ = std::move(confirmed);
 }
 
+void VmLifecycle::ForgetFindings(const std::string& vm_id) {
+  std::lock_guard lock(mu_);
+  auto of_vm = [&](const AuditFinding& f) { return f.vm_id == vm_id; };
+  std::erase_if(findings_, of_vm);
+  std::erase_if(last_seen_, of_vm);
+}
+
 std::vector<AuditFinding> VmLifecycle::Findings() const {
   std::lock_guard lock(mu_);
   return findings_;
@@ -143,10 +150,12 @@ bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
   }
   // Dead, half-started or half-stopped: finish it as a stop, so every
   // capability cleans up and nothing is left behind.
-  std::string reason = !alive ? "VMM exited (found by reconcile)"
-                       : vm->state == VmState::kStarting
+  // Said as what was under way: a start or a stop the agent did not live to
+  // finish, else a VMM that went away by itself.
+  std::string reason = vm->state == VmState::kStarting
                            ? "agent restarted during start (found by reconcile)"
-                           : "stop finished by reconcile";
+                       : vm->state == VmState::kStopping ? "stop finished by reconcile"
+                                                         : "VMM exited (found by reconcile)";
   if (!alive) {
     op.Stage("vmm.gone", [&](std::string& d) {
       int n = KillStrays(*vm, scan);  // an unrecorded or unresponsive VMM

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <exception>
 
+#include "core/base/fault_point.h"
+
 namespace banger::core {
 namespace {
 
@@ -128,10 +130,14 @@ Status HookDispatcher::Prepare(const banger_vm& vm,
     if (prepare == nullptr) continue;
     touched.push_back(p);
     if (around) around(p->name);
+    BANGER_FAULT_POINT_NAMED("capability." + p->name + ".prepare");
     HookOutcome r =
         Call(*p, "prepare", [&](banger_message* m) { return prepare(p->self, &vm, m); });
     if (around) around("");
-    if (r.code == BANGER_OK || r.code == BANGER_SKIP) continue;
+    if (r.code == BANGER_OK || r.code == BANGER_SKIP) {
+      BANGER_FAULT_POINT_NAMED("capability." + p->name + ".prepared");
+      continue;
+    }
     Status failure =
         Status::Error(p->name + ": prepare vm \"" + std::string(vm.name) + "\": " + r.message);
     Status undo = CleanupThrough(vm, touched, rollback_failed);
@@ -152,9 +158,13 @@ Status HookDispatcher::CleanupThrough(const banger_vm& vm, const std::vector<Plu
     Plugin* p = *it;
     auto cleanup = p->library->hooks.cleanup;
     if (cleanup == nullptr) continue;
+    BANGER_FAULT_POINT_NAMED("capability." + p->name + ".cleanup");
     HookOutcome r =
         Call(*p, "cleanup", [&](banger_message* m) { return cleanup(p->self, &vm, m); });
-    if (r.code == BANGER_OK || r.code == BANGER_SKIP) continue;
+    if (r.code == BANGER_OK || r.code == BANGER_SKIP) {
+      BANGER_FAULT_POINT_NAMED("capability." + p->name + ".cleaned");
+      continue;
+    }
     if (failed) failed->push_back(p->name);
     failures += (failures.empty() ? "" : "; ") + p->name + ": cleanup vm \"" +
                 std::string(vm.name) + "\": " + r.message;

@@ -67,6 +67,8 @@ Status HandleStore::SetMany(const std::string& vm_id, const std::string& capabil
       },
       VmStore::Sync::kDataOnly);
   if (!s) return s.Prefixed("set handles of " + capability);
+  // A capability records what it will create before creating it.
+  BANGER_FAULT_POINT_NAMED("handles." + capability + ".recorded");
   std::lock_guard lock(mu_);
   ++writes_;
   for (const auto& [k, v] : values) cache_[vm_id][capability][k] = v;
@@ -91,6 +93,7 @@ Status HandleStore::Clear(const std::string& vm_id, const std::string& capabilit
       VmStore::Sync::kDataOnly);
   // A VM whose record is gone has nothing left to clear.
   if (!s && s.code() != StatusCode::kNotFound) return s.Prefixed("clear handle " + capability);
+  BANGER_FAULT_POINT_NAMED("handles." + capability + ".cleared");
   std::lock_guard lock(mu_);
   ++writes_;
   auto vm = cache_.find(vm_id);

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "core/base/clock.h"
+#include "core/base/fault_point.h"
 #include "core/base/unique_fd.h"
 #include "core/store/store_file_check.h"
 
@@ -627,10 +628,12 @@ Result<VmStore::BatchResult> VmStore::UpdateMany(std::span<const std::string_vie
           if (rc != 0 || !logical->ok()) return rc;
           ++result.written;
         }
+        BANGER_FAULT_POINT("store.stats.writing");  // inside the transaction
         return 0;
       },
       sync);
   if (!s) return s;
+  BANGER_FAULT_POINT("store.stats.committed");
   return result;
 }
 
@@ -681,10 +684,12 @@ Result<VmStore::BatchResult> VmStore::UpdateStats(std::span<const std::string_vi
           changes->push_back({std::string(id), nullptr, std::move(next)});
           ++result.written;
         }
+        BANGER_FAULT_POINT("store.stats.writing");  // inside the transaction
         return 0;
       },
       sync);
   if (!s) return s;
+  BANGER_FAULT_POINT("store.stats.committed");
   return result;
 }
 
