@@ -217,6 +217,33 @@ TEST_F(NetworkTest, CleanupFindsTheObjectsThroughTheRecordWhenTheCacheIsGone) {
   EXPECT_FALSE(IsUp("bt0"));
 }
 
+// nat's own record of an egress lost (its handles cleared) while the entry
+// is still there: its cleanup falls back to tap's handles and removes it.
+TEST_F(NetworkTest, NatCleanupFallsBackToTapsHandlesWhenItsOwnAreGone) {
+  Load();
+  VmRecordPtr vm = NewVm("web-1");
+  ASSERT_TRUE(Prepare(vm).ok());
+  ASSERT_NE(EgressSet().find("10.200.0.2"), std::string::npos) << EgressSet();
+  ASSERT_TRUE(handles_->Clear(vm->id, "nat", "").ok());
+  ASSERT_EQ((*store_->Get(vm->id))->handles.count("nat"), 0u);
+  ASSERT_TRUE(Cleanup(vm).ok());
+  EXPECT_LACKS(EgressSet(), "10.200.0.2");
+}
+
+// A pool device that carries an address no record names (a running VM whose
+// record is corrupt) is never handed to another VM, so that VM's failed
+// start cannot strip the address either.
+TEST_F(NetworkTest, ASlotWhoseDeviceHasAnAddressNoRecordNamesIsLeftAlone) {
+  Load();
+  Sh({"ip", "addr", "add", "10.200.0.1/30", "dev", "bt0"});
+  VmRecordPtr vm = NewVm("web-1");
+  ASSERT_TRUE(Prepare(vm).ok());
+  EXPECT_EQ((*store_->Get(vm->id))->handles.at("tap").at("tap_name"), "bt1");
+  ASSERT_TRUE(Cleanup(vm).ok());
+  EXPECT_EQ(Ipv4Of("bt0"), "10.200.0.1/30") << "the unrecorded VM's address is kept";
+  EXPECT_EQ(Ipv4Of("bt1"), "");
+}
+
 TEST_F(NetworkTest, CrashBetweenRecordingAndCreatingLeavesNothingToFail) {
   Load();
   VmRecordPtr vm = NewVm("web-1");

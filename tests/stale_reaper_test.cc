@@ -64,18 +64,35 @@ TEST_F(StaleReaperTest, AnUntouchedVmIsStoppedAndCleanedATouchedOneIsLeft) {
       << show.output;
 }
 
+// The reaper's stop in flight (the VMM takes 800 ms to exit) when the user's
+// stop arrives: the user's waits for it and finds the VM stopped; one
+// cleanup, no error. The reaper's stop is seen in flight first, so the test
+// cannot pass with a reaper that never ran.
 TEST_F(StaleReaperTest, AStopRacingTheReaperLeavesOneCleanStop) {
-  Start("auto_stop_stale_after = 1ms\ninterval = 50ms\n");
+  InstallCapabilities({"recorder"}, {"stale-reaper"});
+  WriteConfig("vmm_binary = " + FcSimWith("--exit-delay-ms 800"),
+              "[plugins]\nenable = recorder, stale-reaper\n[stale-reaper]\n"
+              "auto_stop_stale_after = 200ms\ninterval = 50ms\n");
+  StartAgent();
   CreateVm("web-1");
-  // Started, and at once both the user and the reaper stop it.
-  json started = Api("POST", "/v1/vms/web-1/start");
+  ASSERT_EQ(Api("POST", "/v1/vms/web-1/start")["state"], "running");
+  auto reaper_in_flight = [&] {
+    json ops = Api("GET", "/v1/operations");
+    for (const auto& op : ops["operations"]) {
+      if (op["op"] == "vm.stop_stale" && op["vm"] == "web-1" && op["done"] == false) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(testing::WaitFor(reaper_in_flight)) << Api("GET", "/v1/operations");
   json stopped = Api("POST", "/v1/vms/web-1/stop");
-  ASSERT_TRUE(testing::WaitFor([&] { return Api("GET", "/v1/vms/web-1")["state"] == "stopped"; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let any late reaper round pass
+  EXPECT_EQ(stopped["state"], "stopped") << stopped;
+  EXPECT_NE(stopped["last_stop_reason"].get<std::string>().find("stale-reaper"), std::string::npos)
+      << "the reaper's stop is the one that happened: " << stopped;
   json vm = Api("GET", "/v1/vms/web-1");
-  EXPECT_EQ(vm["state"], "stopped");
   EXPECT_EQ(vm["last_error"], "");
   EXPECT_EQ(Count(agent_->log(), "recorder: hook cleanup web-1"), 1u) << agent_->log();
+  EXPECT_NE(agent_->log().find("\"detail\":\"already stopped\""), std::string::npos)
+      << "the user's stop found nothing left to do: " << agent_->log();
 }
 
 TEST_F(StaleReaperTest, OffByDefault) {

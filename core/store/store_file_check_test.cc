@@ -100,6 +100,7 @@ class StoreFileTest : public ::testing::Test {
     EXPECT_NE(m.find(what), std::string::npos) << m;
     EXPECT_NE(m.find("docs/OPERATIONS.md"), std::string::npos) << m;
     EXPECT_NE(m.find("nothing was changed"), std::string::npos) << m;
+    EXPECT_NE(m.find("`bangerd --recover-store` rebuilds the store"), std::string::npos) << m;
   }
 
   std::string dir_, store_, data_;

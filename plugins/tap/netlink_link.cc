@@ -1,6 +1,7 @@
 #include "plugins/tap/netlink_link.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -94,6 +95,17 @@ int IndexOf(const std::string& ifname) {
 }
 
 }  // namespace
+
+bool HasIpv4Address(const std::string& ifname) {
+  ifaddrs* all = nullptr;
+  if (::getifaddrs(&all) != 0) return false;
+  bool found = false;
+  for (ifaddrs* a = all; a != nullptr && !found; a = a->ifa_next) {
+    found = a->ifa_addr != nullptr && a->ifa_addr->sa_family == AF_INET && ifname == a->ifa_name;
+  }
+  ::freeifaddrs(all);
+  return found;
+}
 
 bool LinkExists(const std::string& ifname) {
   return IndexOf(ifname) > 0;

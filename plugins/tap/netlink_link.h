@@ -17,5 +17,7 @@ banger::Status AddIpv4Address(const std::string& ifname, uint32_t addr_host_orde
 banger::Status FlushIpv4Addresses(const std::string& ifname);
 banger::Status DeleteLink(const std::string& ifname);
 bool LinkExists(const std::string& ifname);
+// True when the link carries an IPv4 address (getifaddrs).
+bool HasIpv4Address(const std::string& ifname);
 
 }  // namespace tapcap

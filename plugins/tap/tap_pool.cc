@@ -113,7 +113,16 @@ Status TapPool::Prepare(const banger::Vm& vm) {
     if (mine != owner_.end()) {
       slot = static_cast<uint32_t>(mine - owner_.begin());
     } else {
-      while (slot < owner_.size() && !owner_[slot].empty()) ++slot;
+      // A free slot whose device carries an address is in use by a VM no
+      // record names (its record is corrupt, or it was set by hand): taking
+      // it would break that VM, and a failed start would strip its address.
+      for (; slot < owner_.size(); ++slot) {
+        if (!owner_[slot].empty()) continue;
+        if (!HasIpv4Address(TapName(slot))) break;
+        host_.Warn(TapName(slot) +
+                   " has an address but no VM's record names it: left alone (a VM "
+                   "whose record is corrupt? `bangerctl vm ls` lists those)");
+      }
     }
     if (slot == owner_.size()) {
       return Status::Error("the pool is exhausted: all " + std::to_string(owner_.size()) +
