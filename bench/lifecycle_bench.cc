@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/agent_client.h"
 #include "core/base/unix_http_client.h"
 #include "core/vmm/process_identity.h"
 #include "tests/test_support.h"
@@ -40,13 +41,7 @@ struct Options {
 std::string g_socket;
 
 json Call(const std::string& method, const std::string& path, const json& body = nullptr) {
-  auto r = banger::core::UnixHttpCall(g_socket, method, path, body.is_null() ? "" : body.dump(),
-                                      std::chrono::seconds(120));
-  if (!r.ok()) {
-    std::fprintf(stderr, "%s %s: %s\n", method.c_str(), path.c_str(), r.error.c_str());
-    std::exit(1);
-  }
-  return json::parse(r.reply.body);
+  return banger::bench::CallOrExit(g_socket, method, path, body);
 }
 
 // A streamed lifecycle call: stage name -> ms, plus the resulting VM.

@@ -1,11 +1,13 @@
 // bangerd: the banger host agent. Reads its config, loads capabilities,
 // serves the control socket until SIGTERM or SIGINT.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -98,6 +100,14 @@ sigset_t PrepareProcess() {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // Every connection is served on a thread of its own; glibc would give such
+  // threads up to 8 arenas per core, each keeping what a large reply (a
+  // listing of 1,000 VMs is ~1.5 MB of JSON) freed. Two arenas keep the
+  // agent's RSS near its live data (1,000 running VMs: 112 MiB -> 31 MiB,
+  // build/bench/scale_bench) at no cost in throughput. MALLOC_ARENA_MAX in
+  // the environment still decides when set.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
 
   // Capabilities keep files open per VM (stats keeps three): lift the soft
   // descriptor limit to the hard one, as long-running daemons do.

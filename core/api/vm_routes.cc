@@ -37,45 +37,48 @@ namespace {
 
 // A VM's record with its latest figures (from the store's stats table).
 json VmJson(const VmRecord& r, const VmStats* figures) {
+  // Built member by member: a nested initializer list is copied whole at
+  // each level, which is most of the time of listing 1,000 VMs.
   static const VmStats kNone;
   if (figures == nullptr) figures = &kNone;
-  json stats = json::object();
-  for (const auto& [k, v] : figures->values) stats[k] = v;
-  int64_t now = UnixMillis();
-  return json{
-      {"id", r.id},
-      {"short_id", r.short_id()},
-      {"name", r.name},
-      {"state", VmStateName(r.state)},
-      {"created_at_ms", r.created_at_ms},
-      {"updated_at_ms", r.updated_at_ms},
-      {"last_touched_at_ms", r.last_touched_at_ms},
-      {"last_error", r.last_error},
-      {"last_stop_reason", r.last_stop_reason},
-      {"stopped_at_ms", r.stopped_at_ms},
-      {"uptime_s", r.runtime.started_at_ms > 0 ? (now - r.runtime.started_at_ms) / 1000 : 0},
-      {"spec",
-       {{"kernel_image", r.spec.kernel_image},
-        {"rootfs", r.spec.rootfs},
-        {"boot_args", r.spec.boot_args},
-        {"vcpus", r.spec.vcpus},
-        {"memory_mib", r.spec.memory_mib},
-        {"work_disk_bytes", r.spec.work_disk_bytes}}},
-      {"runtime",
-       {{"vmm_state", r.runtime.vmm_state},
-        {"pid", r.runtime.pid},
-        {"pid_start_time", r.runtime.pid_start_time},
-        {"started_at_ms", r.runtime.started_at_ms},
-        {"api_socket", r.runtime.api_socket},
-        {"vsock_path", r.runtime.vsock_path},
-        {"vsock_cid", r.runtime.vsock_cid},
-        {"metrics_path", r.runtime.metrics_path},
-        {"log_path", r.runtime.log_path},
-        {"overlay_path", r.runtime.overlay_path},
-        {"work_disk_path", r.runtime.work_disk_path}}},
-      {"handles", r.handles},
-      {"stats", {{"collected_at_ms", figures->collected_at_ms}, {"values", stats}}},
-  };
+  json j = json::object();
+  j["id"] = r.id;
+  j["short_id"] = r.short_id();
+  j["name"] = r.name;
+  j["state"] = VmStateName(r.state);
+  j["created_at_ms"] = r.created_at_ms;
+  j["updated_at_ms"] = r.updated_at_ms;
+  j["last_touched_at_ms"] = r.last_touched_at_ms;
+  j["last_error"] = r.last_error;
+  j["last_stop_reason"] = r.last_stop_reason;
+  j["stopped_at_ms"] = r.stopped_at_ms;
+  j["uptime_s"] = r.runtime.started_at_ms > 0 ? (UnixMillis() - r.runtime.started_at_ms) / 1000 : 0;
+  json& spec = j["spec"];
+  spec["kernel_image"] = r.spec.kernel_image;
+  spec["rootfs"] = r.spec.rootfs;
+  spec["boot_args"] = r.spec.boot_args;
+  spec["vcpus"] = r.spec.vcpus;
+  spec["memory_mib"] = r.spec.memory_mib;
+  spec["work_disk_bytes"] = r.spec.work_disk_bytes;
+  json& runtime = j["runtime"];
+  runtime["vmm_state"] = r.runtime.vmm_state;
+  runtime["pid"] = r.runtime.pid;
+  runtime["pid_start_time"] = r.runtime.pid_start_time;
+  runtime["started_at_ms"] = r.runtime.started_at_ms;
+  runtime["api_socket"] = r.runtime.api_socket;
+  runtime["vsock_path"] = r.runtime.vsock_path;
+  runtime["vsock_cid"] = r.runtime.vsock_cid;
+  runtime["metrics_path"] = r.runtime.metrics_path;
+  runtime["log_path"] = r.runtime.log_path;
+  runtime["overlay_path"] = r.runtime.overlay_path;
+  runtime["work_disk_path"] = r.runtime.work_disk_path;
+  j["handles"] = r.handles;
+  json& stats = j["stats"];
+  stats["collected_at_ms"] = figures->collected_at_ms;
+  json& values = stats["values"];
+  values = json::object();
+  for (const auto& [k, v] : figures->values) values[k] = v;
+  return j;
 }
 
 json VmJson(const VmStore& store, const VmRecord& r) {
@@ -164,7 +167,11 @@ json CorruptVmJson(const VmLifecycle::CorruptVm& c) {
 
 HttpResponse ListVms(const VmStore& store, const VmLifecycle& vms) {
   VmListing all = store.List();
-  json list = json::array(), corrupt = json::array(), orphans = json::array();
+  json out = json::object();
+  json& list = out["vms"] = json::array();
+  json& corrupt = out["corrupt"] = json::array();
+  json& orphans = out["orphans"] = json::array();
+  list.get_ref<json::array_t&>().reserve(all.records.size());
   for (size_t i = 0; i < all.records.size(); ++i) {
     list.push_back(VmJson(*all.records[i], all.stats[i].get()));
   }
@@ -172,7 +179,7 @@ HttpResponse ListVms(const VmStore& store, const VmLifecycle& vms) {
   for (const auto& f : vms.Findings()) {
     orphans.push_back({{"kind", f.kind}, {"id", f.vm_id}, {"detail", f.detail}});
   }
-  return Ok(200, json{{"vms", list}, {"corrupt", corrupt}, {"orphans", orphans}});
+  return Ok(200, out);
 }
 
 HttpResponse ListOperations(const OperationLog& ops) {
