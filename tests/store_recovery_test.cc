@@ -56,9 +56,11 @@ TEST_F(StoreRecoveryTest, AnEmptiedStoreIsRebuiltFromItsCopyAndTheVmDirectories)
   // After the copy: two VMs made (one started), one removed; then the agent
   // is killed and its store emptied.
   StartAgent("agent2.log");
-  for (const char* name : {"d", "e"}) ASSERT_EQ(CreateVm(name)["state"], "created");
+  for (const char* name : {"d", "e", "f"}) ASSERT_EQ(CreateVm(name)["state"], "created");
   ASSERT_EQ(Api("POST", "/v1/vms/d/start")["state"], "running");
-  const std::string d = Id("d"), e = Id("e");
+  ASSERT_EQ(Api("POST", "/v1/vms/f/start")["state"], "running");
+  ASSERT_EQ(Api("POST", "/v1/vms/f/stop")["state"], "stopped");
+  const std::string d = Id("d"), e = Id("e"), f = Id("f");
   ASSERT_EQ(Api("DELETE", "/v1/vms/c")["removed"], "c");
   agent_.reset();  // SIGKILL
   const std::string data = dir_ / "state/store/data.mdb";
@@ -80,24 +82,30 @@ TEST_F(StoreRecoveryTest, AnEmptiedStoreIsRebuiltFromItsCopyAndTheVmDirectories)
   EXPECT_CONTAINS(run.output, "not restored: vm " + c + " \"c\": in copy");
   EXPECT_CONTAINS(run.output, "rebuilt partially: vm " + d + " \"d\": from its directory");
   EXPECT_CONTAINS(run.output, "rebuilt partially: vm " + e + " \"e\": from its directory");
-  EXPECT_CONTAINS(run.output, "2 restored, 2 rebuilt partially, 1 not restored");
+  EXPECT_CONTAINS(run.output, "never started (no VMM log): recorded created");
+  EXPECT_CONTAINS(run.output, "rebuilt partially: vm " + f +
+                                  " \"f\": from its directory's manifest (name and spec as at "
+                                  "create; capability handles are rediscovered); no VMM runs: the "
+                                  "agent finishes its stop at start");
+  EXPECT_CONTAINS(run.output, "2 restored, 3 rebuilt partially, 1 not restored");
   EXPECT_EQ(std::filesystem::file_size(Copies()[0] + "/data.mdb") > 0, true);
 
   StartAgent("agent3.log");
   auto vms = Api("GET", "/v1/vms");
-  EXPECT_EQ(vms["vms"].size(), 4u) << vms.dump(2);
+  EXPECT_EQ(vms["vms"].size(), 5u) << vms.dump(2);
   EXPECT_TRUE(vms["orphans"].empty()) << vms.dump(2);
   EXPECT_TRUE(vms["corrupt"].empty()) << vms.dump(2);
   EXPECT_EQ(Api("GET", "/v1/vms/a")["state"], "running");
   EXPECT_EQ(Api("GET", "/v1/vms/d")["state"], "running") << "the VMM that ran is adopted";
-  EXPECT_EQ(Api("GET", "/v1/vms/e")["state"], "stopped");
+  EXPECT_EQ(Api("GET", "/v1/vms/e")["state"], "created");
+  EXPECT_EQ(Api("GET", "/v1/vms/f")["state"], "stopped");
   EXPECT_EQ(Api("GET", "/v1/vms/e")["spec"]["rootfs"], dir_ / "rootfs");
   for (const char* name : {"a", "d"}) {
     EXPECT_EQ(Api("POST", std::string("/v1/vms/") + name + "/stop")["state"], "stopped");
   }
   EXPECT_EQ(Api("POST", "/v1/vms/e/start")["state"], "running") << "a rebuilt VM starts";
   EXPECT_EQ(Api("POST", "/v1/vms/e/stop")["state"], "stopped");
-  for (const char* name : {"a", "b", "d", "e"}) {
+  for (const char* name : {"a", "b", "d", "e", "f"}) {
     EXPECT_EQ(Api("DELETE", std::string("/v1/vms/") + name)["removed"], name) << name;
   }
   EXPECT_EQ(VmmsOfThisTest(), 0u);

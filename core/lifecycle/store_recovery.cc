@@ -184,9 +184,13 @@ Result<StoreRecoveryReport> RecoverStore(const std::string& state_dir,
     if (vmm) {
       RecordRunning(r, paths, *vmm);
       detail += "; its VMM runs (pid " + std::to_string(vmm->pid) + "): recorded running";
+    } else if (::access(paths.log_path.c_str(), F_OK) != 0) {
+      // No VMM ever wrote its log here: it was never started.
+      r.state = VmState::kCreated;
+      detail += "; never started (no VMM log): recorded created";
     } else {
-      // It may have run: stopping it makes the agent's reconcile ask every
-      // capability to clean up whatever it finds for it.
+      // It ran: stopping it makes the agent's reconcile ask every capability
+      // to clean up whatever it finds for it.
       r.state = VmState::kStopping;
       detail += "; no VMM runs: the agent finishes its stop at start";
     }
