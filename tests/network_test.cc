@@ -60,6 +60,10 @@ class NetworkTest : public ::testing::Test {
     handles_ = std::make_unique<HandleStore>(*store_);
     backend_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
     backend_->AttachLifecycle(&lifecycle_);
+    backend_->AttachRediscoverer(
+        [this](const std::string& capability, const VmRecord& vm, const std::string& key) {
+          return dispatcher_->Rediscover(capability, MakeVmView(vm), key);
+        });
   }
 
   void TearDown() override {
@@ -129,6 +133,10 @@ class NetworkTest : public ::testing::Test {
       if (f == "UP") return true;
     }
     return false;
+  }
+  std::string Alias(const std::string& name) {
+    auto j = json::parse(Sh({"ip", "-j", "link", "show", "dev", name}), nullptr, false);
+    return j.is_array() && !j.empty() ? j[0].value("ifalias", "") : "";
   }
   std::string EgressSet() { return Sh({"nft", "list", "set", "ip", "banger", "egress"}); }
   std::string IptablesRules() {
@@ -242,6 +250,41 @@ TEST_F(NetworkTest, ASlotWhoseDeviceHasAnAddressNoRecordNamesIsLeftAlone) {
   ASSERT_TRUE(Cleanup(vm).ok());
   EXPECT_EQ(Ipv4Of("bt0"), "10.200.0.1/30") << "the unrecorded VM's address is kept";
   EXPECT_EQ(Ipv4Of("bt1"), "");
+}
+
+// A record that lost every handle (a store rebuilt by --recover-store): tap
+// finds its device by the alias it set (the VM's id), and nat finds its
+// entry through tap's handles; both are undone.
+TEST_F(NetworkTest, TapRediscoversItsDeviceByItsAliasWhenTheRecordHasNoHandles) {
+  Load();
+  VmRecordPtr vm = NewVm("web-1");
+  ASSERT_TRUE(Prepare(vm).ok());
+  EXPECT_EQ(Alias("bt0"), vm->id);
+  ASSERT_TRUE(handles_->Clear(vm->id, "tap", "").ok());
+  ASSERT_TRUE(handles_->Clear(vm->id, "nat", "").ok());
+  ASSERT_TRUE((*store_->Get(vm->id))->handles.empty());
+  ASSERT_TRUE(Cleanup(vm).ok());
+  EXPECT_EQ(Ipv4Of("bt0"), "");
+  EXPECT_LACKS(EgressSet(), "10.200.0.2");
+  EXPECT_EQ(Alias("bt0"), "");
+}
+
+// Handles from before (a store restored from an older copy) that name a
+// slot another VM holds now: the device says whose it is, and the cleanup
+// leaves it alone.
+TEST_F(NetworkTest, StaleHandlesNamingAnotherVmsDeviceLeaveItAlone) {
+  Load();
+  VmRecordPtr a = NewVm("web-a");
+  ASSERT_TRUE(Prepare(a).ok());
+  VmHandles before = (*store_->Get(a->id))->handles;
+  ASSERT_TRUE(Cleanup(a).ok());
+  VmRecordPtr b = NewVm("web-b");
+  ASSERT_TRUE(Prepare(b).ok());
+  ASSERT_EQ(Ipv4Of("bt0"), "10.200.0.1/30") << "b has a's old slot";
+  ASSERT_TRUE(handles_->SetMany(a->id, "tap", {before["tap"].begin(), before["tap"].end()}).ok());
+  ASSERT_TRUE(Cleanup(a).ok());
+  EXPECT_EQ(Ipv4Of("bt0"), "10.200.0.1/30") << "b's device was undone by a's stale handles";
+  EXPECT_EQ(Alias("bt0"), b->id);
 }
 
 TEST_F(NetworkTest, CrashBetweenRecordingAndCreatingLeavesNothingToFail) {

@@ -5,9 +5,11 @@
 // removes them leaving nothing behind.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 
+#include "core/store/vm_record.h"
 #include "tests/agent_fixture.h"
 
 namespace banger::core {
@@ -122,6 +124,13 @@ TEST_F(StoreRecoveryTest, ADamagedNewestCopyIsPassedOverForTheOneBefore) {
   auto copies = Copies();
   ASSERT_EQ(copies.size(), 2u);
   std::filesystem::resize_file(copies[1] + "/data.mdb", 3 * 4096);
+  // A whole store is newer than any copy: not replaced unless forced.
+  auto refused = Recover();
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_CONTAINS(refused.output,
+                  "opens and every record reads (2 VMs): a copy is older than it; "
+                  "nothing was changed (add --force to rebuild it anyway)");
+  std::filesystem::resize_file(dir_ / "state/store/data.mdb", 0);
 
   auto run = Recover();
   ASSERT_EQ(run.exit_code, 0) << run.output;
@@ -131,6 +140,55 @@ TEST_F(StoreRecoveryTest, ADamagedNewestCopyIsPassedOverForTheOneBefore) {
   EXPECT_CONTAINS(run.output, "1 restored, 1 rebuilt partially, 0 not restored");
   StartAgent("agent3.log");
   EXPECT_EQ(Api("GET", "/v1/vms")["vms"].size(), 2u);
+}
+
+// A manifest is trusted for what it is for (name, spec) and nothing else:
+// paths follow from its directory, and one not written by the agent's user
+// is not used at all.
+TEST_F(StoreRecoveryTest, AManifestGivesNameAndSpecOnly) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root: a manifest owned by another user";
+  StartAgent();
+  ASSERT_EQ(CreateVm("web")["state"], "created");
+  ASSERT_EQ(CreateVm("other")["state"], "created");
+  const std::string web = Id("web"), other = Id("other");
+  agent_.reset();
+  auto forge = [&](const std::string& id) {
+    const std::string path = dir_ / ("state/vms/" + id + "/vm.record");
+    auto r = DecodeVmRecord(testing::ReadFile(path), id);
+    EXPECT_TRUE(r.ok());
+    r->runtime.overlay_path = "/etc/shadow";
+    r->runtime.work_disk_path = "/dev/sda";
+    std::filesystem::remove(path);
+    testing::WriteFile(path, EncodeVmRecord(*r));
+    return path;
+  };
+  forge(web);
+  std::string foreign = forge(other);
+  ASSERT_EQ(::chown(foreign.c_str(), 65534, 65534), 0);
+  std::filesystem::resize_file(dir_ / "state/store/data.mdb", 0);
+
+  auto run = Recover();
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_CONTAINS(run.output, "rebuilt partially: vm " + web + " \"web\"");
+  EXPECT_CONTAINS(run.output, "not restored: vm " + other + ": its directory");
+  EXPECT_CONTAINS(run.output, "is not a regular file of the agent's user");
+  StartAgent("agent2.log");
+  auto vm = Api("GET", "/v1/vms/web");
+  EXPECT_EQ(vm["runtime"]["overlay_path"], dir_ / ("state/vms/" + web + "/system.img"));
+  EXPECT_EQ(vm["runtime"]["work_disk_path"], "");
+}
+
+// A VM made before manifests existed gets one at the agent's next start.
+TEST_F(StoreRecoveryTest, AVmDirectoryWithoutAManifestGetsOneAtStart) {
+  StartAgent();
+  ASSERT_EQ(CreateVm("web")["state"], "created");
+  const std::string manifest = dir_ / ("state/vms/" + Id("web") + "/vm.record");
+  agent_.reset();
+  ASSERT_TRUE(std::filesystem::remove(manifest));
+  StartAgent("agent2.log");
+  auto r = DecodeVmRecord(testing::ReadFile(manifest), Id("web"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->name, "web");
 }
 
 TEST_F(StoreRecoveryTest, ARecoveryIsRefusedWhileTheAgentRuns) {

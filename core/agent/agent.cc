@@ -85,6 +85,7 @@ Status Agent::OpenState() {
   if (!store) return store.status();
   store_ = std::move(store.value());
   copies_ = std::make_unique<StoreCopies>(StoreCopiesDir(config_), config_.store_copies_keep);
+  copies_->SweepPartial();
   handles_ = std::make_unique<HandleStore>(*store_);
   backend_ = std::make_unique<LifecycleBackend>(*store_, *handles_);
   return Status::Ok();

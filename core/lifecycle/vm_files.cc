@@ -122,6 +122,10 @@ Status WriteNewFile(const std::string& path, std::string_view bytes) {
 
 }  // namespace
 
+Status WriteVmManifest(const VmPaths& paths, std::string_view manifest) {
+  return WriteNewFile(paths.manifest_path, manifest);
+}
+
 Result<std::string> ReadVmManifest(const VmPaths& paths) {
   UniqueFd f(::open(paths.manifest_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!f.valid()) {

@@ -35,6 +35,10 @@ VmPaths VmPathsFor(const std::string& state_dir, const std::string& vm_id);
 Status CreateVmFiles(const VmPaths& paths, const std::string& rootfs, uint64_t work_disk_bytes,
                      std::string_view manifest = {});
 
+// Writes the manifest of a VM whose directory has none (made by an agent
+// before manifests existed); synced.
+Status WriteVmManifest(const VmPaths& paths, std::string_view manifest);
+
 // The manifest's bytes; NotFound when the directory has none.
 Result<std::string> ReadVmManifest(const VmPaths& paths);
 

@@ -84,6 +84,8 @@ class VmLifecycle : public LifecycleRequests {
   // What the last reconcile's audit found (StateAudit): directories, records
   // and VMMs that do not match. Each is logged once, when first found.
   std::vector<AuditFinding> Findings() const;
+  // At start, a VM directory without a manifest gets one (from the record).
+  void WriteMissingManifest(const std::string& vm_id);
   // A VM just removed: what the audit found about it is settled.
   void ForgetFindings(const std::string& vm_id);
 

@@ -1,8 +1,10 @@
 // Reconcile: bringing records and processes back in line after the agent was
 // away or a VMM died (see VmLifecycle::Reconcile in vm_lifecycle.h).
-#include <algorithm>
-#include "core/base/clock.h"
+#include <unistd.h>
 
+#include <algorithm>
+
+#include "core/base/clock.h"
 #include "core/lifecycle/state_audit.h"
 #include "core/lifecycle/vm_files.h"
 #include "core/lifecycle/vm_lifecycle.h"
@@ -55,9 +57,23 @@ int VmLifecycle::Reconcile(bool at_start) {
     auto current = store_.Get(rec->id);
     if (!current) continue;
     if (ReconcileOne(*current, scan)) ++changed;
+    if (at_start) WriteMissingManifest(rec->id);
   }
   Audit(at_start);
   return changed;
+}
+
+void VmLifecycle::WriteMissingManifest(const std::string& id) {
+  auto rec = store_.Get(id);
+  if (!rec || (*rec)->state == VmState::kCreating) return;
+  VmPaths paths = VmPathsFor(options_.state_dir, id);
+  if (::access(paths.dir.c_str(), F_OK) != 0 || ::access(paths.manifest_path.c_str(), F_OK) == 0) {
+    return;
+  }
+  // A VM from before manifests: given one, so --recover-store can rebuild it.
+  if (Status s = WriteVmManifest(paths, EncodeVmRecord(**rec)); !s) {
+    logger_.Warn("core", Quoted((*rec)->name) + ": " + s.message());
+  }
 }
 
 void VmLifecycle::Audit(bool at_start) {

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -51,20 +53,34 @@ Result<CheckedStoreCopy> StoreCopies::Check(const std::string& copy_dir) {
   return CheckedStoreCopy{all.records.size(), all.corrupt.size()};
 }
 
+void StoreCopies::SweepPartial() {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+    if (e.path().filename().string().rfind(kPartialPrefix, 0) == 0) {
+      std::filesystem::remove_all(e.path(), ec);
+    }
+  }
+}
+
 Result<StoreCopy> StoreCopies::Take(const VmStore& store) {
   std::lock_guard lock(mu_);
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return Status::Error("store copy: cannot create " + dir_ + ": " + ec.message());
   ::chmod(dir_.c_str(), 0700);
-  // A copy a killed agent did not finish is never listed; remove it now.
+  SweepPartial();
+  // "000042-20261129T222334.123Z": a sequence number first, so the order is
+  // the order they were taken in even when the clock steps back; the newest
+  // is never the one rotation removes.
+  unsigned long seq = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
-    if (e.path().filename().string().rfind(kPartialPrefix, 0) == 0) {
-      std::filesystem::remove_all(e.path(), ec);
-    }
+    std::string n = e.path().filename().string();
+    if (n.rfind(kPartialPrefix, 0) == 0) n = n.substr(std::strlen(kPartialPrefix));
+    seq = std::max(seq, std::strtoul(n.c_str(), nullptr, 10));
   }
-  std::string name = UtcTimestamp(UnixMillis());
-  while (std::filesystem::exists(dir_ + "/" + name)) name += "+";
+  char prefix[16];
+  std::snprintf(prefix, sizeof prefix, "%06lu-", seq + 1);
+  std::string name = prefix + UtcTimestamp(UnixMillis());
   const std::string partial = dir_ + "/" + kPartialPrefix + name;
   const std::string final_dir = dir_ + "/" + name;
   auto fail = [&](Status s) -> Result<StoreCopy> {

@@ -1,6 +1,6 @@
 // Copies of the store, kept in rotation: what `bangerd --recover-store`
 // rebuilds from when the store itself is lost or damaged. Each copy is a
-// directory <copies_dir>/<UTC time>/ holding one data.mdb, compacted,
+// directory <copies_dir>/<sequence>-<UTC time>/ holding one data.mdb, compacted,
 // synced, checked by opening it read-only, then renamed into place: a copy
 // that is listed is whole. The agent takes one at clean shutdown and every
 // [core] store_copy_interval, and keeps the newest store_copies_keep.
@@ -20,7 +20,7 @@ namespace banger::core {
 
 struct StoreCopy {
   std::string dir;   // <copies_dir>/<name>
-  std::string name;  // "20261129T222334.123Z": the UTC time it was taken
+  std::string name;  // "000042-20261129T222334.123Z": its sequence number, when it was taken
 };
 
 // What a copy holds, once opened and read like the agent reads its store.
@@ -37,6 +37,9 @@ class StoreCopies {
   // half-made copy a killed agent left. The new copy's directory, or why
   // none was made (the store itself is never changed).
   Result<StoreCopy> Take(const VmStore& store);
+
+  // Removes what a copy cut short left (never listed); Take does it too.
+  void SweepPartial();
 
   // The copies, newest first.
   std::vector<StoreCopy> List() const;

@@ -10,6 +10,9 @@ class Tap {
   explicit Tap(banger::Host host) : pool_(host) {}
   banger::Status Prepare(const banger::Vm& vm) { return pool_.Prepare(vm); }
   banger::Status Cleanup(const banger::Vm& vm) { return pool_.Cleanup(vm); }
+  std::optional<std::string> Rediscover(const banger::Vm& vm, std::string_view key) {
+    return pool_.Rediscover(vm, key);
+  }
   void Shutdown() { pool_.Shutdown(); }
 
  private:

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 namespace tapcap {
@@ -58,8 +59,9 @@ class Socket {
   int fd_ = -1;
 };
 
-// Sends and waits for the ACK; returns 0 or a positive errno.
-int Talk(Request& req) {
+// Sends and waits for the ACK; returns 0 or a positive errno. Each reply
+// message before the ACK goes to `on_reply` (RTM_GETLINK's answer).
+int Talk(Request& req, const std::function<void(const nlmsghdr*)>& on_reply = {}) {
   Socket s;
   if (s.fd() < 0) return errno;
   sockaddr_nl kernel{};
@@ -82,6 +84,7 @@ int Talk(Request& req) {
         return -err->error;  // 0 is the ACK
       }
       if (h->nlmsg_type == NLMSG_DONE) return 0;
+      if (on_reply) on_reply(h);
     }
   }
 }
@@ -122,6 +125,39 @@ Status SetLinkUp(const std::string& ifname, bool up) {
   Request req(RTM_NEWLINK, 0, &info, sizeof info);
   int err = Talk(req);
   return err ? Fail(up ? "link up" : "link down", ifname, err) : Status::Ok();
+}
+
+Status SetLinkAlias(const std::string& ifname, const std::string& alias) {
+  int index = IndexOf(ifname);
+  if (index == 0) return Fail("set the alias of", ifname, ENODEV);
+  ifinfomsg info{};
+  info.ifi_family = AF_UNSPEC;
+  info.ifi_index = index;
+  Request req(RTM_NEWLINK, 0, &info, sizeof info);
+  req.AddAttr(IFLA_IFALIAS, alias.data(), alias.size());  // empty: the alias is removed
+  int err = Talk(req);
+  return err ? Fail("set the alias of", ifname, err) : Status::Ok();
+}
+
+std::string LinkAlias(const std::string& ifname) {
+  int index = IndexOf(ifname);
+  if (index == 0) return "";
+  ifinfomsg info{};
+  info.ifi_family = AF_UNSPEC;
+  info.ifi_index = index;
+  Request req(RTM_GETLINK, 0, &info, sizeof info);
+  std::string alias;
+  Talk(req, [&](const nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWLINK) return;
+    auto* got = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
+    int len = static_cast<int>(IFLA_PAYLOAD(h));
+    for (auto* a = IFLA_RTA(got); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+      if (a->rta_type != IFLA_IFALIAS) continue;
+      alias.assign(static_cast<const char*>(RTA_DATA(a)), RTA_PAYLOAD(a));
+      while (!alias.empty() && alias.back() == '\0') alias.pop_back();
+    }
+  });
+  return alias;
 }
 
 Status AddIpv4Address(const std::string& ifname, uint32_t addr, int prefix_len) {

@@ -17,6 +17,11 @@ banger::Status AddIpv4Address(const std::string& ifname, uint32_t addr_host_orde
 banger::Status FlushIpv4Addresses(const std::string& ifname);
 banger::Status DeleteLink(const std::string& ifname);
 bool LinkExists(const std::string& ifname);
+// The link's alias (IFLA_IFALIAS, `ip link set dev X alias Y`): tap writes
+// the id of the VM a device serves there, so the device itself says whose it
+// is. "" when none (or no such link).
+banger::Status SetLinkAlias(const std::string& ifname, const std::string& alias);
+std::string LinkAlias(const std::string& ifname);
 // True when the link carries an IPv4 address (getifaddrs).
 bool HasIpv4Address(const std::string& ifname);
 

@@ -32,6 +32,15 @@ TapPool::TapPool(banger::Host host) : host_(host) {
       uint32_t n = static_cast<uint32_t>(std::strtoul(slot.value.c_str(), nullptr, 10));
       if (n < owner_.size()) owner_[n] = vm.id;
     }
+    // A device's alias names the VM it serves, recorded or not (a store
+    // rebuilt by --recover-store has no handles).
+    for (uint32_t slot = 0; slot < config_.pool_size; ++slot) {
+      if (!owner_[slot].empty()) continue;
+      std::string alias = LinkAlias(TapName(slot));
+      for (const auto& vm : vms.value) {
+        if (!alias.empty() && vm.id == alias) owner_[slot] = alias;
+      }
+    }
   }
   host_.Info("pool of " + std::to_string(config_.pool_size) + " TAP devices " + TapName(0) + ".." +
              TapName(config_.pool_size - 1) + " in " + Ipv4Text(config_.cidr_base) + "/" +
@@ -146,6 +155,7 @@ Status TapPool::Prepare(const banger::Vm& vm) {
     return Status::Error("record the TAP: " + s.message());
   }
   if (!LinkExists(tap)) s = EnsureDevice(slot);  // the warm-up has not reached it yet
+  if (s.ok()) s = SetLinkAlias(tap, std::string(vm.id()));
   if (s.ok()) s = AddIpv4Address(tap, HostIp(slot), 30);
   if (s.ok()) s = SetLinkUp(tap, true);
   if (s.ok()) s = host_.AddNetworkInterface(vm.id(), "eth0", tap, GuestMac(vm.id()));
@@ -183,8 +193,16 @@ Status TapPool::Cleanup(const banger::Vm& vm) {
     for (uint32_t k = 0; k < config_.pool_size && !pooled; ++k) pooled = TapName(k) == tap;
     if (!pooled) s = DeleteLink(tap);
   } else if (LinkExists(tap)) {
+    std::string serves = LinkAlias(tap);
+    if (!serves.empty() && serves != vm.id()) {
+      // Handles from before (a store restored from a copy): the slot has
+      // been another VM's since. Its device is not this VM's to undo.
+      host_.Warn(who + ": " + tap + " now serves vm " + serves + "; left alone");
+      return Status::Ok();
+    }
     s = FlushIpv4Addresses(tap);
     if (s.ok()) s = SetLinkUp(tap, false);
+    if (s.ok()) s = SetLinkAlias(tap, "");
   }
   // A device deleted by hand is gone: nothing to undo, and the slot is free
   // (the warm-up or the next prepare recreates it).
@@ -192,6 +210,19 @@ Status TapPool::Cleanup(const banger::Vm& vm) {
   std::lock_guard lock(mu_);
   if (slot < owner_.size() && owner_[slot] == vm.id()) owner_[slot].clear();
   return Status::Ok();
+}
+
+std::optional<std::string> TapPool::Rediscover(const banger::Vm& vm, std::string_view key) const {
+  for (uint32_t slot = 0; slot < config_.pool_size; ++slot) {
+    if (LinkAlias(TapName(slot)) != vm.id()) continue;
+    if (key == "slot") return std::to_string(slot);
+    if (key == "tap_name") return TapName(slot);
+    if (key == "host_ip") return Ipv4Text(HostIp(slot));
+    if (key == "guest_ip") return Ipv4Text(GuestIp(slot));
+    if (key == "guest_mac") return GuestMac(vm.id());
+    return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 }  // namespace tapcap

@@ -6,15 +6,20 @@
 //
 // prepare records the slot and what follows from it (tap_name, host_ip,
 // guest_ip, guest_mac) as the VM's handles before it claims the device, then
-// brings it up with its address and contributes eth0 and the kernel ip= boot
-// argument. cleanup finds the slot through the handle cascade, returns the
-// device to the pool (down, addresses flushed) or deletes it when it is
-// beyond the pool's size; a device already gone is fine. Thread-safe.
+// brings it up with its address and the VM's id as its alias (the device
+// says whose it is), and contributes eth0 and the kernel ip= boot argument.
+// cleanup finds the slot through the handle cascade (its rediscover reads the
+// aliases), returns the device to the pool (down, addresses and alias
+// cleared) or deletes it when it is beyond the pool's size; a device already
+// gone is fine, and one whose alias names another VM is left alone.
+// Thread-safe.
 #pragma once
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -31,6 +36,9 @@ class TapPool {
 
   banger::Status Prepare(const banger::Vm& vm);
   banger::Status Cleanup(const banger::Vm& vm);
+  // A handle of `vm` found from the devices themselves: the pool device whose
+  // alias is the VM's id (after the record lost its handles).
+  std::optional<std::string> Rediscover(const banger::Vm& vm, std::string_view key) const;
   void Shutdown();
 
   std::string TapName(uint32_t slot) const { return config_.prefix + std::to_string(slot); }
