@@ -169,12 +169,14 @@ TEST_F(AgentTest, ConfigErrorIsOneLineNamingKeyAndLine) {
   testing::WriteFile(config_path_, "[core]\nstate_dir = /tmp/x\nsokcet = /tmp/y\n");
   auto agent = StartAgent();
   EXPECT_EQ(agent->WaitExit(std::chrono::seconds(20)), 1);
-  EXPECT_EQ(agent->log(), "bangerd: " + config_path_ +
-                              ":3: core.sokcet: unknown key; [core] takes state_dir, socket, "
-                              "socket_group, plugin_dirs, log_level, allow_plugin_symlinks, "
-                              "store_map_size_mib, vmm_binary, vmm_ready_timeout, "
-                              "vmm_stop_timeout, vmm_api_timeout, reconcile_interval, "
-                              "metrics_listen, store_copy_interval, store_copies_keep\n");
+  EXPECT_EQ(agent->log(),
+            "bangerd: " + config_path_ +
+                ":3: core.sokcet: unknown key; [core] takes state_dir, socket, "
+                "socket_group, plugin_dirs, log_level, allow_plugin_symlinks, "
+                "store_map_size_mib, vmm_binary, vmm_ready_timeout, "
+                "vmm_stop_timeout, vmm_api_timeout, reconcile_interval, metrics_listen, "
+                "image_dirs, api_head_timeout, api_body_timeout, api_connections_per_uid, "
+                "store_copy_interval, store_copies_keep\n");
 }
 
 // An operator's damaged store, as the agent answers it: one line naming the

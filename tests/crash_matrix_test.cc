@@ -292,7 +292,12 @@ TEST(CrashMatrixTest, AKilledAgentLeavesNothingBehindAtAnyPoint) {
   int n = 0;
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.point);
+    auto began = std::chrono::steady_clock::now();
     std::string row = CrashCase(c).Run();
+    std::fprintf(stderr, "crash matrix: %-30s %6lld ms\n", c.point,
+                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - began)
+                                            .count()));
     std::ostringstream line;
     line << "| " << ++n << " | " << c.operation << " | `" << c.point << "` | " << row << " |\n";
     table += line.str();

@@ -205,8 +205,12 @@ TEST_F(LifecycleTest, AFailedPrepareRollsBackTheCapabilitiesBeforeIt) {
 
 TEST_F(LifecycleTest, AKernelThatVanishedFailsTheStartAndLeavesNothing) {
   StartAgent();
-  ASSERT_EQ(Create("web-1").status, 201);
+  ApiReply made = Create("web-1");
+  ASSERT_EQ(made.status, 201);
+  // Both the image and the VM's copy of it (made at create) are gone.
   std::filesystem::remove(dir_ / "img/vmlinux");
+  ASSERT_TRUE(std::filesystem::remove(
+      dir_ / ("state/vms/" + made.body["id"].get<std::string>() + "/vmlinux")));
   ApiReply r = Api("POST", "/v1/vms/web-1/start");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body["error"],

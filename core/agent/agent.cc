@@ -91,6 +91,21 @@ Status Agent::OpenState() {
   return Status::Ok();
 }
 
+std::vector<std::string> Agent::ImageDirs() const {
+  // Resolved once: an image's real path must lie under one.
+  std::vector<std::string> dirs;
+  for (const auto& d : config_.image_dirs) {
+    char* real = ::realpath(d.c_str(), nullptr);
+    if (real == nullptr) {
+      logger_.Warn("core", "core.image_dirs: " + d + " does not exist; ignored");
+      continue;
+    }
+    dirs.emplace_back(real);
+    std::free(real);
+  }
+  return dirs;
+}
+
 Status Agent::LoadCapabilities() {
   PluginFilePolicy policy{config_.allow_plugin_symlinks, ::geteuid()};
   registry_ = PluginRegistry::Discover(config_, policy);
@@ -101,7 +116,7 @@ Status Agent::LoadCapabilities() {
   ops_ = std::make_unique<OperationLog>(logger_);
   lifecycle_ = std::make_unique<VmLifecycle>(
       VmLifecycleOptions{config_.state_dir, config_.vmm_binary, config_.vmm_ready_timeout,
-                         config_.vmm_stop_timeout, config_.vmm_api_timeout},
+                         config_.vmm_stop_timeout, config_.vmm_api_timeout, ImageDirs()},
       *store_, *handles_, *dispatcher_, *ops_, logger_);
   backend_->AttachLifecycle(lifecycle_.get());
   backend_->AttachRediscoverer(
@@ -119,7 +134,11 @@ Status Agent::Serve() {
     if (!peers.group) return Status::Error("core.socket_group: no group " + config_.socket_group);
   }
   AddRoutes();
-  server_ = std::make_unique<ControlServer>(routes_, peers, logger_);
+  ControlServer::Limits limits;
+  limits.head_timeout = config_.api_head_timeout;
+  limits.body_timeout = config_.api_body_timeout;
+  limits.max_connections_per_uid = config_.api_connections_per_uid;
+  server_ = std::make_unique<ControlServer>(routes_, peers, logger_, limits);
   if (Status s = server_->Listen(config_.socket_path); !s) return s;
   server_->Start();
   if (config_.metrics_listen.empty()) return Status::Ok();

@@ -48,6 +48,7 @@ class Agent {
   void StartBackgroundWork();  // ticks, periodic reconcile, store copies
   void TakeStoreCopy(const char* why);
   void AddRoutes();
+  std::vector<std::string> ImageDirs() const;
 
   AgentConfig config_;
   Logger& logger_;

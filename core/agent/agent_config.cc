@@ -94,6 +94,23 @@ std::optional<std::string> SetDuration(const std::string& value, std::chrono::mi
   return std::nullopt;
 }
 
+std::optional<std::string> SetCount(const std::string& value, size_t min, size_t max,
+                                    const char* what, size_t& out) {
+  size_t used = 0;
+  unsigned long n = 0;
+  try {
+    n = std::stoul(value, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used != value.size() || value.empty() || n < min || n > max) {
+    return "'" + value + "' is not a number of " + what + " from " + std::to_string(min) + " to " +
+           std::to_string(max);
+  }
+  out = n;
+  return std::nullopt;
+}
+
 std::optional<std::string> SetSocketPath(const std::string& value, AgentConfig& c) {
   if (value.empty()) return "must not be empty";
   if (value.size() >= sizeof(sockaddr_un{}.sun_path)) {
@@ -180,6 +197,23 @@ const CoreKey kCoreKeys[] = {
     {"reconcile_interval",
      [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.reconcile_interval); }},
     {"metrics_listen", SetMetricsListen},
+    {"image_dirs",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       c.image_dirs = SplitList(v);
+       for (auto& d : c.image_dirs) {
+         if (d.empty() || d[0] != '/') return "'" + d + "' is not an absolute directory";
+         while (d.size() > 1 && d.back() == '/') d.pop_back();
+       }
+       return std::nullopt;
+     }},
+    {"api_head_timeout",
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.api_head_timeout); }},
+    {"api_body_timeout",
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.api_body_timeout); }},
+    {"api_connections_per_uid",
+     [](const std::string& v, AgentConfig& c) {
+       return SetCount(v, 1, 100000, "connections", c.api_connections_per_uid);
+     }},
     {"store_copy_interval",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        if (v == "off") {
@@ -189,19 +223,8 @@ const CoreKey kCoreKeys[] = {
        return SetDuration(v, c.store_copy_interval);
      }},
     {"store_copies_keep",
-     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
-       size_t used = 0;
-       unsigned long n = 0;
-       try {
-         n = std::stoul(v, &used);
-       } catch (...) {
-         used = 0;
-       }
-       if (used != v.size() || v.empty() || n < 1 || n > 100) {
-         return "'" + v + "' is not a number of copies from 1 to 100";
-       }
-       c.store_copies_keep = n;
-       return std::nullopt;
+     [](const std::string& v, AgentConfig& c) {
+       return SetCount(v, 1, 100, "copies", c.store_copies_keep);
      }},
 };
 

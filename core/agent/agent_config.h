@@ -36,8 +36,12 @@ struct AgentConfig : PluginSelection {
   std::chrono::milliseconds reconcile_interval{30000};     // periodic reconcile of VMs
   std::chrono::milliseconds store_copy_interval{3600000};  // 0: copies at shutdown only
   size_t store_copies_keep = 3;                            // newest copies kept
-  std::string metrics_listen;        // "127.0.0.1:9464": Prometheus text over HTTP; "" = off
-  std::map<std::string, int> lines;  // "core.socket" -> line it was set on
+  std::vector<std::string> image_dirs;                // images anyone who may create a VM may use
+  std::chrono::milliseconds api_head_timeout{10000};  // a request head must arrive by then
+  std::chrono::milliseconds api_body_timeout{30000};
+  size_t api_connections_per_uid = 64;  // for uids other than root and the agent's
+  std::string metrics_listen;           // "127.0.0.1:9464": Prometheus text over HTTP; "" = off
+  std::map<std::string, int> lines;     // "core.socket" -> line it was set on
 };
 
 // Where the agent keeps the copies of its store (--recover-store reads them).

@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -12,22 +11,32 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
 
 namespace banger::core {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
 namespace {
-
-constexpr size_t kMaxBody = 1 << 20;
-constexpr size_t kMaxConnections = 128;
 
 sockaddr_un SocketAddress(const std::string& path) {
   sockaddr_un addr{};
@@ -99,7 +108,6 @@ Status ControlServer::Listen(const std::string& path) {
   if (::listen(fd.get(), 64) != 0)
     return Status::Error(std::string("listen: ") + std::strerror(errno));
   listen_fd_ = std::move(fd);
-  wake_fd_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   path_ = path;
   return Status::Ok();
 }
@@ -147,66 +155,16 @@ Status ControlServer::ListenLoopbackTcp(const std::string& address) {
     return Status::Error("listen on " + address + ": " + std::strerror(errno));
   }
   listen_fd_ = std::move(fd);
-  wake_fd_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   check_peers_ = false;
   return Status::Ok();
 }
 
-void ControlServer::Start() {
-  accept_thread_ = std::thread([this] { AcceptLoop(); });
-}
-
-void ControlServer::Stop() {
-  {
-    std::unique_lock lock(mu_);
-    if (stopping_ && !accept_thread_.joinable()) return;
-    stopping_ = true;
-    // Wakes threads blocked reading a keep-alive connection.
-    for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
-  }
-  if (wake_fd_.valid()) {
-    uint64_t one = 1;
-    ssize_t unused = ::write(wake_fd_.get(), &one, sizeof one);
-    (void)unused;
-  }
-  if (accept_thread_.joinable()) accept_thread_.join();
-  {
-    std::unique_lock lock(mu_);
-    idle_.wait(lock, [this] { return connections_.empty(); });
-  }
-  if (listen_fd_.valid()) {
-    listen_fd_.Reset();
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-}
-
-void ControlServer::AcceptLoop() {
-  for (;;) {
-    pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      logger_.Error("core", std::string("control socket poll: ") + std::strerror(errno));
-      return;
-    }
-    if (fds[1].revents) return;
-    int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    std::unique_lock lock(mu_);
-    if (stopping_ || connections_.size() >= kMaxConnections) {
-      lock.unlock();
-      if (!stopping_) logger_.Warn("core", "control socket: too many connections; refusing one");
-      ::close(fd);
-      continue;
-    }
-    connections_.insert(fd);
-    lock.unlock();
-    std::thread([this, fd] { Serve(fd); }).detach();
-  }
-}
+// ---- serving ----
 
 namespace {
 
 using Socket = asio::generic::stream_protocol::socket;
+using Clock = std::chrono::steady_clock;
 
 HttpRequest ToRequest(const http::request<http::string_body>& req,
                       const std::optional<PeerCredentials>& peer) {
@@ -215,46 +173,410 @@ HttpRequest ToRequest(const http::request<http::string_body>& req,
   request.target = std::string(req.target());
   request.body = req.body();
   request.peer_uid = peer ? peer->uid : static_cast<uid_t>(-1);
+  request.peer_gid = peer ? peer->gid : static_cast<gid_t>(-1);
   request.peer_pid = peer ? peer->pid : 0;
   SplitTarget(request);
   return request;
 }
 
-// Chunked: the handler emits as it goes (e.g. a VM start's stages). The
-// connection closes afterwards.
-void WriteStreamed(Socket& socket, const HttpResponse& response, unsigned version) {
-  boost::system::error_code ec;
-  http::response<http::empty_body> head{static_cast<http::status>(response.status), version};
-  head.set(http::field::server, "bangerd");
-  head.set(http::field::content_type, response.content_type);
-  head.keep_alive(false);
-  head.chunked(true);
-  http::response_serializer<http::empty_body> sr{head};
-  http::write_header(socket, sr, ec);
-  bool client_gone = static_cast<bool>(ec);
-  response.stream([&](const std::string& chunk) {
-    if (client_gone || chunk.empty()) return !client_gone;
-    boost::asio::write(socket, http::make_chunk(boost::asio::buffer(chunk)), ec);
-    client_gone = static_cast<bool>(ec);
-    return !client_gone;
-  });
-  if (!client_gone) boost::asio::write(socket, http::make_chunk_last(), ec);
+// Writes all of `data` to a socket Asio keeps non-blocking, waiting for room
+// until `deadline`. False when the peer is gone or too slow.
+bool SendAll(int fd, std::string_view data, Clock::time_point deadline) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
 }
 
-// Returns whether the connection stays open for another request.
-bool WriteWhole(Socket& socket, HttpResponse&& response, unsigned version, bool keep_alive) {
-  boost::system::error_code ec;
+std::string Serialize(const HttpResponse& response, unsigned version, bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(response.status), version};
   res.set(http::field::server, "bangerd");
   res.set(http::field::content_type, response.content_type);
   res.keep_alive(keep_alive);
-  res.body() = std::move(response.body);
+  res.body() = response.body;
   res.prepare_payload();
-  http::write(socket, res, ec);
-  return !ec && res.keep_alive();
+  std::ostringstream out;
+  out << res;
+  return out.str();
+}
+
+// What a request that could not be read deserves, by what went wrong.
+std::pair<int, std::string> ReadFailure(const boost::system::error_code& ec) {
+  if (ec == http::error::header_limit) {
+    return {431, "the request head is too large"};
+  }
+  if (ec == http::error::body_limit) return {413, "the request body is too large"};
+  return {400, "malformed request: " + ec.message()};
 }
 
 }  // namespace
+
+struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
+  struct Connection;
+
+  Impl(ControlServer& server) : server(server) {}
+
+  ControlServer& server;
+  asio::io_context io;
+  std::optional<asio::basic_socket_acceptor<asio::generic::stream_protocol>> acceptor;
+  std::thread io_thread;
+  std::mutex mu;
+  std::condition_variable handlers_done;
+  size_t handlers = 0;  // requests being handled, on their own threads
+  std::map<uid_t, size_t> per_uid;
+  std::set<std::shared_ptr<Connection>> open;
+  bool stopping = false;
+
+  void Accept();
+  void Refuse(std::shared_ptr<Connection> c, int status, const std::string& message);
+  void ReadHead(std::shared_ptr<Connection> c);
+  void ReadBody(std::shared_ptr<Connection> c);
+  // A read that failed: a malformed request is answered, a vanished peer
+  // just closed.
+  void EndRead(std::shared_ptr<Connection> c, boost::system::error_code ec);
+  void Handle(std::shared_ptr<Connection> c);
+  void Close(const std::shared_ptr<Connection>& c);
+  // Answers a request that cannot be served with `status` and closes.
+  void Reject(std::shared_ptr<Connection> c, int status, const std::string& message);
+};
+
+struct ControlServer::Impl::Connection {
+  Connection(asio::io_context& io, Socket socket) : socket(std::move(socket)), timer(io) {}
+  Socket socket;
+  asio::steady_timer timer;
+  boost::beast::flat_buffer buffer;
+  std::optional<http::request_parser<http::string_body>> parser;
+  std::optional<PeerCredentials> peer;
+  bool allowed = true;
+  bool capped = false;  // counted in per_uid
+  bool closed = false;
+  bool timed_out = false;
+};
+
+void ControlServer::Impl::Accept() {
+  acceptor->async_accept([this](boost::system::error_code ec, Socket socket) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted && acceptor->is_open()) Accept();
+      return;
+    }
+    auto c = std::make_shared<Connection>(io, std::move(socket));
+    const int fd = c->socket.native_handle();
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // Asio accepts without it
+    const Limits& limits = server.limits_;
+    if (server.check_peers_) {
+      c->peer = ReadPeerCredentials(fd);
+      c->allowed = c->peer && PeerAllowed(*c->peer, server.policy_);
+    }
+    {
+      std::lock_guard lock(mu);
+      open.insert(c);
+    }
+    if (!c->allowed) {
+      server.logger_.Warn("core", "control socket: refused peer uid " +
+                                      (c->peer ? std::to_string(c->peer->uid) + " pid " +
+                                                     std::to_string(c->peer->pid)
+                                               : std::string("(unknown)")) +
+                                      ": not root, the agent's uid, or in the socket group");
+      Refuse(c, 403,
+             "permission denied: uid " +
+                 (c->peer ? std::to_string(c->peer->uid) : std::string("(unknown)")) +
+                 " may not use the banger control socket");
+    } else if (c->peer && c->peer->uid != 0 && c->peer->uid != server.policy_.agent_uid) {
+      std::unique_lock lock(mu);
+      size_t& n = per_uid[c->peer->uid];
+      if (n >= limits.max_connections_per_uid) {
+        lock.unlock();
+        Refuse(c, 503,
+               "too many connections from uid " + std::to_string(c->peer->uid) + " (at most " +
+                   std::to_string(limits.max_connections_per_uid) + "); close some and retry");
+      } else {
+        ++n;
+        c->capped = true;
+        lock.unlock();
+        ReadHead(c);
+      }
+    } else {
+      ReadHead(c);
+    }
+    Accept();
+  });
+}
+
+void ControlServer::Impl::Refuse(std::shared_ptr<Connection> c, int status,
+                                 const std::string& message) {
+  // Said at once, without reading what the peer sends, then closed.
+  auto text = std::make_shared<std::string>(Serialize(ErrorResponse(status, message), 11, false));
+  c->timer.expires_after(std::chrono::seconds(1));
+  c->timer.async_wait([this, c](boost::system::error_code ec) {
+    if (!ec) Close(c);
+  });
+  asio::async_write(c->socket, asio::buffer(*text),
+                    [this, c, text](boost::system::error_code, size_t) {
+                      c->timer.cancel();
+                      Close(c);
+                    });
+}
+
+void ControlServer::Impl::Reject(std::shared_ptr<Connection> c, int status,
+                                 const std::string& message) {
+  // The request is answered, then the connection closed: what follows it on
+  // the wire cannot be trusted to start where we think.
+  Refuse(std::move(c), status, message);
+}
+
+void ControlServer::Impl::EndRead(std::shared_ptr<Connection> c, boost::system::error_code ec) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+      ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+    Close(c);  // the peer left (or the server stops): nobody to answer
+    return;
+  }
+  auto [status, message] = ReadFailure(ec);
+  Reject(std::move(c), status, message);
+}
+
+void ControlServer::Impl::ReadHead(std::shared_ptr<Connection> c) {
+  const Limits& limits = server.limits_;
+  c->parser.emplace();
+  // Beast's limit is a hard stop far above ours; ours is checked after.
+  c->parser->header_limit(static_cast<uint32_t>(std::max<size_t>(limits.max_head_bytes, 8192) * 8));
+  c->parser->body_limit(limits.max_body_bytes);
+  c->timed_out = false;
+  c->timer.expires_after(limits.head_timeout);
+  c->timer.async_wait([this, c](boost::system::error_code ec) {
+    if (ec) return;
+    c->timed_out = true;
+    c->socket.cancel();
+  });
+  http::async_read_header(
+      c->socket, c->buffer, *c->parser, [this, c](boost::system::error_code ec, size_t head_bytes) {
+        c->timer.cancel();
+        const Limits& limits = server.limits_;
+        if (c->timed_out) {
+          // A head begun and not finished is answered; silence is closed.
+          if (c->buffer.size() > 0 || head_bytes > 0) {
+            Reject(c, 408,
+                   "the request head did not arrive within " +
+                       std::to_string(limits.head_timeout.count()) + " ms");
+          } else {
+            Close(c);
+          }
+          return;
+        }
+        if (ec) {
+          EndRead(c, ec);
+          return;
+        }
+        auto& req = c->parser->get();
+        boost::beast::string_view target = req.target();
+        if (target.size() > limits.max_target_bytes) {
+          Reject(c, 414,
+                 "the request target is " + std::to_string(target.size()) + " bytes; at most " +
+                     std::to_string(limits.max_target_bytes));
+          return;
+        }
+        if (head_bytes > limits.max_head_bytes) {
+          Reject(c, 431,
+                 "the request head is " + std::to_string(head_bytes) + " bytes; at most " +
+                     std::to_string(limits.max_head_bytes));
+          return;
+        }
+        if (req.version() != 11 && req.version() != 10) {
+          Reject(c, 400,
+                 "HTTP/" + std::to_string(req.version() / 10) + "." +
+                     std::to_string(req.version() % 10) + " is not spoken here; use HTTP/1.1");
+          return;
+        }
+        if (req.version() == 11 && req.find(http::field::host) == req.end()) {
+          Reject(c, 400, "an HTTP/1.1 request needs a Host header");
+          return;
+        }
+        for (unsigned char ch : target) {
+          if (ch <= 0x20 || ch >= 0x7f) {
+            Reject(c, 400,
+                   "the request target must be printable ASCII (percent-encode anything else)");
+            return;
+          }
+        }
+        ReadBody(c);
+      });
+}
+
+void ControlServer::Impl::ReadBody(std::shared_ptr<Connection> c) {
+  if (c->parser->is_done()) {
+    Handle(c);
+    return;
+  }
+  c->timed_out = false;
+  c->timer.expires_after(server.limits_.body_timeout);
+  c->timer.async_wait([c](boost::system::error_code ec) {
+    if (ec) return;
+    c->timed_out = true;
+    c->socket.cancel();
+  });
+  http::async_read(c->socket, c->buffer, *c->parser,
+                   [this, c](boost::system::error_code ec, size_t) {
+                     c->timer.cancel();
+                     if (c->timed_out) {
+                       Reject(c, 408,
+                              "the request body did not arrive within " +
+                                  std::to_string(server.limits_.body_timeout.count()) + " ms");
+                       return;
+                     }
+                     if (ec) {
+                       EndRead(c, ec);
+                       return;
+                     }
+                     Handle(c);
+                   });
+}
+
+void ControlServer::Impl::Handle(std::shared_ptr<Connection> c) {
+  {
+    std::lock_guard lock(mu);
+    if (stopping) {
+      Close(c);
+      return;
+    }
+    if (handlers >= server.limits_.max_handlers) {
+      Reject(c, 503,
+             "the agent is handling " + std::to_string(handlers) + " requests; retry shortly");
+      return;
+    }
+    ++handlers;
+  }
+  // A handler may block for seconds: its own thread. The socket is this
+  // thread's alone until the connection is handed back.
+  std::thread([this, conn = std::move(c)]() mutable {
+    std::shared_ptr<Connection> c = std::move(conn);
+    auto& req = c->parser->get();
+    HttpRequest request = ToRequest(req, c->peer);
+    HttpResponse response = server.Answer(request, c->allowed);
+    const int fd = c->socket.native_handle();
+    const unsigned version = req.version();
+    auto deadline = Clock::now() + server.limits_.write_timeout;
+    bool keep = false;
+    if (response.stream) {
+      // Chunked: the handler emits as it goes (a VM start's stages); the
+      // connection closes afterwards.
+      std::string head =
+          "HTTP/1." + std::to_string(version % 10) + " " + std::to_string(response.status) + " " +
+          std::string(http::obsolete_reason(static_cast<http::status>(response.status))) +
+          "\r\nServer: bangerd\r\nContent-Type: " + response.content_type +
+          "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+      bool ok = SendAll(fd, head, deadline);
+      response.stream([&](const std::string& chunk) {
+        if (!ok || chunk.empty()) return ok;
+        char size[24];
+        std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+        ok = SendAll(fd, size, Clock::now() + server.limits_.write_timeout) &&
+             SendAll(fd, chunk, Clock::now() + server.limits_.write_timeout) &&
+             SendAll(fd, "\r\n", Clock::now() + server.limits_.write_timeout);
+        return ok;
+      });
+      if (ok) SendAll(fd, "0\r\n\r\n", Clock::now() + server.limits_.write_timeout);
+    } else {
+      keep = c->allowed && req.keep_alive();
+      keep = SendAll(fd, Serialize(response, version, keep), deadline) && keep;
+    }
+    asio::post(io, [this, c, keep] {
+      if (keep && !c->closed) {
+        ReadHead(c);
+      } else {
+        Close(c);
+      }
+    });
+    // Last: once the count is down, Stop may destroy everything.
+    c.reset();
+    std::lock_guard lock(mu);
+    if (--handlers == 0) handlers_done.notify_all();
+  }).detach();
+}
+
+void ControlServer::Impl::Close(const std::shared_ptr<Connection>& c) {
+  if (c->closed) return;
+  c->closed = true;
+  boost::system::error_code ignored;
+  c->timer.cancel();
+  c->socket.shutdown(Socket::shutdown_both, ignored);
+  c->socket.close(ignored);
+  std::lock_guard lock(mu);
+  if (c->capped && c->peer) {
+    auto it = per_uid.find(c->peer->uid);
+    if (it != per_uid.end() && --it->second == 0) per_uid.erase(it);
+  }
+  open.erase(c);
+}
+
+ControlServer::ControlServer(const RouteTable& routes, PeerPolicy policy, const Logger& logger)
+    : ControlServer(routes, policy, logger, Limits{}) {}
+
+ControlServer::ControlServer(const RouteTable& routes, PeerPolicy policy, const Logger& logger,
+                             Limits limits)
+    : routes_(routes), policy_(policy), logger_(logger), limits_(limits) {}
+
+ControlServer::~ControlServer() {
+  Stop();
+}
+
+void ControlServer::Start() {
+  impl_ = std::make_unique<Impl>(*this);
+  sockaddr_storage local{};
+  socklen_t local_len = sizeof local;
+  ::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&local), &local_len);
+  // Generic: the same code serves the UNIX control socket and a TCP one.
+  asio::generic::stream_protocol protocol(local.ss_family,
+                                          local.ss_family == AF_UNIX ? 0 : IPPROTO_TCP);
+  impl_->acceptor.emplace(impl_->io, protocol, listen_fd_.Release());
+  impl_->Accept();
+  impl_->io_thread = std::thread([impl = impl_.get()] { impl->io.run(); });
+}
+
+void ControlServer::Stop() {
+  if (impl_) {
+    Impl& impl = *impl_;
+    {
+      std::lock_guard lock(impl.mu);
+      impl.stopping = true;
+    }
+    // Stop accepting and close every connection waiting for a request.
+    asio::post(impl.io, [&impl] {
+      boost::system::error_code ignored;
+      impl.acceptor->close(ignored);
+      std::vector<std::shared_ptr<Impl::Connection>> all;
+      {
+        std::lock_guard lock(impl.mu);
+        all.assign(impl.open.begin(), impl.open.end());
+      }
+      for (auto& c : all) c->socket.cancel(ignored);
+    });
+    {
+      // Handlers finish what they began (a VM start is not cut in half).
+      std::unique_lock lock(impl.mu);
+      impl.handlers_done.wait(lock, [&impl] { return impl.handlers == 0; });
+    }
+    impl.io.stop();
+    if (impl.io_thread.joinable()) impl.io_thread.join();
+    impl_.reset();
+  }
+  listen_fd_.Reset();
+  if (!path_.empty()) {
+    ::unlink(path_.c_str());
+    path_.clear();
+  }
+}
 
 HttpResponse ControlServer::Answer(HttpRequest& request, bool allowed) const {
   if (!allowed) {
@@ -267,49 +589,6 @@ HttpResponse ControlServer::Answer(HttpRequest& request, bool allowed) const {
     logger_.Error("core", request.method + " " + request.path + ": " + e.what());
     return ErrorResponse(500, std::string("internal error: ") + e.what());
   }
-}
-
-void ControlServer::Serve(int fd) {
-  auto peer = check_peers_ ? ReadPeerCredentials(fd) : std::nullopt;
-  bool allowed = !check_peers_ || (peer && PeerAllowed(*peer, policy_));
-  if (!allowed) {
-    logger_.Warn("core", "control socket: refused peer uid " +
-                             (peer ? std::to_string(peer->uid) + " pid " + std::to_string(peer->pid)
-                                   : std::string("(unknown)")) +
-                             ": not root, the agent's uid, or in the socket group");
-  }
-  asio::io_context io;
-  // Generic: the same code serves the UNIX control socket and a TCP one.
-  sockaddr_storage local{};
-  socklen_t local_len = sizeof local;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
-  asio::generic::stream_protocol protocol(local.ss_family,
-                                          local.ss_family == AF_UNIX ? 0 : IPPROTO_TCP);
-  Socket socket(io, protocol, fd);
-  boost::beast::flat_buffer buffer;
-  for (;;) {
-    boost::system::error_code ec;
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(kMaxBody);
-    http::read(socket, buffer, parser, ec);
-    if (ec) break;  // closed, reset, or garbage: nothing to answer
-    auto& req = parser.get();
-    HttpRequest request = ToRequest(req, peer);
-    HttpResponse response = Answer(request, allowed);
-    if (response.stream) {
-      WriteStreamed(socket, response, req.version());
-      break;
-    }
-    if (!WriteWhole(socket, std::move(response), req.version(), allowed && req.keep_alive())) break;
-  }
-  // Forget and close under the lock: once closed, accept may hand out the
-  // same descriptor number again, and Stop must never shut down a stranger.
-  boost::system::error_code ignored;
-  std::lock_guard lock(mu_);
-  connections_.erase(fd);
-  socket.shutdown(Socket::shutdown_both, ignored);
-  socket.close(ignored);
-  if (connections_.empty()) idle_.notify_all();
 }
 
 }  // namespace banger::core

@@ -1,18 +1,28 @@
 // ControlServer: HTTP/1.1 on a UNIX socket (the control API that bangerctl
-// and `curl --unix-socket` use). Each connection is served on its own thread
-// with keep-alive; the peer's credentials are checked at accept (see
-// PeerPolicy) and a refused peer gets 403 and a log line. The socket file is
-// created mode 0660 (group: the configured socket group) and removed by Stop.
-// Listen/Start/Stop are called from one thread; handlers run concurrently.
+// and `curl --unix-socket` use), or on a loopback TCP port (metrics).
+//
+// One I/O thread (Asio) accepts and reads every request, so an idle or slow
+// connection costs a descriptor and a timer, never a thread: a request head
+// must arrive within Limits::head_timeout and its body within body_timeout
+// (408, then the close), a head over max_head_bytes is 431, a target over
+// max_target_bytes 414, a body over max_body_bytes 413, and anything HTTP/1.1
+// does not allow 400: every malformed request is answered with a JSON
+// message before the connection closes. The peer's credentials are checked
+// at accept: a refused peer gets 403 and is closed at once; a uid other than
+// root and the agent's own may hold at most max_connections_per_uid
+// connections (503 beyond). A request read whole runs its handler on a
+// thread of its own (handlers may block: a VM start takes seconds) and the
+// connection returns to the I/O thread for the next request (keep-alive).
+//
+// The socket file is created mode 0660 (group: the configured socket group)
+// and removed by Stop. Listen/Start/Stop are called from one thread;
+// handlers run concurrently.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
+#include <chrono>
+#include <cstddef>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
-#include <thread>
 
 #include "core/api/peer_credentials.h"
 #include "core/api/route_table.h"
@@ -24,9 +34,20 @@ namespace banger::core {
 
 class ControlServer {
  public:
-  ControlServer(const RouteTable& routes, PeerPolicy policy, const Logger& logger)
-      : routes_(routes), policy_(policy), logger_(logger) {}
-  ~ControlServer() { Stop(); }
+  struct Limits {
+    std::chrono::milliseconds head_timeout{10000};  // also how long a keep-alive may idle
+    std::chrono::milliseconds body_timeout{30000};
+    std::chrono::milliseconds write_timeout{30000};  // a reader that stops reading is cut
+    size_t max_head_bytes = 8192;
+    size_t max_target_bytes = 8192;
+    size_t max_body_bytes = 1 << 20;
+    size_t max_connections_per_uid = 64;  // root and the agent's uid: no cap
+    size_t max_handlers = 512;            // requests being handled at once (503 beyond)
+  };
+
+  ControlServer(const RouteTable& routes, PeerPolicy policy, const Logger& logger);
+  ControlServer(const RouteTable& routes, PeerPolicy policy, const Logger& logger, Limits limits);
+  ~ControlServer();
 
   // Binds `path` (its directory is created 0755 if missing). A stale socket
   // file nobody answers on is replaced; a live one is an error (another
@@ -43,23 +64,18 @@ class ControlServer {
   void Stop();
 
  private:
-  void AcceptLoop();
-  void Serve(int fd);  // one connection, on its own thread
+  struct Impl;  // Asio and Beast stay in the .cc
   // The handler's answer, or 403 for a refused peer, or 500 for a handler that threw.
   HttpResponse Answer(HttpRequest& request, bool allowed) const;
 
   const RouteTable& routes_;
   PeerPolicy policy_;
   const Logger& logger_;
+  Limits limits_;
   std::string path_;
   UniqueFd listen_fd_;
-  UniqueFd wake_fd_;  // eventfd that ends the accept loop
-  std::thread accept_thread_;
-  std::mutex mu_;
-  std::condition_variable idle_;
-  std::set<int> connections_;
-  bool stopping_ = false;
   bool check_peers_ = true;  // false for TCP
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace banger::core

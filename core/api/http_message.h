@@ -18,7 +18,8 @@ struct HttpRequest {
   std::map<std::string, std::string> query;
   std::map<std::string, std::string> params;  // from {name} segments of the route
   std::string body;
-  uid_t peer_uid = 0;
+  uid_t peer_uid = 0;  // (uid_t)-1: no peer credentials (TCP)
+  gid_t peer_gid = 0;
   pid_t peer_pid = 0;
 };
 

@@ -5,7 +5,11 @@
 namespace banger::core {
 
 HttpResponse ErrorResponse(int status, const std::string& message) {
-  return JsonResponse(status, nlohmann::json{{"error", message}}.dump() + "\n");
+  // A message may quote what a client sent: bytes that are not UTF-8 are
+  // replaced, never a reason to fail.
+  return JsonResponse(status, nlohmann::json{{"error", message}}.dump(
+                                  -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                  "\n");
 }
 
 namespace {

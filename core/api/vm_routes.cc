@@ -2,8 +2,13 @@
 
 #include "core/base/clock.h"
 
+#include <sys/statvfs.h>
+#include <sys/sysinfo.h>
+
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -23,6 +28,8 @@ int HttpStatusFor(const Status& s) {
     case StatusCode::kBusy:
     case StatusCode::kCorrupt:  // the request is fine; the VM's record is not
       return 409;
+    case StatusCode::kDenied:
+      return 403;
     case StatusCode::kInvalid:
       return 400;
     case StatusCode::kUnavailable:
@@ -92,7 +99,7 @@ json StageJson(const OperationStage& s) {
 }
 
 HttpResponse Ok(int status, const json& j) {
-  return JsonResponse(status, j.dump(2) + "\n");
+  return JsonResponse(status, j.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 HttpResponse Fail(const Status& s) {
@@ -103,6 +110,13 @@ HttpResponse Fail(const Status& s) {
 // stage events as they complete, then the result).
 HttpResponse RunLifecycle(const HttpRequest& req, const VmStore& store,
                           std::function<Result<VmRecordPtr>(const StageObserver&)> call) {
+  if (req.query.count("stream") && req.query.at("stream") != "0") {
+    // Streamed answers commit to 200 at once: a VM that does not exist (or
+    // cannot be read) is answered with its own status first.
+    if (auto vm = store.Resolve(req.params.at("ref")); !vm) {
+      return Fail(vm.status().Prefixed(req.params.at("action") + " " + req.params.at("ref")));
+    }
+  }
   if (req.query.count("stream") == 0 || req.query.at("stream") == "0") {
     auto r = call({});
     return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
@@ -120,34 +134,105 @@ HttpResponse RunLifecycle(const HttpRequest& req, const VmStore& store,
   return res;
 }
 
-Result<CreateVmRequest> ParseCreate(const std::string& body) {
+// ---- validation at the edge: every field of a create, one place ----
+
+// Firecracker's x86_64 kernel command line holds 2048 bytes; capabilities
+// append to the spec's (tap's ip= is ~60), so the spec may use 1536.
+constexpr size_t kMaxBootArgs = 1536;
+constexpr size_t kMaxPath = 4095;  // PATH_MAX less its NUL
+
+uint64_t HostMemoryMib() {
+  struct sysinfo si {};
+  if (::sysinfo(&si) != 0) return 1u << 20;
+  return static_cast<uint64_t>(si.totalram) * si.mem_unit >> 20;
+}
+
+// A string field: no NUL (JSON may carry one as \u0000), within `max` bytes.
+// (nlohmann's parser already refused text that is not UTF-8.)
+Status CheckText(const char* field, const std::string& value, size_t max) {
+  if (value.find('\0') != std::string::npos) {
+    return Status::Invalid(std::string("create: '") + field + "' must not contain a NUL byte");
+  }
+  if (value.size() > max) {
+    return Status::Invalid(std::string("create: '") + field + "' is " +
+                           std::to_string(value.size()) + " bytes; at most " + std::to_string(max));
+  }
+  return Status::Ok();
+}
+
+// A whole number in [min, max], said in the error with its unit.
+Status CheckNumber(const json& j, const char* field, uint64_t min, uint64_t max, const char* unit,
+                   uint64_t& out) {
+  const json& v = j.at(field);
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+    return Status::Invalid(std::string("create: '") + field + "' must be a whole number from " +
+                           std::to_string(min) + " to " + std::to_string(max) + unit);
+  }
+  uint64_t n = v.get<uint64_t>();
+  if (n < min || n > max) {
+    return Status::Invalid(std::string("create: '") + field + "' must be from " +
+                           std::to_string(min) + " to " + std::to_string(max) + unit + ", not " +
+                           std::to_string(n));
+  }
+  out = n;
+  return Status::Ok();
+}
+
+// Who sent a request on the control socket: SO_PEERCRED's uid and gid, and
+// the supplementary groups of that process while it still has that uid.
+std::optional<Credentials> CallerOf(const HttpRequest& req) {
+  if (req.peer_uid == static_cast<uid_t>(-1)) return std::nullopt;
+  Credentials c{req.peer_uid, req.peer_gid, {}};
+  if (auto now = CredentialsOf(req.peer_pid); now && now->uid == req.peer_uid) {
+    c.groups = now->groups;
+  }
+  return c;
+}
+
+Result<CreateVmRequest> ParseCreate(const std::string& body, uint64_t max_disk_bytes) {
   json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) {
+    return Status::Invalid("create: the body is not JSON (or not UTF-8)");
+  }
   if (!j.is_object()) return Status::Invalid("create: the body must be a JSON object");
+  static const char* const kFields[] = {"name",  "kernel",     "rootfs",         "boot_args",
+                                        "vcpus", "memory_mib", "work_disk_bytes"};
+  for (const auto& [key, value] : j.items()) {
+    if (std::find_if(std::begin(kFields), std::end(kFields),
+                     [&](const char* f) { return key == f; }) == std::end(kFields)) {
+      return Status::Invalid("create: unknown field '" + key +
+                             "'; a create takes name, kernel, rootfs, boot_args, vcpus, "
+                             "memory_mib, work_disk_bytes");
+    }
+  }
   CreateVmRequest c;
-  auto str = [&](const char* key, std::string& out, bool required) -> Status {
+  auto str = [&](const char* key, std::string& out, bool required, size_t max) -> Status {
     if (!j.contains(key)) {
       return required ? Status::Invalid(std::string("create: '") + key + "' is required")
                       : Status::Ok();
     }
     if (!j[key].is_string())
       return Status::Invalid(std::string("create: '") + key + "' must be a string");
-    out = j[key];
-    return Status::Ok();
+    out = j[key].get<std::string>();
+    return CheckText(key, out, max);
   };
-  auto num = [&](const char* key, auto& out) -> Status {
-    if (!j.contains(key)) return Status::Ok();
-    if (!j[key].is_number_unsigned()) {
-      return Status::Invalid(std::string("create: '") + key + "' must be a whole number");
-    }
-    out = j[key].get<std::decay_t<decltype(out)>>();
-    return Status::Ok();
+  uint64_t vcpus = c.spec.vcpus, memory = c.spec.memory_mib, disk = 0;
+  auto num = [&](const char* key, uint64_t min, uint64_t max, const char* unit,
+                 uint64_t& out) -> Status {
+    return j.contains(key) ? CheckNumber(j, key, min, max, unit, out) : Status::Ok();
   };
-  for (Status s : {str("name", c.name, true), str("kernel", c.spec.kernel_image, true),
-                   str("rootfs", c.spec.rootfs, true), str("boot_args", c.spec.boot_args, false),
-                   num("vcpus", c.spec.vcpus), num("memory_mib", c.spec.memory_mib),
-                   num("work_disk_bytes", c.spec.work_disk_bytes)}) {
+  for (Status s :
+       {str("name", c.name, true, 63), str("kernel", c.spec.kernel_image, true, kMaxPath),
+        str("rootfs", c.spec.rootfs, true, kMaxPath),
+        str("boot_args", c.spec.boot_args, false, kMaxBootArgs),
+        num("vcpus", 1, 32, " (Firecracker's limit)", vcpus),
+        num("memory_mib", 16, HostMemoryMib(), " MiB (this host's memory)", memory),
+        num("work_disk_bytes", 0, max_disk_bytes, " bytes (the state dir's file system)", disk)}) {
     if (!s) return s;
   }
+  c.spec.vcpus = static_cast<uint32_t>(vcpus);
+  c.spec.memory_mib = memory;
+  c.spec.work_disk_bytes = disk;
   return c;
 }
 
@@ -214,7 +299,9 @@ HttpResponse RunVerb(const HttpRequest& req, const VerbInfo& verb, const VmStore
   if (!json::accept(args)) return ErrorResponse(400, action + ": the body must be JSON");
   banger_vm view = MakeVmView(**vm);
   auto reply = dispatcher.Query(verb.capability, action, view, args);
-  if (!reply) return ErrorResponse(500, "vm \"" + (*vm)->name + "\": " + reply.status().message());
+  // The capability's refusal is about this VM and its state (stats of a
+  // stopped VM): a conflict, not the agent's failure.
+  if (!reply) return ErrorResponse(409, "vm \"" + (*vm)->name + "\": " + reply.status().message());
   if (!json::accept(*reply)) {
     return ErrorResponse(500,
                          verb.capability + " answered " + action + " with text that is not JSON");
@@ -255,8 +342,9 @@ void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegis
                  HookDispatcher& dispatcher, OperationLog& ops) {
   routes.Add("GET", "/v1/vms", [&store, &vms](const HttpRequest&) { return ListVms(store, vms); });
   routes.Add("POST", "/v1/vms", [&vms](const HttpRequest& req) {
-    auto create = ParseCreate(req.body);
+    auto create = ParseCreate(req.body, vms.MaxDiskBytes());
     if (!create) return Fail(create.status());
+    create->caller = CallerOf(req);
     auto r = vms.Create(*create);
     return r ? Ok(201, VmJson(**r, nullptr)) : Fail(r.status());
   });

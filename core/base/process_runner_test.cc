@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
 
 namespace banger::core {
 namespace {
@@ -72,6 +77,29 @@ TEST(ProcessRunnerTest, ChildStartsWithCleanSignalMask) {
 
 TEST(ProcessRunnerTest, EmptyArgvIsAnError) {
   EXPECT_FALSE(RunProcess({}, 1s).ok());
+}
+
+}  // namespace
+}  // namespace banger::core
+
+namespace banger::core {
+namespace {
+
+// A descriptor opened without O_CLOEXEC (Asio accepts sockets so) never
+// reaches a child: a VMM must not hold a control connection or the store.
+TEST(ProcessRunnerTest, OnlyTheStandardDescriptorsReachTheChild) {
+  int leaky[2];
+  ASSERT_EQ(::pipe(leaky), 0);  // no O_CLOEXEC
+  std::string out;
+  auto r = RunProcess({"/bin/sh", "-c", "ls /proc/$$/fd"}, std::chrono::seconds(10),
+                      [&](std::string_view s) { out.append(s); });
+  ::close(leaky[0]);
+  ::close(leaky[1]);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::istringstream fds(out);
+  std::vector<std::string> seen;
+  for (std::string fd; fds >> fd;) seen.push_back(fd);
+  EXPECT_EQ(seen, (std::vector<std::string>{"0", "1", "2"})) << out;
 }
 
 }  // namespace

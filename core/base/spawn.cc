@@ -25,6 +25,9 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& op
                                      options.output_mode);
   }
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // Nothing else crosses into the child, whether or not it was opened with
+  // O_CLOEXEC (a VMM must never hold a control connection or the store).
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

@@ -20,6 +20,7 @@ enum class StatusCode {
   kUnavailable,  // cannot be done on this host or right now
   kBusy,         // another operation holds it; try again
   kCorrupt,      // it exists, but what is stored of it cannot be read
+  kDenied,       // the caller may not do this (or use that file)
 };
 
 class Status {
@@ -37,6 +38,7 @@ class Status {
   }
   static Status Busy(std::string m) { return Status(StatusCode::kBusy, std::move(m)); }
   static Status Corrupt(std::string m) { return Status(StatusCode::kCorrupt, std::move(m)); }
+  static Status Denied(std::string m) { return Status(StatusCode::kDenied, std::move(m)); }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   explicit operator bool() const { return ok(); }

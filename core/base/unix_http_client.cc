@@ -57,7 +57,12 @@ HttpCallResult UnixHttpStream(const std::string& socket_path, const std::string&
         if (ec) return fail(ec);
         stage = "send";
         http::async_write(socket, req, [&](boost::system::error_code ec, size_t) {
-          if (ec) return fail(ec);
+          // A server may answer before it has read the request (a refused
+          // peer, a request too large) and close: its answer is still there
+          // to read.
+          bool answered_early =
+              ec == asio::error::broken_pipe || ec == asio::error::connection_reset;
+          if (ec && !answered_early) return fail(ec);
           stage = "receive";
           http::async_read(socket, buffer, parser, [&](boost::system::error_code ec, size_t) {
             if (ec) return fail(ec);

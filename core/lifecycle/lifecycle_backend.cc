@@ -18,6 +18,7 @@ int ToBangerCode(const Status& s) {
       return BANGER_NOT_FOUND;
     case StatusCode::kInvalid:
     case StatusCode::kConflict:
+    case StatusCode::kDenied:
       return BANGER_INVALID;
     case StatusCode::kUnavailable:
       return BANGER_UNAVAILABLE;

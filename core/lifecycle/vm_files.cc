@@ -28,6 +28,7 @@ VmPaths VmPathsFor(const std::string& state_dir, const std::string& vm_id) {
   p.overlay_path = p.dir + "/system.img";
   p.work_disk_path = p.dir + "/work.img";
   p.manifest_path = p.dir + "/vm.record";
+  p.kernel_path = p.dir + "/vmlinux";
   return p;
 }
 
@@ -70,26 +71,32 @@ int CopyRange(int in, int out, off_t from, off_t to) {
 }  // namespace
 
 Status CopyOnWriteFile(const std::string& src, const std::string& dst) {
-  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!in.valid()) return Status::Invalid("cannot read " + src + ": " + std::strerror(errno));
+  return CopyOnWriteFd(in.get(), src, dst);
+}
+
+Status CopyOnWriteFd(int in_fd, const std::string& src, const std::string& dst) {
   struct stat st;
-  if (::fstat(in.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(in_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     return Status::Invalid(src + " is not a regular file");
   }
+  // Opened O_NONBLOCK (a FIFO must not block the open): regular files read
+  // the same either way.
   UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.valid()) return Status::Error("cannot create " + dst + ": " + std::strerror(errno));
   // A reflink shares every block until one side writes: instant, no space.
-  if (::ioctl(out.get(), FICLONE, in.get()) == 0) return Status::Ok();
+  if (::ioctl(out.get(), FICLONE, in_fd) == 0) return Status::Ok();
   // Otherwise copy the data extents only, so a sparse image stays sparse
   // (in the kernel, or through a buffer across file systems).
   off_t end = st.st_size;
   off_t pos = 0;
   while (pos < end) {
-    off_t data = ::lseek(in.get(), pos, SEEK_DATA);
+    off_t data = ::lseek(in_fd, pos, SEEK_DATA);
     if (data < 0) break;  // ENXIO: only a hole is left
-    off_t hole = ::lseek(in.get(), data, SEEK_HOLE);
+    off_t hole = ::lseek(in_fd, data, SEEK_HOLE);
     if (hole < 0) hole = end;
-    if (int err = CopyRange(in.get(), out.get(), data, hole); err != 0) {
+    if (int err = CopyRange(in_fd, out.get(), data, hole); err != 0) {
       ::unlink(dst.c_str());
       return Status::Error("copy " + src + " to " + dst + ": " + std::strerror(err));
     }
@@ -122,6 +129,16 @@ Status WriteNewFile(const std::string& path, std::string_view bytes) {
 
 }  // namespace
 
+Status CheckSocketPaths(const VmPaths& paths) {
+  if (paths.api_socket.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return Status::Invalid("the state dir's path is too long: a VM's API socket would be " +
+                           paths.api_socket + " (" + std::to_string(paths.api_socket.size()) +
+                           " bytes; UNIX sockets allow " +
+                           std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + ")");
+  }
+  return Status::Ok();
+}
+
 Status WriteVmManifest(const VmPaths& paths, std::string_view manifest) {
   return WriteNewFile(paths.manifest_path, manifest);
 }
@@ -147,21 +164,30 @@ Result<std::string> ReadVmManifest(const VmPaths& paths) {
 
 Status CreateVmFiles(const VmPaths& paths, const std::string& rootfs, uint64_t work_disk_bytes,
                      std::string_view manifest) {
-  if (paths.api_socket.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return Status::Invalid("the state dir's path is too long: a VM's API socket would be " +
-                           paths.api_socket + " (" + std::to_string(paths.api_socket.size()) +
-                           " bytes; UNIX sockets allow " +
-                           std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + ")");
-  }
+  if (Status s = CheckSocketPaths(paths); !s) return s;
+  UniqueFd in(::open(rootfs.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!in.valid()) return Status::Invalid("cannot read " + rootfs + ": " + std::strerror(errno));
+  return CreateVmFiles(paths, VmImages{-1, in.get(), rootfs}, work_disk_bytes, manifest);
+}
+
+Status CreateVmFiles(const VmPaths& paths, const VmImages& images, uint64_t work_disk_bytes,
+                     std::string_view manifest) {
+  if (Status s = CheckSocketPaths(paths); !s) return s;
   std::error_code ec;
   std::filesystem::create_directories(paths.dir, ec);
   if (ec) return Status::Error("cannot create " + paths.dir + ": " + ec.message());
   ::chmod(paths.dir.c_str(), 0700);
   BANGER_FAULT_POINT("lifecycle.create.dir_made");
-  Status copied = CopyOnWriteFile(rootfs, paths.overlay_path);
+  Status copied = CopyOnWriteFd(images.rootfs, images.rootfs_path, paths.overlay_path);
   if (!copied) {
     RemoveVmFiles(paths);
     return copied.Prefixed("system disk");
+  }
+  if (images.kernel >= 0) {
+    if (Status k = CopyOnWriteFd(images.kernel, "the kernel", paths.kernel_path); !k) {
+      RemoveVmFiles(paths);
+      return k.Prefixed("kernel");
+    }
   }
   if (work_disk_bytes > 0) {
     UniqueFd w(::open(paths.work_disk_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));

@@ -1,5 +1,9 @@
 #include "core/lifecycle/vm_lifecycle.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
 #include "core/base/clock.h"
 #include "core/base/fault_point.h"
 
@@ -76,6 +80,49 @@ VmmLaunchSpec VmLifecycle::LaunchSpecFor(const VmRecord& vm) const {
 
 // ---- create ----
 
+Result<UniqueFd> VmLifecycle::OpenImage(const char* what, const std::string& path,
+                                        const std::optional<Credentials>& caller) const {
+  auto invalid = [&](const std::string& why) {
+    return Status::Invalid(std::string(what) + " " + why);
+  };
+  if (path.empty() || path[0] != '/')
+    return invalid("must be an absolute path, not '" + path + "'");
+  // Under an image dir, anyone who may create a VM may use it; elsewhere,
+  // only a caller who may read it (never the agent's rights on their behalf).
+  bool allowed_dir = false;
+  if (char* real = ::realpath(path.c_str(), nullptr)) {
+    std::string resolved = real;
+    std::free(real);
+    for (const auto& dir : options_.image_dirs) {
+      allowed_dir = allowed_dir || resolved.rfind(dir + "/", 0) == 0;
+    }
+  }
+  // O_NONBLOCK: a FIFO must not hang the create; fstat on the descriptor
+  // then used decides what it is.
+  const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY;
+  Credentials agent{::geteuid(), ::getegid(), {}};
+  auto fd = OpenAs(path, flags, caller && !allowed_dir ? *caller : agent);
+  if (!fd) {
+    std::string m = std::string(what) + " " + fd.status().message();
+    if (fd.status().code() == StatusCode::kDenied) {
+      return Status::Denied(m + ": the caller may not read it (or put it under [core] image_dirs)");
+    }
+    return Status::Invalid(m);
+  }
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return invalid(path + " is not a regular file (a directory, device or FIFO cannot be a VM's " +
+                   what + ")");
+  }
+  return fd;
+}
+
+uint64_t VmLifecycle::MaxDiskBytes() const {
+  struct statvfs fs {};
+  if (::statvfs(options_.state_dir.c_str(), &fs) != 0) return uint64_t{1} << 50;
+  return static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
+}
+
 Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageObserver& observer) {
   const VmSpec& spec = req.spec;
   Operation op(ops_, "vm.create", req.name, "", observer);
@@ -94,17 +141,15 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
                                 std::to_string(spec.vcpus)));
   }
   if (spec.memory_mib < 16) return fail(Status::Invalid("memory must be at least 16 MiB"));
-  for (const auto& [what, path] :
-       {std::pair{"kernel", spec.kernel_image}, {"rootfs", spec.rootfs}}) {
-    if (path.empty() || path[0] != '/') {
-      return fail(
-          Status::Invalid(std::string(what) + " must be an absolute path, not '" + path + "'"));
-    }
-    if (::access(path.c_str(), R_OK) != 0) {
-      return fail(Status::Invalid(std::string(what) + " " + path +
-                                  " cannot be read: " + std::strerror(errno)));
-    }
+  if (IsVmId(req.name)) {
+    return fail(Status::Invalid("'" + req.name +
+                                "' has the shape of a VM id (32 hex digits); a name may not, so "
+                                "that an id always names one VM"));
   }
+  auto kernel = OpenImage("kernel", spec.kernel_image, req.caller);
+  if (!kernel) return fail(kernel.status());
+  auto rootfs = OpenImage("rootfs", spec.rootfs, req.caller);
+  if (!rootfs) return fail(rootfs.status());
   if (auto taken = store_.GetByName(req.name); taken) {
     return fail(Status::Conflict("the name is taken by vm " + (*taken)->short_id()));
   }
@@ -129,7 +174,8 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
   s = op.Stage("files", [&] {
     VmRecord as_created = r;
     as_created.state = VmState::kCreated;
-    return CreateVmFiles(paths, spec.rootfs, spec.work_disk_bytes, EncodeVmRecord(as_created));
+    return CreateVmFiles(paths, VmImages{kernel->get(), rootfs->get(), spec.rootfs},
+                         spec.work_disk_bytes, EncodeVmRecord(as_created));
   });
   if (s)
     s = op.Stage("record.created", [&] {
@@ -291,7 +337,10 @@ Status VmLifecycle::ConfigureVmm(const VmRecord& vm, const Contributions& c) con
   std::string boot_args = vm.spec.boot_args;
   for (const auto& extra : c.boot_args) boot_args += (boot_args.empty() ? "" : " ") + extra;
   Status s = fc.PutMachineConfig({vm.spec.vcpus, vm.spec.memory_mib, false});
-  if (s) s = fc.PutBootSource({vm.spec.kernel_image, boot_args, ""});
+  // The kernel copied at create (VMs made before copies: the spec's path).
+  std::string kernel = VmPathsFor(options_.state_dir, vm.id).kernel_path;
+  if (::access(kernel.c_str(), F_OK) != 0) kernel = vm.spec.kernel_image;
+  if (s) s = fc.PutBootSource({kernel, boot_args, ""});
   if (s) s = fc.PutDrive({"rootfs", vm.runtime.overlay_path, true, false});
   if (s && !vm.runtime.work_disk_path.empty()) {
     s = fc.PutDrive({"work", vm.runtime.work_disk_path, false, false});

@@ -17,11 +17,13 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/base/logger.h"
+#include "core/base/open_as.h"
 #include "core/lifecycle/lifecycle_backend.h"
 #include "core/lifecycle/operation_log.h"
 #include "core/lifecycle/state_audit.h"
@@ -40,12 +42,19 @@ struct VmLifecycleOptions {
   std::chrono::milliseconds vmm_ready_timeout{5000};
   std::chrono::milliseconds vmm_stop_timeout{10000};
   std::chrono::milliseconds vmm_api_timeout{5000};
+  // Images under these directories may be used by anyone who may create a
+  // VM; any other path only by a caller who can read it ([core] image_dirs).
+  std::vector<std::string> image_dirs = {};
 };
 
 // A new VM: its name and what it runs (the record's spec, with its defaults).
 struct CreateVmRequest {
   std::string name;
   VmSpec spec;
+  // Who asks (the control socket's peer): kernel and rootfs are opened with
+  // these credentials unless they lie under an image dir. None: the agent's
+  // own (tools, tests).
+  std::optional<Credentials> caller = std::nullopt;
 };
 
 // [a-z0-9][a-z0-9-]{0,62}
@@ -84,6 +93,12 @@ class VmLifecycle : public LifecycleRequests {
   // What the last reconcile's audit found (StateAudit): directories, records
   // and VMMs that do not match. Each is logged once, when first found.
   std::vector<AuditFinding> Findings() const;
+  // Opens a VM image for a create: absolute, a regular file, read as the
+  // caller (Denied when the caller may not), without blocking on a FIFO.
+  Result<UniqueFd> OpenImage(const char* what, const std::string& path,
+                             const std::optional<Credentials>& caller) const;
+  // The size of the state dir's file system: no work disk may be larger.
+  uint64_t MaxDiskBytes() const;
   // At start, a VM directory without a manifest gets one (from the record).
   void WriteMissingManifest(const std::string& vm_id);
   // A VM just removed: what the audit found about it is settled.
