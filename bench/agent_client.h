@@ -24,4 +24,17 @@ inline nlohmann::json CallOrExit(const std::string& socket, const std::string& m
   return nlohmann::json::parse(r.reply.body);
 }
 
+// A GET as a client sees it (the whole reply read, not parsed), in
+// milliseconds; anything but 200 ends the benchmark.
+inline double TimedGetMs(const std::string& socket, const std::string& path) {
+  auto t = std::chrono::steady_clock::now();
+  auto r = core::UnixHttpCall(socket, "GET", path, "", std::chrono::seconds(300));
+  if (!r.ok() || r.reply.status != 200) {
+    std::fprintf(stderr, "GET %s: %s\n", path.c_str(),
+                 r.ok() ? r.reply.body.c_str() : r.error.c_str());
+    std::exit(1);
+  }
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
 }  // namespace banger::bench

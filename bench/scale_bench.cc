@@ -47,15 +47,8 @@ json Call(const std::string& method, const std::string& path, const json& body =
   return banger::bench::CallOrExit(g_socket, method, path, body);
 }
 
-// GET /v1/vms as a client sees it: the whole reply read, not parsed.
 double TimedList() {
-  auto t = Clock::now();
-  auto r = banger::core::UnixHttpCall(g_socket, "GET", "/v1/vms", "", std::chrono::seconds(300));
-  if (!r.ok() || r.reply.status != 200) {
-    std::fprintf(stderr, "GET /v1/vms: %s\n", r.error.c_str());
-    std::exit(1);
-  }
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  return banger::bench::TimedGetMs(g_socket, "/v1/vms");
 }
 
 double Ms(Clock::time_point since) {

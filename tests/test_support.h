@@ -70,6 +70,9 @@ bool WaitFor(const std::function<bool()>& condition,
 
 bool IsRoot();
 
+// A connected UNIX stream socket to `path` (close it yourself), or -1.
+int ConnectUnix(const std::string& path);
+
 // A network namespace of the test's own ("banger-t<pid>-<n>"), deleted with
 // everything in it on destruction. Needs root (and `ip`).
 class NetNamespace {

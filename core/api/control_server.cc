@@ -219,6 +219,9 @@ std::pair<int, std::string> ReadFailure(const boost::system::error_code& ec) {
     return {431, "the request head is too large"};
   }
   if (ec == http::error::body_limit) return {413, "the request body is too large"};
+  if (ec == http::error::bad_version) {
+    return {400, "malformed request: bad version (this socket speaks HTTP/1.1; use HTTP/1.1)"};
+  }
   return {400, "malformed request: " + ec.message()};
 }
 
@@ -397,6 +400,12 @@ void ControlServer::Impl::ReadHead(std::shared_ptr<Connection> c) {
           Reject(c, 400,
                  "HTTP/" + std::to_string(req.version() / 10) + "." +
                      std::to_string(req.version() % 10) + " is not spoken here; use HTTP/1.1");
+          return;
+        }
+        if (req.find(http::field::transfer_encoding) != req.end() && !c->parser->chunked()) {
+          // RFC 9112 6.3: a request body whose last coding is not chunked
+          // has no knowable length.
+          Reject(c, 400, "malformed request: Transfer-Encoding must end in chunked");
           return;
         }
         if (req.version() == 11 && req.find(http::field::host) == req.end()) {
