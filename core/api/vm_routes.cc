@@ -189,7 +189,9 @@ std::optional<Credentials> CallerOf(const HttpRequest& req) {
   return c;
 }
 
-Result<CreateVmRequest> ParseCreate(const std::string& body, uint64_t max_disk_bytes) {
+}  // namespace
+
+Result<CreateVmRequest> ParseCreateRequest(const std::string& body, uint64_t max_disk_bytes) {
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded()) {
     return Status::Invalid("create: the body is not JSON (or not UTF-8)");
@@ -235,6 +237,8 @@ Result<CreateVmRequest> ParseCreate(const std::string& body, uint64_t max_disk_b
   c.spec.work_disk_bytes = disk;
   return c;
 }
+
+namespace {
 
 // What is known of a VM whose record cannot be read.
 json CorruptVmJson(const VmLifecycle::CorruptVm& c) {
@@ -342,7 +346,7 @@ void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegis
                  HookDispatcher& dispatcher, OperationLog& ops) {
   routes.Add("GET", "/v1/vms", [&store, &vms](const HttpRequest&) { return ListVms(store, vms); });
   routes.Add("POST", "/v1/vms", [&vms](const HttpRequest& req) {
-    auto create = ParseCreate(req.body, vms.MaxDiskBytes());
+    auto create = ParseCreateRequest(req.body, vms.MaxDiskBytes());
     if (!create) return Fail(create.status());
     create->caller = CallerOf(req);
     auto r = vms.Create(*create);

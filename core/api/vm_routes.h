@@ -23,6 +23,11 @@ namespace banger::core {
 void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegistry& verbs,
                  HookDispatcher& dispatcher, OperationLog& ops);
 
+// The body of POST /v1/vms, checked field by field (types, ranges, NUL,
+// lengths, unknown fields); `max_disk_bytes` bounds the work disk. Exposed
+// for the fuzzer.
+Result<CreateVmRequest> ParseCreateRequest(const std::string& body, uint64_t max_disk_bytes);
+
 // HTTP status for a core Status (404, 409, 400, 503, 500).
 int HttpStatusFor(const Status& s);
 

@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <regex>
 
 #include "core/lifecycle/vm_files.h"
 #include "core/lifecycle/vm_view.h"
@@ -35,8 +34,10 @@ std::string StopOperationFor(const std::string& reason) {
 }  // namespace
 
 bool ValidVmName(const std::string& name) {
-  static const std::regex kName("[a-z0-9][a-z0-9-]{0,62}");
-  return std::regex_match(name, kName);
+  auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (name.empty() || name.size() > 63 || !lower_or_digit(name[0])) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return lower_or_digit(c) || c == '-'; });
 }
 
 VmLifecycle::VmLifecycle(VmLifecycleOptions options, VmStore& store, HandleStore& handles,

@@ -102,7 +102,7 @@ Attempt Handshake(int fd, const std::string& uds, uint32_t port, Clock::time_poi
     return a;
   }
   std::string first = line.substr(0, line.find('\n'));
-  if (first.rfind("OK ", 0) != 0) {
+  if (!ConnectAccepted(first)) {
     return Failed("ok", "bad reply to CONNECT " + std::to_string(port) + ": '" + first + "'");
   }
   return {Attempt::kThrough, "", "", line.substr(line.find('\n') + 1)};
@@ -115,21 +115,40 @@ Attempt AskHealth(int fd, std::string rest, Clock::time_point deadline, std::str
   if (ReadUntil(fd, rest, deadline, [](const std::string&) { return false; }) < 0) {
     return Failed("timeout", "the guest agent did not answer GET /healthz in time");
   }
-  if (rest.rfind("HTTP/1.", 0) != 0 || rest.size() < 12) {
+  GuestReply reply = ParseGuestReply(rest);
+  if (reply.status == 0) {
     return Failed("reply", "not an HTTP answer from the guest agent: '" +
                                rest.substr(0, rest.find('\r')) + "'");
   }
-  int status = std::atoi(rest.c_str() + 9);
-  auto body_at = rest.find("\r\n\r\n");
-  std::string body = body_at == std::string::npos ? "" : rest.substr(body_at + 4);
-  if (status != 200) {
-    return Failed("reply", "the guest agent answered " + std::to_string(status) + ": " + body);
+  if (reply.status != 200) {
+    return Failed("reply",
+                  "the guest agent answered " + std::to_string(reply.status) + ": " + reply.body);
   }
-  *guest = body;
+  *guest = reply.body;
   return {Attempt::kThrough, "", "", ""};
 }
 
 }  // namespace
+
+bool ConnectAccepted(std::string_view first_line) {
+  return first_line.substr(0, 3) == "OK ";
+}
+
+GuestReply ParseGuestReply(const std::string& reply) {
+  GuestReply r;
+  // "HTTP/1.x NNN ...": three digits, nothing else is a status.
+  if (reply.size() < 12 || reply.rfind("HTTP/1.", 0) != 0 || reply[8] != ' ') return r;
+  int status = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (reply[i] < '0' || reply[i] > '9') return r;
+    status = status * 10 + (reply[i] - '0');
+  }
+  if (status < 100) return r;
+  r.status = status;
+  auto body_at = reply.find("\r\n\r\n");
+  r.body = body_at == std::string::npos ? "" : reply.substr(body_at + 4);
+  return r;
+}
 
 ProbeResult Probe(const std::string& uds, uint32_t port, milliseconds timeout, bool http) {
   ProbeResult r;

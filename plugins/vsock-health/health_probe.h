@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace vsockhealth {
 
@@ -24,6 +25,18 @@ struct ProbeResult {
 };
 
 // `http` false: stop after OK (a ping).
+// Firecracker's answer to "CONNECT <port>\n" on the vsock socket accepts
+// the connection when its first line is "OK <host port>".
+bool ConnectAccepted(std::string_view first_line);
+
+// The guest agent's HTTP answer to GET /healthz: its status (0 when it is
+// not an HTTP answer) and body. Any bytes; never fails.
+struct GuestReply {
+  int status = 0;
+  std::string body;
+};
+GuestReply ParseGuestReply(const std::string& reply);
+
 ProbeResult Probe(const std::string& vsock_uds, uint32_t port, std::chrono::milliseconds deadline,
                   bool http);
 
