@@ -23,8 +23,11 @@ using namespace banger::core;
 std::string g_socket;
 
 HttpResponse Echo(const HttpRequest& req) {
-  nlohmann::json j{{"method", req.method}, {"path", req.path}, {"params", req.params},
-                   {"query", req.query}, {"body_bytes", req.body.size()}};
+  nlohmann::json j{{"method", req.method},
+                   {"path", req.path},
+                   {"params", req.params},
+                   {"query", req.query},
+                   {"body_bytes", req.body.size()}};
   return JsonResponse(200, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -302,6 +303,20 @@ TEST_F(HostileClientTest, EveryMalformedRequestIsAnsweredWithA4xxAndTheAgentServ
   ExpectApi("an unknown capability", "GET", "/v1/capabilities/nope", "", 404,
             "no capability named 'nope'");
   ExpectApi("stop a VM that is not running", "POST", "/v1/vms/web/stop", "", 200, "");
+  ExpectApi("a flag that is neither yes nor no", "DELETE", "/v1/vms/web?force=maybe", "", 400,
+            "?force=maybe: use 1 or 0");
+  ExpectApi("stream=false is not a stream", "POST", "/v1/vms/web/stop?stream=false", "", 200, "");
+  ExpectCreate("a name like a short id", {{"name", "97272ea3"}}, 400, "8 or more hex digits");
+  ExpectRaw("two Host headers", Get("/v1/vms", "Host: c\r\n"), 400, "more than one Host header");
+  {
+    SCOPED_TRACE("Expect: 100-continue");
+    RawReply r = Raw(socket_,
+                     "POST /v1/vms HTTP/1.1\r\nHost: b\r\nExpect: 100-continue\r\n"
+                     "Content-Length: 2\r\n\r\n{}",
+                     3s);
+    ++checked_;
+    EXPECT_EQ(r.raw.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 ", 0), 0u) << r.raw;
+  }
 
   EXPECT_GE(checked_, 100);
   // Still serving, and nothing but the state dir changed.
@@ -316,6 +331,20 @@ TEST_F(HostileClientTest, EveryMalformedRequestIsAnsweredWithA4xxAndTheAgentServ
         << "written outside the state dir: " << p;
   }
   EXPECT_EQ(testing::ReadFile(dir_ / "img/rootfs"), std::string(4096, 'r'));
+}
+
+// Connections that close just as their head deadline fires: the timer and
+// the read's end meet in one turn of the loop (a late timer once threw out of
+// the I/O thread and aborted the agent).
+TEST_F(HostileClientTest, ConnectionsClosingAtTheirDeadlineDoNotUpsetTheServer) {
+  for (int round = 0; round < 25; ++round) {
+    std::vector<int> fds;
+    for (int i = 0; i < 40; ++i) fds.push_back(Connect(socket_));
+    std::this_thread::sleep_for(std::chrono::microseconds(299000 + 200 * round));
+    for (int fd : fds) ::close(fd);
+  }
+  EXPECT_EQ(UnixHttpCall(socket_, "GET", "/v1/info", "", 5s).reply.status, 200);
+  EXPECT_EQ(::kill(agent_->pid(), 0), 0) << agent_->log();
 }
 
 // 1,000 connections that send nothing and 50 that send a byte at a time do
@@ -385,10 +414,11 @@ class OtherUserTest : public HostileClientTest {
     ::chmod((dir_ / "img").c_str(), 0755);
   }
   // A create as uid 65534 in the socket group: its HTTP status (or 1000+).
-  int CreateAsMember(const std::string& kernel, const std::string& rootfs, std::string* error) {
+  int CreateAsMember(const std::string& kernel, const std::string& rootfs, std::string* error,
+                     const std::string& name = "deputy") {
     int pipe_fds[2];
     if (::pipe(pipe_fds) != 0) return -1;
-    json body{{"name", "deputy"}, {"kernel", kernel}, {"rootfs", rootfs}};
+    json body{{"name", name}, {"kernel", kernel}, {"rootfs", rootfs}};
     int code = AsNobody(nogroup_, [&] {
       auto r = UnixHttpCall(socket_, "POST", "/v1/vms", body.dump(), 10s);
       std::string out = r.ok() ? r.reply.body : r.error;
@@ -425,6 +455,51 @@ TEST_F(OtherUserTest, AMemberCannotMakeTheAgentReadAFileForThem) {
   EXPECT_EQ(CreateAsMember(dir_ / "shared/vmlinux", dir_ / "img/rootfs", &error), 201) << error;
   std::string id = Api("GET", "/v1/vms/deputy")["id"];
   EXPECT_EQ(testing::ReadFile(dir_ / ("state/vms/" + id + "/vmlinux")), "kernel");
+}
+
+// /proc/self/fd/N names whatever the opener holds open: the helper that opens
+// as the caller holds nothing of the agent's (the lock file, the store).
+TEST_F(OtherUserTest, DescriptorLinksLeadNowhere) {
+  std::string error;
+  for (int fd = 0; fd < 16; ++fd) {
+    SCOPED_TRACE(fd);
+    int code = CreateAsMember(dir_ / "img/vmlinux", "/proc/self/fd/" + std::to_string(fd), &error,
+                              "fd-" + std::to_string(fd));
+    EXPECT_NE(code, 201) << error;
+  }
+  EXPECT_TRUE(Api("GET", "/v1/vms")["vms"].empty());
+}
+
+// A symlink the caller flips between an image under image_dirs and a file
+// only root can read, while it creates: never the secret in its VM.
+TEST_F(OtherUserTest, ASymlinkSwappedDuringTheCheckGivesNothing) {
+  std::filesystem::create_directories(dir_ / "flip");
+  std::filesystem::create_symlink(dir_ / "shared/vmlinux", dir_ / "flip/good");
+  std::filesystem::create_symlink(dir_ / "secret", dir_ / "flip/bad");
+  std::filesystem::copy_symlink(dir_ / "flip/good", dir_ / "flip/link");
+  std::atomic<bool> flipping{true};
+  std::thread flipper([&] {
+    for (bool bad = false; flipping; bad = !bad) {
+      std::filesystem::copy_symlink(dir_ / (bad ? "flip/bad" : "flip/good"), dir_ / "flip/next");
+      std::filesystem::rename(dir_ / "flip/next", dir_ / "flip/link");
+    }
+  });
+  std::string error;
+  int made = 0;
+  for (int i = 0; i < 60; ++i) {
+    if (CreateAsMember(dir_ / "img/vmlinux", dir_ / "flip/link", &error,
+                       "flip-" + std::to_string(i)) == 201) {
+      ++made;
+    }
+  }
+  flipping = false;
+  flipper.join();
+  json vms = Api("GET", "/v1/vms")["vms"];
+  EXPECT_EQ(static_cast<int>(vms.size()), made);
+  for (const auto& vm : vms) {
+    std::string disk = dir_ / ("state/vms/" + vm["id"].get<std::string>() + "/system.img");
+    EXPECT_EQ(testing::ReadFile(disk), "kernel") << "a VM got the secret: " << vm["name"];
+  }
 }
 
 // A uid other than root's and the agent's holds at most

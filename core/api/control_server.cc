@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -11,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <array>
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
@@ -64,7 +66,8 @@ void SplitTarget(HttpRequest& req) {
     std::string kv = rest.substr(i, j - i);
     if (!kv.empty()) {
       auto eq = kv.find('=');
-      req.query[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+      req.query[PercentDecode(kv.substr(0, eq))] =
+          eq == std::string::npos ? "" : PercentDecode(kv.substr(eq + 1));
     }
     i = j + 1;
   }
@@ -105,7 +108,7 @@ Status ControlServer::Listen(const std::string& path) {
   if (::chmod(path.c_str(), 0660) != 0) {
     return Status::Error("chmod " + path + ": " + std::strerror(errno));
   }
-  if (::listen(fd.get(), 64) != 0)
+  if (::listen(fd.get(), SOMAXCONN) != 0)
     return Status::Error(std::string("listen: ") + std::strerror(errno));
   listen_fd_ = std::move(fd);
   path_ = path;
@@ -151,7 +154,8 @@ Status ControlServer::ListenLoopbackTcp(const std::string& address) {
   UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd.get(), 64) != 0) {
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+      ::listen(fd.get(), SOMAXCONN) != 0) {
     return Status::Error("listen on " + address + ": " + std::strerror(errno));
   }
   listen_fd_ = std::move(fd);
@@ -244,7 +248,9 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   bool stopping = false;
 
   void Accept();
+  static void TimeOut(Connection& c, boost::system::error_code ec);
   void Refuse(std::shared_ptr<Connection> c, int status, const std::string& message);
+  void Drain(std::shared_ptr<Connection> c);
   void ReadHead(std::shared_ptr<Connection> c);
   void ReadBody(std::shared_ptr<Connection> c);
   // A read that failed: a malformed request is answered, a vanished peer
@@ -269,10 +275,23 @@ struct ControlServer::Impl::Connection {
   bool timed_out = false;
 };
 
+void ControlServer::Impl::TimeOut(Connection& c, boost::system::error_code ec) {
+  // The read may have ended in the same turn of the loop (and closed the
+  // connection): a late timer does nothing, and never throws.
+  if (ec || c.closed) return;
+  c.timed_out = true;
+  boost::system::error_code ignored;
+  c.socket.cancel(ignored);
+}
+
 void ControlServer::Impl::Accept() {
   acceptor->async_accept([this](boost::system::error_code ec, Socket socket) {
     if (ec) {
-      if (ec != asio::error::operation_aborted && acceptor->is_open()) Accept();
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      // Out of descriptors (EMFILE, ENFILE): accepting again at once would
+      // spin; the backlog waits a moment instead.
+      auto pause = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(100));
+      pause->async_wait([this, pause](boost::system::error_code) { Accept(); });
       return;
     }
     auto c = std::make_shared<Connection>(io, std::move(socket));
@@ -283,11 +302,19 @@ void ControlServer::Impl::Accept() {
       c->peer = ReadPeerCredentials(fd);
       c->allowed = c->peer && PeerAllowed(*c->peer, server.policy_);
     }
+    size_t now_open;
     {
       std::lock_guard lock(mu);
       open.insert(c);
+      now_open = open.size();
     }
-    if (!c->allowed) {
+    if (now_open > limits.max_connections) {
+      // Past what the agent will hold for everyone together (a TCP listener
+      // has no uids to cap): answered and closed at once.
+      Refuse(c, 503,
+             "the agent holds " + std::to_string(limits.max_connections) +
+                 " connections; close some and retry");
+    } else if (!c->allowed) {
       server.logger_.Warn("core", "control socket: refused peer uid " +
                                       (c->peer ? std::to_string(c->peer->uid) + " pid " +
                                                      std::to_string(c->peer->pid)
@@ -327,10 +354,31 @@ void ControlServer::Impl::Refuse(std::shared_ptr<Connection> c, int status,
     if (!ec) Close(c);
   });
   asio::async_write(c->socket, asio::buffer(*text),
-                    [this, c, text](boost::system::error_code, size_t) {
-                      c->timer.cancel();
-                      Close(c);
+                    [this, c, text](boost::system::error_code ec, size_t) {
+                      if (ec) {
+                        Close(c);
+                        return;
+                      }
+                      // Said; now let the peer finish sending (read and
+                      // dropped) so its read of the answer is not cut by a
+                      // reset, until it closes or the timer ends it.
+                      boost::system::error_code ignored;
+                      c->socket.shutdown(Socket::shutdown_send, ignored);
+                      Drain(c);
                     });
+}
+
+void ControlServer::Impl::Drain(std::shared_ptr<Connection> c) {
+  auto sink = std::make_shared<std::array<char, 16384>>();
+  c->socket.async_read_some(asio::buffer(*sink),
+                            [this, c, sink](boost::system::error_code ec, size_t) {
+                              if (ec || c->closed) {
+                                c->timer.cancel();
+                                Close(c);
+                                return;
+                              }
+                              Drain(c);
+                            });
 }
 
 void ControlServer::Impl::Reject(std::shared_ptr<Connection> c, int status,
@@ -358,11 +406,7 @@ void ControlServer::Impl::ReadHead(std::shared_ptr<Connection> c) {
   c->parser->body_limit(limits.max_body_bytes);
   c->timed_out = false;
   c->timer.expires_after(limits.head_timeout);
-  c->timer.async_wait([this, c](boost::system::error_code ec) {
-    if (ec) return;
-    c->timed_out = true;
-    c->socket.cancel();
-  });
+  c->timer.async_wait([c](boost::system::error_code ec) { TimeOut(*c, ec); });
   http::async_read_header(
       c->socket, c->buffer, *c->parser, [this, c](boost::system::error_code ec, size_t head_bytes) {
         c->timer.cancel();
@@ -408,6 +452,10 @@ void ControlServer::Impl::ReadHead(std::shared_ptr<Connection> c) {
           Reject(c, 400, "malformed request: Transfer-Encoding must end in chunked");
           return;
         }
+        if (req.count(http::field::host) > 1) {
+          Reject(c, 400, "malformed request: more than one Host header");
+          return;
+        }
         if (req.version() == 11 && req.find(http::field::host) == req.end()) {
           Reject(c, 400, "an HTTP/1.1 request needs a Host header");
           return;
@@ -418,6 +466,24 @@ void ControlServer::Impl::ReadHead(std::shared_ptr<Connection> c) {
                    "the request target must be printable ASCII (percent-encode anything else)");
             return;
           }
+        }
+        auto expect = req.find(http::field::expect);
+        if (expect != req.end() && !c->parser->is_done()) {
+          if (!boost::beast::iequals(expect->value(), "100-continue")) {
+            Reject(c, 417, "the only expectation understood is 100-continue");
+            return;
+          }
+          // The client waits for this before it sends the body.
+          static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          asio::async_write(c->socket, asio::buffer(kContinue),
+                            [this, c](boost::system::error_code ec, size_t) {
+                              if (ec) {
+                                Close(c);
+                                return;
+                              }
+                              ReadBody(c);
+                            });
+          return;
         }
         ReadBody(c);
       });
@@ -430,11 +496,7 @@ void ControlServer::Impl::ReadBody(std::shared_ptr<Connection> c) {
   }
   c->timed_out = false;
   c->timer.expires_after(server.limits_.body_timeout);
-  c->timer.async_wait([c](boost::system::error_code ec) {
-    if (ec) return;
-    c->timed_out = true;
-    c->socket.cancel();
-  });
+  c->timer.async_wait([c](boost::system::error_code ec) { TimeOut(*c, ec); });
   http::async_read(c->socket, c->buffer, *c->parser,
                    [this, c](boost::system::error_code ec, size_t) {
                      c->timer.cancel();
@@ -549,6 +611,12 @@ void ControlServer::Start() {
   asio::generic::stream_protocol protocol(local.ss_family,
                                           local.ss_family == AF_UNIX ? 0 : IPPROTO_TCP);
   impl_->acceptor.emplace(impl_->io, protocol, listen_fd_.Release());
+  // Never more connections than descriptors left for everything else.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    size_t spare = files.rlim_cur > 1024 ? files.rlim_cur - 512 : files.rlim_cur / 2;
+    limits_.max_connections = std::min(limits_.max_connections, spare);
+  }
   impl_->Accept();
   impl_->io_thread = std::thread([impl = impl_.get()] { impl->io.run(); });
 }

@@ -43,6 +43,7 @@ class ControlServer {
     size_t max_body_bytes = 1 << 20;
     size_t max_connections_per_uid = 64;  // root and the agent's uid: no cap
     size_t max_handlers = 512;            // requests being handled at once (503 beyond)
+    size_t max_connections = 8192;        // all peers together (503 beyond)
   };
 
   ControlServer(const RouteTable& routes, PeerPolicy policy, const Logger& logger);

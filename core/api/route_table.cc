@@ -21,6 +21,8 @@ int HexValue(char c) {
   return -1;
 }
 
+}  // namespace
+
 std::string PercentDecode(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -33,8 +35,6 @@ std::string PercentDecode(const std::string& s) {
   }
   return out;
 }
-
-}  // namespace
 
 std::vector<std::string> SplitPath(const std::string& path) {
   std::vector<std::string> out;

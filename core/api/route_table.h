@@ -13,6 +13,9 @@
 
 namespace banger::core {
 
+// "%41b" -> "Ab": a path segment or a query key or value as sent.
+std::string PercentDecode(const std::string& s);
+
 class RouteTable {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;

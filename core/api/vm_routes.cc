@@ -106,18 +106,31 @@ HttpResponse Fail(const Status& s) {
   return ErrorResponse(HttpStatusFor(s), s.message());
 }
 
+// A yes/no query parameter: absent is false; 1/true/yes and 0/false/no;
+// anything else is the client's mistake, not a guess.
+Result<bool> QueryFlag(const HttpRequest& req, const std::string& name) {
+  auto it = req.query.find(name);
+  if (it == req.query.end()) return false;
+  const std::string& v = it->second;
+  if (v == "" || v == "1" || v == "true" || v == "yes") return true;
+  if (v == "0" || v == "false" || v == "no") return false;
+  return Status::Invalid("?" + name + "=" + v + ": use 1 or 0 (true or false)");
+}
+
 // Runs a lifecycle call either plainly (one JSON reply) or streamed (NDJSON
 // stage events as they complete, then the result).
 HttpResponse RunLifecycle(const HttpRequest& req, const VmStore& store,
                           std::function<Result<VmRecordPtr>(const StageObserver&)> call) {
-  if (req.query.count("stream") && req.query.at("stream") != "0") {
+  auto stream = QueryFlag(req, "stream");
+  if (!stream) return Fail(stream.status());
+  if (*stream) {
     // Streamed answers commit to 200 at once: a VM that does not exist (or
     // cannot be read) is answered with its own status first.
     if (auto vm = store.Resolve(req.params.at("ref")); !vm) {
       return Fail(vm.status().Prefixed(req.params.at("action") + " " + req.params.at("ref")));
     }
   }
-  if (req.query.count("stream") == 0 || req.query.at("stream") == "0") {
+  if (!*stream) {
     auto r = call({});
     return r ? Ok(200, VmJson(store, **r)) : Fail(r.status());
   }
@@ -362,8 +375,9 @@ void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegis
     return Fail(r.status());
   });
   routes.Add("DELETE", "/v1/vms/{ref}", [&vms](const HttpRequest& req) {
-    bool force = req.query.count("force") && req.query.at("force") != "0";
-    Status s = vms.Remove(req.params.at("ref"), force);
+    auto force = QueryFlag(req, "force");
+    if (!force) return Fail(force.status());
+    Status s = vms.Remove(req.params.at("ref"), *force);
     return s ? Ok(200, json{{"removed", req.params.at("ref")}}) : Fail(s);
   });
   routes.Add("POST", "/v1/vms/{ref}/{action}",

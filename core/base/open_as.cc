@@ -66,6 +66,13 @@ Result<UniqueFd> OpenAs(const std::string& path, int flags, const Credentials& w
   if (child < 0) return Status::Error(std::string("fork: ") + std::strerror(errno));
   if (child == 0) {
     // Only async-signal-safe calls from here: the agent has threads.
+    // Nothing of the agent's stays open here but the answering socket (as
+    // 3): /proc/self/fd/N must not lead past the directories above a file.
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull < 0 || ::dup2(theirs.get(), 3) < 0) ::_exit(1);
+    for (int std_fd = 0; std_fd < 3; ++std_fd) ::dup2(devnull, std_fd);
+    ::close_range(4, ~0U, 0);
+    const int answer = 3;
     int err = 0;
     if (::setgroups(who.groups.size(), who.groups.data()) != 0 || ::setgid(who.gid) != 0 ||
         ::setuid(who.uid) != 0) {
@@ -88,7 +95,7 @@ Result<UniqueFd> OpenAs(const std::string& path, int flags, const Credentials& w
       cm->cmsg_len = CMSG_LEN(sizeof(int));
       std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
     }
-    ssize_t sent = ::sendmsg(theirs.get(), &msg, MSG_NOSIGNAL);
+    ssize_t sent = ::sendmsg(answer, &msg, MSG_NOSIGNAL);
     ::_exit(sent == 1 ? 0 : 1);
   }
   theirs.Reset();

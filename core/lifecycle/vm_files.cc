@@ -98,6 +98,13 @@ Status CopyOnWriteFd(int in_fd, const std::string& src, const std::string& dst) 
     if (hole < 0) hole = end;
     if (int err = CopyRange(in_fd, out.get(), data, hole); err != 0) {
       ::unlink(dst.c_str());
+      // The source cut short under us (its owner truncated it) is the
+      // caller's doing; anything else is this host's.
+      struct stat now {};
+      if (::fstat(in_fd, &now) == 0 && now.st_size != st.st_size) {
+        return Status::Invalid(src + " changed while it was copied (" + std::to_string(st.st_size) +
+                               " bytes, then " + std::to_string(now.st_size) + ")");
+      }
       return Status::Error("copy " + src + " to " + dst + ": " + std::strerror(err));
     }
     pos = hole;

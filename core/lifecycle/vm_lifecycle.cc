@@ -88,21 +88,35 @@ Result<UniqueFd> VmLifecycle::OpenImage(const char* what, const std::string& pat
   };
   if (path.empty() || path[0] != '/')
     return invalid("must be an absolute path, not '" + path + "'");
-  // Under an image dir, anyone who may create a VM may use it; elsewhere,
-  // only a caller who may read it (never the agent's rights on their behalf).
-  bool allowed_dir = false;
-  if (char* real = ::realpath(path.c_str(), nullptr)) {
-    std::string resolved = real;
-    std::free(real);
-    for (const auto& dir : options_.image_dirs) {
-      allowed_dir = allowed_dir || resolved.rfind(dir + "/", 0) == 0;
-    }
-  }
   // O_NONBLOCK: a FIFO must not hang the create; fstat on the descriptor
   // then used decides what it is.
   const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY;
-  Credentials agent{::geteuid(), ::getegid(), {}};
-  auto fd = OpenAs(path, flags, caller && !allowed_dir ? *caller : agent);
+  auto under_image_dir = [&](const std::string& real) {
+    for (const auto& dir : options_.image_dirs) {
+      if (real.rfind(dir + "/", 0) == 0) return true;
+    }
+    return false;
+  };
+  // Under an image dir, anyone who may create a VM may use it: the agent
+  // opens the resolved path (inside the operator's directory; what the
+  // caller's own path pointed at is not opened by the agent, so swapping a
+  // symlink after the check leads nowhere), refusing any symlink left, and
+  // checks what it opened. Elsewhere, only a caller who may read it opens it.
+  Result<UniqueFd> fd = Status::Invalid("");
+  char* real = caller ? ::realpath(path.c_str(), nullptr) : nullptr;
+  std::string resolved = real ? real : "";
+  std::free(real);
+  if (caller && !resolved.empty() && under_image_dir(resolved)) {
+    fd = OpenAs(resolved, flags | O_NOFOLLOW, Credentials{::geteuid(), ::getegid(), {}});
+    char link[64];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd ? fd->get() : -1);
+    char* opened = fd ? ::realpath(link, nullptr) : nullptr;
+    bool inside = opened != nullptr && under_image_dir(opened);
+    std::free(opened);
+    if (fd && !inside) fd = Status::Denied(path + " changed while it was opened");
+  } else {
+    fd = OpenAs(path, flags, caller ? *caller : Credentials{::geteuid(), ::getegid(), {}});
+  }
   if (!fd) {
     std::string m = std::string(what) + " " + fd.status().message();
     if (fd.status().code() == StatusCode::kDenied) {
@@ -142,10 +156,10 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
                                 std::to_string(spec.vcpus)));
   }
   if (spec.memory_mib < 16) return fail(Status::Invalid("memory must be at least 16 MiB"));
-  if (IsVmId(req.name)) {
+  if (req.name.size() >= 8 && req.name.find_first_not_of("0123456789abcdef") == std::string::npos) {
     return fail(Status::Invalid("'" + req.name +
-                                "' has the shape of a VM id (32 hex digits); a name may not, so "
-                                "that an id always names one VM"));
+                                "' has the shape of a VM id or of its start (8 or more hex "
+                                "digits); a name may not, so that an id always names one VM"));
   }
   auto kernel = OpenImage("kernel", spec.kernel_image, req.caller);
   if (!kernel) return fail(kernel.status());
