@@ -212,9 +212,10 @@ Result<CreateVmRequest> ParseCreateRequest(const std::string& body, uint64_t max
   if (!j.is_object()) return Status::Invalid("create: the body must be a JSON object");
   static const char* const kFields[] = {"name",  "kernel",     "rootfs",         "boot_args",
                                         "vcpus", "memory_mib", "work_disk_bytes"};
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
     if (std::find_if(std::begin(kFields), std::end(kFields),
-                     [&](const char* f) { return key == f; }) == std::end(kFields)) {
+                     [&key](const char* f) { return key == f; }) == std::end(kFields)) {
       return Status::Invalid("create: unknown field '" + key +
                              "'; a create takes name, kernel, rootfs, boot_args, vcpus, "
                              "memory_mib, work_disk_bytes");
@@ -334,8 +335,9 @@ HttpResponse VmAction(const HttpRequest& req, VmLifecycle& vms, const VmStore& s
   using Call = Result<VmRecordPtr> (VmLifecycle::*)(const std::string&, const StageObserver&);
   const std::pair<const char*, Call> kStaged[] = {
       {"start", &VmLifecycle::Start}, {"stop", &VmLifecycle::Stop}, {"kill", &VmLifecycle::Kill}};
-  for (const auto& [name, call] : kStaged) {
-    if (action != name) continue;
+  for (const auto& staged : kStaged) {
+    if (action != staged.first) continue;
+    Call call = staged.second;
     return RunLifecycle(req, store,
                         [&vms, ref, call](const StageObserver& o) { return (vms.*call)(ref, o); });
   }

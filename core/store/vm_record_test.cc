@@ -278,6 +278,17 @@ TEST(VmRecordTest, CorruptBlobIsAnErrorNamingTheVm) {
       << r.status().message();
 }
 
+// The fuzzer's first find (fuzz/vm_record_fuzz): eleven bytes that declare
+// an array of 808 million elements. Refused by its length, before msgpack
+// allocates 13 GB for it.
+TEST(VmRecordTest, ALengthLargerThanTheBlobIsRefusedBeforeAnyAllocation) {
+  const unsigned char bytes[] = {0x8e, 0xa1, 0x8a, 0xfd, 0x5d, 0xdf, 0x30, 0x32, 0x66, 0xd9, 0x20};
+  auto r =
+      DecodeVmRecord(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes), "0123");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("damaged ("), std::string::npos) << r.status().message();
+}
+
 TEST(VmRecordTest, TruncatedBlobIsAnErrorNamingTheVm) {
   VmRecord full = FullRecord();
   std::string blob = EncodeVmRecord(full);

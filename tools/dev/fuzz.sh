@@ -9,8 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds="${1:-20}"
 shift || true
-command -v clang++-14 > /dev/null || apt-get install -y -qq clang-14 libclang-rt-14-dev > /dev/null
-tools/dev/install-deps.sh
+tools/dev/install-deps.sh  # clang-14 and its sanitizer runtimes among them
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

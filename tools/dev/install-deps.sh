@@ -9,6 +9,7 @@ packages=(
   liblmdb-dev libmsgpack-cxx-dev libsqlite3-dev libnftables-dev nftables iptables
   libgtest-dev libgmock-dev libbenchmark-dev
   curl iproute2 procps
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
