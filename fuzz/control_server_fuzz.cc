@@ -6,8 +6,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -65,6 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t sent = 0;
   while (sent < size) {
     ssize_t n = ::send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // answered and closed before reading it all
     sent += static_cast<size_t>(n);
   }
@@ -74,10 +77,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string reply;
   char buf[16384];
   ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, static_cast<size_t>(n));
-  bool timed_out = n < 0 && reply.empty();
+  // libFuzzer's watchdog (SIGALRM) interrupts calls: EINTR is retried.
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) reply.append(buf, static_cast<size_t>(n));
+  }
+  int err = n < 0 ? errno : 0;
   ::close(fd);
-  if (timed_out) __builtin_trap();  // neither answered nor closed
+  if (n < 0 && reply.empty()) {  // neither answered nor closed in time, or reset unanswered
+    std::fprintf(stderr, "no answer: %s\n", std::strerror(err));
+    __builtin_trap();
+  }
   // The first answer (a pipelined one may follow) is never a 5xx.
   if (reply.size() >= 12 && reply.rfind("HTTP/1.", 0) == 0 && reply[9] == '5') __builtin_trap();
   return 0;
