@@ -258,8 +258,6 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   void EndRead(std::shared_ptr<Connection> c, boost::system::error_code ec);
   void Handle(std::shared_ptr<Connection> c);
   void Close(const std::shared_ptr<Connection>& c);
-  // Answers a request that cannot be served with `status` and closes.
-  void Reject(std::shared_ptr<Connection> c, int status, const std::string& message);
 };
 
 struct ControlServer::Impl::Connection {
@@ -381,13 +379,6 @@ void ControlServer::Impl::Drain(std::shared_ptr<Connection> c) {
                             });
 }
 
-void ControlServer::Impl::Reject(std::shared_ptr<Connection> c, int status,
-                                 const std::string& message) {
-  // The request is answered, then the connection closed: what follows it on
-  // the wire cannot be trusted to start where we think.
-  Refuse(std::move(c), status, message);
-}
-
 void ControlServer::Impl::EndRead(std::shared_ptr<Connection> c, boost::system::error_code ec) {
   if (ec == http::error::end_of_stream || ec == asio::error::eof ||
       ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
@@ -395,7 +386,7 @@ void ControlServer::Impl::EndRead(std::shared_ptr<Connection> c, boost::system::
     return;
   }
   auto [status, message] = ReadFailure(ec);
-  Reject(std::move(c), status, message);
+  Refuse(std::move(c), status, message);
 }
 
 void ControlServer::Impl::ReadHead(std::shared_ptr<Connection> c) {
@@ -414,7 +405,7 @@ void ControlServer::Impl::ReadHead(std::shared_ptr<Connection> c) {
         if (c->timed_out) {
           // A head begun and not finished is answered; silence is closed.
           if (c->buffer.size() > 0 || head_bytes > 0) {
-            Reject(c, 408,
+            Refuse(c, 408,
                    "the request head did not arrive within " +
                        std::to_string(limits.head_timeout.count()) + " ms");
           } else {
@@ -429,19 +420,19 @@ void ControlServer::Impl::ReadHead(std::shared_ptr<Connection> c) {
         auto& req = c->parser->get();
         boost::beast::string_view target = req.target();
         if (target.size() > limits.max_target_bytes) {
-          Reject(c, 414,
+          Refuse(c, 414,
                  "the request target is " + std::to_string(target.size()) + " bytes; at most " +
                      std::to_string(limits.max_target_bytes));
           return;
         }
         if (head_bytes > limits.max_head_bytes) {
-          Reject(c, 431,
+          Refuse(c, 431,
                  "the request head is " + std::to_string(head_bytes) + " bytes; at most " +
                      std::to_string(limits.max_head_bytes));
           return;
         }
         if (req.version() != 11 && req.version() != 10) {
-          Reject(c, 400,
+          Refuse(c, 400,
                  "HTTP/" + std::to_string(req.version() / 10) + "." +
                      std::to_string(req.version() % 10) + " is not spoken here; use HTTP/1.1");
           return;
@@ -449,20 +440,20 @@ void ControlServer::Impl::ReadHead(std::shared_ptr<Connection> c) {
         if (req.find(http::field::transfer_encoding) != req.end() && !c->parser->chunked()) {
           // RFC 9112 6.3: a request body whose last coding is not chunked
           // has no knowable length.
-          Reject(c, 400, "malformed request: Transfer-Encoding must end in chunked");
+          Refuse(c, 400, "malformed request: Transfer-Encoding must end in chunked");
           return;
         }
         if (req.count(http::field::host) > 1) {
-          Reject(c, 400, "malformed request: more than one Host header");
+          Refuse(c, 400, "malformed request: more than one Host header");
           return;
         }
         if (req.version() == 11 && req.find(http::field::host) == req.end()) {
-          Reject(c, 400, "an HTTP/1.1 request needs a Host header");
+          Refuse(c, 400, "an HTTP/1.1 request needs a Host header");
           return;
         }
         for (unsigned char ch : target) {
           if (ch <= 0x20 || ch >= 0x7f) {
-            Reject(c, 400,
+            Refuse(c, 400,
                    "the request target must be printable ASCII (percent-encode anything else)");
             return;
           }
@@ -470,7 +461,7 @@ void ControlServer::Impl::ReadHead(std::shared_ptr<Connection> c) {
         auto expect = req.find(http::field::expect);
         if (expect != req.end() && !c->parser->is_done()) {
           if (!boost::beast::iequals(expect->value(), "100-continue")) {
-            Reject(c, 417, "the only expectation understood is 100-continue");
+            Refuse(c, 417, "the only expectation understood is 100-continue");
             return;
           }
           // The client waits for this before it sends the body.
@@ -501,7 +492,7 @@ void ControlServer::Impl::ReadBody(std::shared_ptr<Connection> c) {
                    [this, c](boost::system::error_code ec, size_t) {
                      c->timer.cancel();
                      if (c->timed_out) {
-                       Reject(c, 408,
+                       Refuse(c, 408,
                               "the request body did not arrive within " +
                                   std::to_string(server.limits_.body_timeout.count()) + " ms");
                        return;
@@ -522,7 +513,7 @@ void ControlServer::Impl::Handle(std::shared_ptr<Connection> c) {
       return;
     }
     if (handlers >= server.limits_.max_handlers) {
-      Reject(c, 503,
+      Refuse(c, 503,
              "the agent is handling " + std::to_string(handlers) + " requests; retry shortly");
       return;
     }
