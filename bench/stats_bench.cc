@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
 
   // 1. One sample, warm, against one `ps` run.
   stats::VmSampler one;
-  stats::VmTarget self_target{self, 0, "", "", ""};
+  stats::VmTarget self_target{self, 0, "", "", "", "", ""};
   one.Take(self_target, 1);
   std::vector<double> sample_us;
   for (int round = 0; round < 50; ++round) {

@@ -175,7 +175,8 @@ TEST_F(AgentTest, ConfigErrorIsOneLineNamingKeyAndLine) {
                 "socket_group, plugin_dirs, log_level, allow_plugin_symlinks, "
                 "store_map_size_mib, vmm_binary, vmm_ready_timeout, "
                 "vmm_stop_timeout, vmm_api_timeout, reconcile_interval, metrics_listen, "
-                "image_dirs, api_head_timeout, api_body_timeout, api_connections_per_uid, "
+                "image_dirs, jailer_binary, chroot_base, jailer_uids, cgroup_version, "
+                "api_head_timeout, api_body_timeout, api_connections_per_uid, "
                 "store_copy_interval, store_copies_keep\n");
 }
 

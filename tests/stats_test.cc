@@ -29,7 +29,7 @@ TEST(StatsMetricsTest, DeltasAddUpAbsolutesKeepTheLatestABadLineIsCounted) {
       << "\n"
       << R"({"net":{"rx_bytes_count":7)";  // a partial line: not yet
   stats::VmSampler sampler;
-  stats::VmTarget target{::getpid(), 0, path, "", ""};
+  stats::VmTarget target{::getpid(), 0, path, "", "", "", ""};
   stats::Sample s = sampler.Take(target, 1000);
   EXPECT_EQ(s.Metric("net.rx_bytes_count"), 150);                   // 100 + 50
   EXPECT_EQ(s.Metric("api_server.process_startup_time_us"), 3000);  // absolute: not 6000
@@ -121,7 +121,7 @@ TEST(StatsMetricsTest, ALineLikeTheLastButForItsNumbersIsFoldedTheSame) {
 
 TEST(StatsMetricsTest, ItsOwnProcessIsSampledFromProc) {
   stats::VmSampler sampler;
-  stats::VmTarget target{::getpid(), 0, "", "", ""};
+  stats::VmTarget target{::getpid(), 0, "", "", "", "", ""};
   stats::Sample s = sampler.Take(target, 1000);
   EXPECT_TRUE(s.process_found);
   EXPECT_GT(s.rss_bytes, 1u << 20);
@@ -134,7 +134,7 @@ TEST(StatsMetricsTest, ItsOwnProcessIsSampledFromProc) {
   const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
   EXPECT_NEAR(static_cast<double>(s.vsz_bytes), size_pages * page, 1 << 20);
   EXPECT_NEAR(static_cast<double>(s.rss_bytes), resident_pages * page, 1 << 20);
-  stats::VmTarget gone{999999999, 0, "", "", ""};
+  stats::VmTarget gone{999999999, 0, "", "", "", "", ""};
   EXPECT_FALSE(stats::VmSampler().Take(gone, 1000).process_found);
 }
 

@@ -13,6 +13,7 @@
 #include "core/base/version.h"
 #include "core/lifecycle/vm_view.h"
 #include "core/plugin_host/capability_report.h"
+#include "core/vmm/jail.h"
 #include "core/vmm/vmm_process.h"
 
 namespace banger::core {
@@ -106,6 +107,40 @@ std::vector<std::string> Agent::ImageDirs() const {
   return dirs;
 }
 
+Result<VmmJailOptions> Agent::JailOptions() const {
+  VmmJailOptions jail;
+  if (config_.jailer_binary.empty()) return jail;
+  const std::string where = "[core] jailer_binary = " + config_.jailer_binary + ": ";
+  if (::geteuid() != 0)
+    return Status::Invalid(where + "jailing VMMs needs the agent to run as root");
+  if (auto j = ResolveVmmBinary(config_.jailer_binary); !j) {
+    return j.status().Prefixed(where + "the jailer");
+  }
+  jail.jailer = config_.jailer_binary;
+  jail.chroot_base = config_.chroot_base;
+  jail.uid_first = config_.jailer_uid_first;
+  jail.uid_last = config_.jailer_uid_last;
+  jail.cgroup_version = config_.cgroup_version;
+  if (jail.cgroup_version == 0) {
+    auto version = DetectCgroupVersion(CgroupMounts());
+    if (!version) return version.status();
+    jail.cgroup_version = *version;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(jail.chroot_base, ec);
+  if (ec) return Status::Error("[core] chroot_base " + jail.chroot_base + ": " + ec.message());
+  // Jails hold hard links to the VM's disks: one file system for both.
+  struct stat base, state;
+  if (::stat(jail.chroot_base.c_str(), &base) != 0 ||
+      ::stat(config_.state_dir.c_str(), &state) != 0 || base.st_dev != state.st_dev) {
+    return Status::Invalid("[core] chroot_base " + jail.chroot_base +
+                           " is not on the file system of state_dir " + config_.state_dir +
+                           ": jails hard-link the VMs' disks, which cannot cross file systems; "
+                           "put it on the same one");
+  }
+  return jail;
+}
+
 Status Agent::LoadCapabilities() {
   PluginFilePolicy policy{config_.allow_plugin_symlinks, ::geteuid()};
   registry_ = PluginRegistry::Discover(config_, policy);
@@ -114,9 +149,11 @@ Status Agent::LoadCapabilities() {
   host_table_->AttachVmBackend(backend_.get());
   dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *host_table_, logger_);
   ops_ = std::make_unique<OperationLog>(logger_);
+  auto jail = JailOptions();
+  if (!jail) return jail.status();
   lifecycle_ = std::make_unique<VmLifecycle>(
       VmLifecycleOptions{config_.state_dir, config_.vmm_binary, config_.vmm_ready_timeout,
-                         config_.vmm_stop_timeout, config_.vmm_api_timeout, ImageDirs()},
+                         config_.vmm_stop_timeout, config_.vmm_api_timeout, ImageDirs(), *jail},
       *store_, *handles_, *dispatcher_, *ops_, logger_);
   backend_->AttachLifecycle(lifecycle_.get());
   backend_->AttachRediscoverer(

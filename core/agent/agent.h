@@ -49,6 +49,7 @@ class Agent {
   void TakeStoreCopy(const char* why);
   void AddRoutes();
   std::vector<std::string> ImageDirs() const;
+  Result<VmmJailOptions> JailOptions() const;  // checked: [core] jailer_binary and friends
 
   AgentConfig config_;
   Logger& logger_;

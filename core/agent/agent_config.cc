@@ -206,6 +206,44 @@ const CoreKey kCoreKeys[] = {
        }
        return std::nullopt;
      }},
+    {"jailer_binary",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       c.jailer_binary = v;  // "" turns jailing off
+       return std::nullopt;
+     }},
+    {"chroot_base",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       if (v.empty() || v[0] != '/') return "'" + v + "' is not an absolute directory";
+       c.chroot_base = v;
+       while (c.chroot_base.size() > 1 && c.chroot_base.back() == '/') c.chroot_base.pop_back();
+       return std::nullopt;
+     }},
+    {"jailer_uids",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       auto dash = v.find('-');
+       auto number = [](const std::string& t, uint32_t* out) {
+         if (t.empty() || t.size() > 10 || t.find_first_not_of("0123456789") != std::string::npos)
+           return false;
+         uint64_t n = std::stoull(t);
+         if (n == 0 || n >= 0xFFFFFFFFull) return false;
+         *out = static_cast<uint32_t>(n);
+         return true;
+       };
+       uint32_t first = 0, last = 0;
+       if (dash == std::string::npos || !number(v.substr(0, dash), &first) ||
+           !number(v.substr(dash + 1), &last) || last < first) {
+         return "'" + v + "' is not a uid range FIRST-LAST (e.g. 900000-965535, never 0)";
+       }
+       c.jailer_uid_first = first;
+       c.jailer_uid_last = last;
+       return std::nullopt;
+     }},
+    {"cgroup_version",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       if (v != "auto" && v != "1" && v != "2") return "'" + v + "' is not auto, 1 or 2";
+       c.cgroup_version = v == "auto" ? 0 : v == "1" ? 1 : 2;
+       return std::nullopt;
+     }},
     {"api_head_timeout",
      [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.api_head_timeout); }},
     {"api_body_timeout",

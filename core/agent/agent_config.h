@@ -41,7 +41,13 @@ struct AgentConfig : PluginSelection {
   std::chrono::milliseconds api_body_timeout{30000};
   size_t api_connections_per_uid = 64;  // for uids other than root and the agent's
   std::string metrics_listen;           // "127.0.0.1:9464": Prometheus text over HTTP; "" = off
-  std::map<std::string, int> lines;     // "core.socket" -> line it was set on
+  // Jailed VMMs (docs/SECURITY.md): the jailer, where jails go, the uids
+  // (and gids) VMMs run as, the cgroup version ("" = detect).
+  std::string jailer_binary;  // "" = VMMs run unjailed, as the agent's user
+  std::string chroot_base = "/srv/jailer";
+  uint32_t jailer_uid_first = 900000, jailer_uid_last = 965535;
+  int cgroup_version = 0;            // 0 = detect
+  std::map<std::string, int> lines;  // "core.socket" -> line it was set on
 };
 
 // Where the agent keeps the copies of its store (--recover-store reads them).

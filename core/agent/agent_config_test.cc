@@ -140,6 +140,28 @@ TEST(AgentConfigTest, VmmKeysParse) {
   EXPECT_EQ(c->vmm_api_timeout, std::chrono::milliseconds(250));
 }
 
+TEST(AgentConfigTest, JailKeysParse) {
+  auto c = ParseAgentConfig(
+      "[core]\njailer_binary = /usr/bin/jailer\nchroot_base = /srv/jail/\n"
+      "jailer_uids = 1000-1999\ncgroup_version = 2\n",
+      "t");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->jailer_binary, "/usr/bin/jailer");
+  EXPECT_EQ(c->chroot_base, "/srv/jail");
+  EXPECT_EQ(c->jailer_uid_first, 1000u);
+  EXPECT_EQ(c->jailer_uid_last, 1999u);
+  EXPECT_EQ(c->cgroup_version, 2);
+  auto defaults = ParseAgentConfig("", "");
+  EXPECT_EQ(defaults->jailer_binary, "") << "jailing is opt-in";
+  EXPECT_EQ(defaults->cgroup_version, 0) << "detected";
+  ExpectError("[core]\njailer_uids = 5-2\n",
+              "b.conf:2: core.jailer_uids: '5-2' is not a uid range");
+  ExpectError("[core]\njailer_uids = 0-10\n", "never 0");
+  ExpectError("[core]\njailer_uids = 7\n", "is not a uid range FIRST-LAST");
+  ExpectError("[core]\nchroot_base = srv\n", "core.chroot_base: 'srv' is not an absolute");
+  ExpectError("[core]\ncgroup_version = 3\n", "core.cgroup_version: '3' is not auto, 1 or 2");
+}
+
 TEST(AgentConfigTest, SplitListAndParseBool) {
   EXPECT_EQ(SplitList(" a, b,,c ,"), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(ParseBool("on"), true);
@@ -172,6 +194,10 @@ TEST(AgentConfigTest, ShippedConfigDocumentsTheDefaults) {
   EXPECT_EQ(shipped->vmm_api_timeout, defaults->vmm_api_timeout);
   EXPECT_EQ(shipped->reconcile_interval, defaults->reconcile_interval);
   EXPECT_EQ(shipped->metrics_listen, defaults->metrics_listen);
+  EXPECT_EQ(shipped->jailer_binary, defaults->jailer_binary);
+  EXPECT_EQ(shipped->chroot_base, defaults->chroot_base);
+  EXPECT_EQ(shipped->jailer_uid_first, defaults->jailer_uid_first);
+  EXPECT_EQ(shipped->jailer_uid_last, defaults->jailer_uid_last);
   for (const char* key :
        {"core.state_dir", "core.socket", "core.socket_group", "core.plugin_dirs", "core.log_level",
         "core.allow_plugin_symlinks", "plugins.enable", "plugins.required"}) {

@@ -79,6 +79,14 @@ json VmJson(const VmRecord& r, const VmStats* figures) {
   runtime["log_path"] = r.runtime.log_path;
   runtime["overlay_path"] = r.runtime.overlay_path;
   runtime["work_disk_path"] = r.runtime.work_disk_path;
+  if (!r.runtime.jail_root.empty()) {  // jailed: the VMM's uid, root and cgroup
+    runtime["jail_root"] = r.runtime.jail_root;
+    runtime["vmm_uid"] = r.runtime.vmm_uid;
+    runtime["vmm_gid"] = r.runtime.vmm_gid;
+    runtime["cgroup"] = r.runtime.cgroup;
+    runtime["cgroup_cpu_dir"] = r.runtime.cgroup_cpu_dir;
+    runtime["cgroup_memory_dir"] = r.runtime.cgroup_memory_dir;
+  }
   j["handles"] = r.handles;
   json& stats = j["stats"];
   stats["collected_at_ms"] = figures->collected_at_ms;

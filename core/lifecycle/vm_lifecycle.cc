@@ -67,6 +67,22 @@ void VmLifecycle::ReleaseCid(uint32_t cid) {
   cids_in_use_.erase(cid);
 }
 
+namespace {
+
+// What a jailed VMM finds in its root ("/" + name), hard links to the VM's files.
+constexpr const char* kJailKernel = "vmlinux";
+constexpr const char* kJailSystemDisk = "system.img";
+constexpr const char* kJailWorkDisk = "work.img";
+
+// A host path as the VMM sees it: inside its jail's root, or as is.
+std::string ForVmm(const VmRecord& vm, const std::string& host_path) {
+  const std::string& root = vm.runtime.jail_root;
+  if (root.empty() || host_path.compare(0, root.size() + 1, root + "/") != 0) return host_path;
+  return host_path.substr(root.size());
+}
+
+}  // namespace
+
 VmmLaunchSpec VmLifecycle::LaunchSpecFor(const VmRecord& vm) const {
   VmmLaunchSpec spec;
   spec.binary = options_.vmm_binary;
@@ -76,7 +92,45 @@ VmmLaunchSpec VmLifecycle::LaunchSpecFor(const VmRecord& vm) const {
   spec.metrics_path = vm.runtime.metrics_path;
   spec.log_path = vm.runtime.log_path;
   spec.ready_timeout = options_.vmm_ready_timeout;
+  if (!vm.runtime.jail_root.empty()) {
+    const VmmJailOptions& o = options_.jail;
+    VmmJail j;
+    j.jailer = o.jailer;
+    j.chroot_base = o.chroot_base;
+    j.uid = vm.runtime.vmm_uid;
+    j.gid = vm.runtime.vmm_gid;
+    j.cgroup_version = o.cgroup_version;
+    j.parent_cgroup = o.parent_cgroup;
+    j.cgroups = CgroupLimits(o.cgroup_version, vm.spec.vcpus,
+                             (vm.spec.memory_mib + o.memory_overhead_mib) << 20,
+                             vm.spec.vcpus + o.max_tasks_extra);
+    j.resource_limits = {"no-file=2048"};
+    j.api_socket = ForVmm(vm, vm.runtime.api_socket);
+    spec.id = vm.id;  // the jailer's --id: alphanumerics and hyphens
+    spec.jail = std::move(j);
+  }
   return spec;
+}
+
+std::map<std::string, std::vector<ProcessIdentity>> VmLifecycle::ScanVmms() const {
+  return ScanApiSocketProcesses(options_.jail.enabled() ? options_.jail.chroot_base : "");
+}
+
+std::vector<std::string> VmLifecycle::ApiSocketsOf(const std::string& vm_id) const {
+  std::vector<std::string> sockets{VmPathsFor(options_.state_dir, vm_id).api_socket};
+  if (options_.jail.enabled()) sockets.push_back(JailOf(vm_id).root + "/api.sock");
+  return sockets;
+}
+
+JailPaths VmLifecycle::JailOf(const std::string& vm_id) const {
+  return JailPathsFor(options_.jail.chroot_base, options_.vmm_binary, vm_id);
+}
+
+Status VmLifecycle::RemoveJailOf(const VmRecord& vm) const {
+  if (!options_.jail.enabled() && vm.runtime.jail_root.empty()) return Status::Ok();
+  std::string cgroup = vm.runtime.cgroup;
+  if (cgroup.empty() && options_.jail.enabled()) cgroup = options_.jail.parent_cgroup + "/" + vm.id;
+  return RemoveJail(JailOf(vm.id), cgroup);
 }
 
 // ---- create ----
@@ -272,6 +326,14 @@ Status VmLifecycle::StartLocked(const VmRecordPtr& vm, Operation& op) {
 
 Status VmLifecycle::RecordStarting(const std::string& id, uint32_t cid) {
   VmPaths paths = VmPathsFor(options_.state_dir, id);
+  const VmmJailOptions& jail = options_.jail;
+  // One uid per running VM, from its vsock CID (unique among them, from 3).
+  uint64_t uid = uint64_t{jail.uid_first} + cid - 3;
+  if (jail.enabled() && uid > jail.uid_last) {
+    return Status::Unavailable("no VMM uid left: [core] jailer_uids " +
+                               std::to_string(jail.uid_first) + "-" +
+                               std::to_string(jail.uid_last) + " has one per running VM");
+  }
   return store_.Update(id, [&](VmRecord& r) {
     r.state = VmState::kStarting;
     r.last_error.clear();
@@ -285,6 +347,25 @@ Status VmLifecycle::RecordStarting(const std::string& id, uint32_t cid) {
     r.runtime.vsock_cid = cid;
     r.runtime.metrics_path = paths.metrics_path;
     r.runtime.log_path = paths.log_path;
+    r.runtime.jail_root.clear();
+    r.runtime.vmm_uid = r.runtime.vmm_gid = 0;
+    r.runtime.cgroup.clear();
+    r.runtime.cgroup_cpu_dir.clear();
+    r.runtime.cgroup_memory_dir.clear();
+    if (jail.enabled()) {
+      // The sockets and the metrics file live in the jail's root; the disks
+      // and the kernel are hard-linked there at launch.
+      JailPaths j = JailOf(id);
+      r.runtime.jail_root = j.root;
+      r.runtime.api_socket = ApiSocketsOf(id).back();
+      r.runtime.vsock_path = j.root + "/vsock.sock";
+      r.runtime.metrics_path = j.root + "/metrics";
+      r.runtime.vmm_uid = r.runtime.vmm_gid = static_cast<uint32_t>(uid);
+      r.runtime.cgroup = jail.parent_cgroup + "/" + id;
+      CgroupDirs dirs = CgroupDirsFor(CgroupMounts(), jail.cgroup_version, r.runtime.cgroup);
+      r.runtime.cgroup_cpu_dir = dirs.cpu;
+      r.runtime.cgroup_memory_dir = dirs.memory;
+    }
     return Status::Ok();
   });
 }
@@ -298,6 +379,17 @@ Status VmLifecycle::BootVmm(const VmRecord& rec, const Contributions& contributi
     s = op.Stage(name, body);
     if (!s) *failed_stage = name;
   };
+  if (!rec.runtime.jail_root.empty()) {
+    stage("jail", [&] {
+      std::string kernel = VmPathsFor(options_.state_dir, rec.id).kernel_path;
+      if (::access(kernel.c_str(), F_OK) != 0) kernel = rec.spec.kernel_image;
+      std::vector<std::pair<std::string, std::string>> files{
+          {kernel, kJailKernel}, {rec.runtime.overlay_path, kJailSystemDisk}};
+      if (!rec.runtime.work_disk_path.empty())
+        files.push_back({rec.runtime.work_disk_path, kJailWorkDisk});
+      return BuildJailRoot(JailOf(rec.id), files, rec.runtime.vmm_uid, rec.runtime.vmm_gid);
+    });
+  }
   // Spawned, and recorded before anything waits on it.
   stage("vmm.spawn", [&] {
     auto spawned = SpawnVmm(spec);
@@ -355,16 +447,20 @@ Status VmLifecycle::ConfigureVmm(const VmRecord& vm, const Contributions& c) con
   // The kernel copied at create (VMs made before copies: the spec's path).
   std::string kernel = VmPathsFor(options_.state_dir, vm.id).kernel_path;
   if (::access(kernel.c_str(), F_OK) != 0) kernel = vm.spec.kernel_image;
-  if (s) s = fc.PutBootSource({kernel, boot_args, ""});
-  if (s) s = fc.PutDrive({"rootfs", vm.runtime.overlay_path, true, false});
-  if (s && !vm.runtime.work_disk_path.empty()) {
-    s = fc.PutDrive({"work", vm.runtime.work_disk_path, false, false});
+  std::string system_disk = vm.runtime.overlay_path, work_disk = vm.runtime.work_disk_path;
+  if (!vm.runtime.jail_root.empty()) {  // the links in its root (BootVmm)
+    kernel = std::string("/") + kJailKernel;
+    system_disk = std::string("/") + kJailSystemDisk;
+    if (!work_disk.empty()) work_disk = std::string("/") + kJailWorkDisk;
   }
+  if (s) s = fc.PutBootSource({kernel, boot_args, ""});
+  if (s) s = fc.PutDrive({"rootfs", system_disk, true, false});
+  if (s && !work_disk.empty()) s = fc.PutDrive({"work", work_disk, false, false});
   for (const auto& iface : c.interfaces) {
     if (s) s = fc.PutNetworkInterface(iface);
   }
-  if (s) s = fc.PutVsock({vm.runtime.vsock_cid, vm.runtime.vsock_path});
-  if (s) s = fc.PutMetrics({vm.runtime.metrics_path});
+  if (s) s = fc.PutVsock({vm.runtime.vsock_cid, ForVmm(vm, vm.runtime.vsock_path)});
+  if (s) s = fc.PutMetrics({ForVmm(vm, vm.runtime.metrics_path)});
   return s;
 }
 
@@ -380,6 +476,11 @@ void VmLifecycle::FailStart(const std::string& vm_id, const std::string& stage, 
     }
     auto rec = store_.Get(vm_id);
     if (!rec) return rec.status();
+    if (!(*rec)->runtime.jail_root.empty()) {
+      // A jailer that failed half-way may have left a VMM it never named.
+      if (vmm.pid <= 0 && KillStrays(**rec, ScanVmms()) > 0) detail = "unrecorded vmm killed";
+      if (Status gone = RemoveJailOf(**rec); !gone) rollback_error = gone.message();
+    }
     if (capabilities_cleaned) {
       // prepare's own rollback ran: clear what it cleaned.
       ClearHandlesExcept(**rec, cleanup_failed);
@@ -460,7 +561,7 @@ Result<VmRecordPtr> VmLifecycle::StopLocked(const VmRecordPtr& vm, bool kill,
     if (vmm.pid <= 0) {
       // No PID recorded (the agent died between spawn and recording it): any
       // process with this VM's API socket is its VMM.
-      int n = KillStrays(*vm, ScanApiSocketProcesses());
+      int n = KillStrays(*vm, ScanVmms());
       detail = n ? "killed " + std::to_string(n) + " unrecorded VMM process(es)" : "no VMM";
       return Status::Ok();
     }
@@ -477,6 +578,10 @@ Result<VmRecordPtr> VmLifecycle::StopLocked(const VmRecordPtr& vm, bool kill,
   if (!s)
     return s.Prefixed(who + ": stop failed at " + std::string(kill ? "vmm.kill" : "vmm.stop"));
 
+  if (!vm->runtime.jail_root.empty()) {
+    s = op.Stage("jail", [&] { return RemoveJailOf(*vm); });
+    if (!s) return s.Prefixed(who + ": stop failed at jail");
+  }
   auto fresh = store_.Get(vm->id);
   if (!fresh) return fresh.status();
   Status cleaned = op.Stage("cleanup", [&] { return CleanupCapabilities(**fresh); });
@@ -528,9 +633,11 @@ std::optional<VmLifecycle::CorruptVm> VmLifecycle::DescribeCorrupt(const std::st
   if (!c) return std::nullopt;
   CorruptVm v{*c, VmPathsFor(options_.state_dir, c->id).dir, false, {}};
   v.dir_exists = std::filesystem::exists(v.dir);
-  auto scan = ScanApiSocketProcesses();
-  if (auto it = scan.find(VmPathsFor(options_.state_dir, c->id).api_socket); it != scan.end()) {
-    for (const auto& p : it->second) v.vmm_pids.push_back(p.pid);
+  auto scan = ScanVmms();
+  for (const auto& socket : ApiSocketsOf(c->id)) {
+    if (auto it = scan.find(socket); it != scan.end()) {
+      for (const auto& p : it->second) v.vmm_pids.push_back(p.pid);
+    }
   }
   return v;
 }
@@ -541,13 +648,19 @@ Status VmLifecycle::RemoveCorrupt(const CorruptRecord& c, const StageObserver& o
   VmPaths paths = VmPathsFor(options_.state_dir, c.id);
   int stopped = 0;
   Status s = op.Stage("vmm.kill", [&] {
-    auto scan = ScanApiSocketProcesses();
-    if (auto it = scan.find(paths.api_socket); it != scan.end()) {
-      for (const auto& p : it->second) stopped += KillVmm(p) ? 1 : 0;
-    }
+    VmRecord known;  // all that is known of it: its id
+    known.id = c.id;
+    stopped = KillStrays(known, ScanVmms());
     return Status::Ok();
   });
-  if (s) s = op.Stage("files", [&] { return RemoveVmFiles(paths); });
+  if (s)
+    s = op.Stage("files", [&] {
+      if (options_.jail.enabled()) {
+        if (Status j = RemoveJail(JailOf(c.id), options_.jail.parent_cgroup + "/" + c.id); !j)
+          return j;
+      }
+      return RemoveVmFiles(paths);
+    });
   if (s) s = op.Stage("record", [&] { return store_.Delete(c.id); });
   handles_.Forget(c.id);
   if (s) ForgetFindings(c.id);
@@ -599,8 +712,10 @@ Status VmLifecycle::Remove(const std::string& ref, bool force, const StageObserv
       return stopped.status();
     }
   }
-  Status s =
-      op.Stage("files", [&] { return RemoveVmFiles(VmPathsFor(options_.state_dir, vm->id)); });
+  Status s = op.Stage("files", [&] {
+    if (Status j = RemoveJailOf(*vm); !j) return j;
+    return RemoveVmFiles(VmPathsFor(options_.state_dir, vm->id));
+  });
   if (s) s = op.Stage("record", [&] { return store_.Delete(vm->id); });
   handles_.Forget(vm->id);
   if (s) ForgetFindings(vm->id);

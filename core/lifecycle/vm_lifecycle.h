@@ -32,9 +32,22 @@
 #include "core/store/handle_store.h"
 #include "core/store/vm_store.h"
 #include "core/vmm/firecracker_client.h"
+#include "core/vmm/jail.h"
 #include "core/vmm/vmm_process.h"
 
 namespace banger::core {
+
+// Jailed VMMs (core/vmm/jail.h); jailer empty: VMMs run unjailed.
+struct VmmJailOptions {
+  std::string jailer;
+  std::string chroot_base;
+  uint32_t uid_first = 0, uid_last = 0;  // VMM uids (and gids): one per running VM
+  int cgroup_version = 1;                // resolved by the agent at start
+  std::string parent_cgroup = "banger";
+  uint64_t memory_overhead_mib = 64;  // the VMM's own, above the guest's memory
+  uint32_t max_tasks_extra = 64;      // tasks allowed above one per vCPU
+  bool enabled() const { return !jailer.empty(); }
+};
 
 struct VmLifecycleOptions {
   std::string state_dir;
@@ -45,6 +58,7 @@ struct VmLifecycleOptions {
   // Images under these directories may be used by anyone who may create a
   // VM; any other path only by a caller who can read it ([core] image_dirs).
   std::vector<std::string> image_dirs = {};
+  VmmJailOptions jail = {};
 };
 
 // A new VM: its name and what it runs (the record's spec, with its defaults).
@@ -153,6 +167,15 @@ class VmLifecycle : public LifecycleRequests {
   bool ReconcileOne(const VmRecordPtr& vm,
                     const std::map<std::string, std::vector<ProcessIdentity>>& scan);
   VmmLaunchSpec LaunchSpecFor(const VmRecord& vm) const;
+
+  // Jailed VMMs: the VMM processes as seen through jails too, a VM's jail,
+  // and taking it down (a no-op when there is none).
+  std::map<std::string, std::vector<ProcessIdentity>> ScanVmms() const;
+  JailPaths JailOf(const std::string& vm_id) const;
+  // Where a VMM of this VM serves its API: its directory, and its jail when
+  // jailing is on (the last).
+  std::vector<std::string> ApiSocketsOf(const std::string& vm_id) const;
+  Status RemoveJailOf(const VmRecord& vm) const;
 
   uint32_t AllocateCid();
   void ReleaseCid(uint32_t cid);

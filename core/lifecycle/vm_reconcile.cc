@@ -15,13 +15,15 @@ int VmLifecycle::KillStrays(const VmRecord& vm,
                             const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
   // The path is derived from the id, not read from the record: a VM that was
   // never started has none recorded, yet a VMM may serve it.
-  auto it = scan.find(VmPathsFor(options_.state_dir, vm.id).api_socket);
-  if (it == scan.end()) return 0;
   int killed = 0;
-  for (const auto& p : it->second) {
-    // The API socket lives in this VM's own directory: whoever serves it is
-    // this VM's VMM, whatever its start time.
-    if (KillVmm(p)) ++killed;
+  for (const auto& socket : ApiSocketsOf(vm.id)) {
+    auto it = scan.find(socket);
+    if (it == scan.end()) continue;
+    for (const auto& p : it->second) {
+      // The API socket lives in this VM's own directory (or jail): whoever
+      // serves it is this VM's VMM, whatever its start time.
+      if (KillVmm(p)) ++killed;
+    }
   }
   return killed;
 }
@@ -44,7 +46,7 @@ void VmLifecycle::FinishInterruptedCreate(const VmRecord& vm) {
 }
 
 int VmLifecycle::Reconcile(bool at_start) {
-  auto scan = ScanApiSocketProcesses();
+  auto scan = ScanVmms();
   int changed = 0;
   for (const auto& rec : store_.List().records) {
     std::optional<HeldVmLock> guard;
@@ -78,7 +80,7 @@ void VmLifecycle::WriteMissingManifest(const std::string& id) {
 
 void VmLifecycle::Audit(bool at_start) {
   // A fresh look: the scan above is older than the reconcile it served.
-  auto seen = AuditState(store_.List(), options_.state_dir, ScanApiSocketProcesses());
+  auto seen = AuditState(store_.List(), options_.state_dir, ScanVmms());
   std::lock_guard lock(mu_);
   // At start nothing else runs; later, a create or rm between the listing
   // of records, directories and processes can look like a mismatch for one
@@ -123,6 +125,10 @@ bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
     if (n)
       logger_.Warn("core", who + " is recorded " + std::string(VmStateName(vm->state)) +
                                " but a VMM ran for it; stopped " + std::to_string(n));
+    if (options_.jail.enabled() && ::access(JailOf(vm->id).dir.c_str(), F_OK) == 0) {
+      // A jail its stop did not live to take down.
+      if (Status j = RemoveJailOf(*vm); !j) logger_.Warn("core", who + ": " + j.message());
+    }
     if (vm->state == VmState::kError && !vm->handles.empty()) {
       // A cleanup that failed earlier: try again, so nothing stays behind.
       Operation op(ops_, "vm.reconcile", vm->name, vm->id);

@@ -21,6 +21,10 @@ banger_vm MakeVmView(const VmRecord& r) {
   v.memory_mib = r.spec.memory_mib;
   v.created_at_ms = r.created_at_ms;
   v.last_touched_at_ms = r.last_touched_at_ms;
+  v.vmm_uid = r.runtime.vmm_uid;
+  v.vmm_gid = r.runtime.vmm_gid;
+  v.cgroup_cpu_dir = r.runtime.cgroup_cpu_dir.c_str();
+  v.cgroup_memory_dir = r.runtime.cgroup_memory_dir.c_str();
   return v;
 }
 

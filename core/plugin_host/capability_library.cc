@@ -4,6 +4,9 @@
 
 #include <cstddef>
 #include <exception>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #define BOOST_DLL_USE_STD_FS
 #include <boost/dll/shared_library.hpp>
@@ -34,6 +37,15 @@ CapabilityHooks ReadHooks(const banger_capability* d) {
   if (d->abi_minor >= 1) BANGER_READ_HOOK(rediscover);
 #undef BANGER_READ_HOOK
   return h;
+}
+
+// Every library mapped, kept reachable (and never destroyed: no dlclose at
+// exit while a hook may still run) so a leak checker sees it is held.
+void KeepLoaded(std::unique_ptr<boost::dll::shared_library> library) {
+  static std::mutex mu;
+  static auto* kept = new std::vector<std::unique_ptr<boost::dll::shared_library>>();
+  std::lock_guard<std::mutex> lock(mu);
+  kept->push_back(std::move(library));
 }
 
 }  // namespace
@@ -104,15 +116,14 @@ Result<CapabilityLibrary> LoadCapabilityLibrary(const std::string& path,
   // descriptor stays open and the library stays loaded until exit, whether
   // or not it passes validation (a dlclose may be a no-op anyway, for
   // objects with unique symbols).
-  auto* library = new boost::dll::shared_library();
+  auto owned = std::make_unique<boost::dll::shared_library>();
   boost::dll::fs::error_code ec;
-  library->load(ProcFdPath(fd->get()),
-                boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-  if (ec) {
-    delete library;  // nothing was mapped
-    return Status::Error("dlopen failed: " + ec.message());
-  }
+  owned->load(ProcFdPath(fd->get()),
+              boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec) return Status::Error("dlopen failed: " + ec.message());  // nothing was mapped
   (void)fd->Release();
+  boost::dll::shared_library* library = owned.get();
+  KeepLoaded(std::move(owned));
   if (!library->has(BANGER_ENTRY_SYMBOL)) {
     return Status::Error(std::string("no entry symbol ") + BANGER_ENTRY_SYMBOL +
                          " (not a banger capability, or built without BANGER_CAPABILITY)");

@@ -60,12 +60,23 @@ const Field<VmSpec> kSpecFields[] = {
 };
 
 const Field<VmRuntime> kRuntimeFields[] = {
-    {"vmm_state", &VmRuntime::vmm_state},           {"pid", &VmRuntime::pid},
-    {"pid_start_time", &VmRuntime::pid_start_time}, {"api_socket", &VmRuntime::api_socket},
-    {"vsock_path", &VmRuntime::vsock_path},         {"vsock_cid", &VmRuntime::vsock_cid},
-    {"metrics_path", &VmRuntime::metrics_path},     {"log_path", &VmRuntime::log_path},
-    {"overlay_path", &VmRuntime::overlay_path},     {"work_disk_path", &VmRuntime::work_disk_path},
+    {"vmm_state", &VmRuntime::vmm_state},
+    {"pid", &VmRuntime::pid},
+    {"pid_start_time", &VmRuntime::pid_start_time},
+    {"api_socket", &VmRuntime::api_socket},
+    {"vsock_path", &VmRuntime::vsock_path},
+    {"vsock_cid", &VmRuntime::vsock_cid},
+    {"metrics_path", &VmRuntime::metrics_path},
+    {"log_path", &VmRuntime::log_path},
+    {"overlay_path", &VmRuntime::overlay_path},
+    {"work_disk_path", &VmRuntime::work_disk_path},
     {"started_at", &VmRuntime::started_at_ms},
+    {"jail_root", &VmRuntime::jail_root},
+    {"vmm_uid", &VmRuntime::vmm_uid},
+    {"vmm_gid", &VmRuntime::vmm_gid},
+    {"cgroup", &VmRuntime::cgroup},
+    {"cgroup_cpu_dir", &VmRuntime::cgroup_cpu_dir},
+    {"cgroup_memory_dir", &VmRuntime::cgroup_memory_dir},
 };
 
 // The record's own plain fields; "v", "state" and the sections (spec,

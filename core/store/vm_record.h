@@ -57,6 +57,15 @@ struct VmRuntime {
   std::string overlay_path;
   std::string work_disk_path;
   int64_t started_at_ms = 0;  // when the VMM booted (InstanceStart); 0 when not running
+  // Jailed VMMs only (empty/0 otherwise): the jail's root on the host, the
+  // VMM's uid and gid, its cgroup (relative to each hierarchy) and where its
+  // CPU time and memory use are read.
+  std::string jail_root;
+  uint32_t vmm_uid = 0;
+  uint32_t vmm_gid = 0;
+  std::string cgroup;
+  std::string cgroup_cpu_dir;
+  std::string cgroup_memory_dir;
   UnknownFields unknown;
   bool operator==(const VmRuntime&) const = default;
 };

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -62,8 +63,41 @@ bool ProcessAlive(const ProcessIdentity& p) {
   return f && f->start_time == p.start_time && f->state != 'Z' && f->state != 'X';
 }
 
-std::map<std::string, std::vector<ProcessIdentity>> ScanApiSocketProcesses() {
+namespace {
+
+bool SameFile(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// The host path of a jailed VMM's API socket: its jail root (named by
+// chroot_base, the exec file and --id, and checked to be the root the
+// process runs in) joined with the path it was given. Empty when it is not
+// a jail under chroot_base.
+std::string JailedSocket(long pid, const std::vector<std::string>& args, const std::string& socket,
+                         const std::string& chroot_base) {
+  std::string id;
+  for (size_t i = 0; i < args.size() && id.empty(); ++i) {
+    if (args[i] == "--id" && i + 1 < args.size()) id = args[i + 1];
+    if (args[i].rfind("--id=", 0) == 0) id = args[i].substr(5);
+  }
+  if (id.empty() || id.find('/') != std::string::npos || args.empty()) return "";
+  std::string exec_name = args[0].substr(args[0].rfind('/') + 1);
+  std::string root = chroot_base + "/" + exec_name + "/" + id + "/root";
+  struct stat theirs, jail;
+  if (::stat(("/proc/" + std::to_string(pid) + "/root").c_str(), &theirs) != 0 ||
+      ::stat(root.c_str(), &jail) != 0 || !SameFile(theirs, jail)) {
+    return "";
+  }
+  return root + (socket[0] == '/' ? "" : "/") + socket;
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<ProcessIdentity>> ScanApiSocketProcesses(
+    const std::string& chroot_base) {
   std::map<std::string, std::vector<ProcessIdentity>> found;
+  struct stat own_root;
+  bool have_root = ::stat("/", &own_root) == 0;
   std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
   if (!proc) return found;
   while (dirent* e = ::readdir(proc.get())) {
@@ -85,6 +119,16 @@ std::map<std::string, std::vector<ProcessIdentity>> ScanApiSocketProcesses() {
       if (args[i].rfind("--api-sock=", 0) == 0) socket = args[i].substr(11);
     }
     if (socket.empty()) continue;
+    struct stat their_root;
+    if (have_root &&
+        ::stat(("/proc/" + std::string(e->d_name) + "/root").c_str(), &their_root) == 0 &&
+        !SameFile(own_root, their_root)) {
+      // In a chroot: its socket path means nothing here unless it is one of
+      // our jails.
+      if (chroot_base.empty()) continue;
+      socket = JailedSocket(pid, args, socket, chroot_base);
+      if (socket.empty()) continue;
+    }
     auto f = ReadStat(static_cast<pid_t>(pid));
     if (!f || f->state == 'Z' || f->state == 'X') continue;
     found[socket].push_back({static_cast<pid_t>(pid), f->start_time});
@@ -93,8 +137,9 @@ std::map<std::string, std::vector<ProcessIdentity>> ScanApiSocketProcesses() {
 }
 
 Result<ProcessIdentity> FindProcessByApiSocket(const std::string& api_socket,
-                                               uint64_t recorded_start_time) {
-  auto all = ScanApiSocketProcesses();
+                                               uint64_t recorded_start_time,
+                                               const std::string& chroot_base) {
+  auto all = ScanApiSocketProcesses(chroot_base);
   auto it = all.find(api_socket);
   if (it == all.end()) return Status::NotFound("no process has --api-sock " + api_socket);
   for (const auto& p : it->second) {

@@ -27,8 +27,12 @@ std::optional<uint64_t> ProcessStartTime(pid_t pid);
 bool ProcessAlive(const ProcessIdentity& p);
 
 // Every live process whose command line holds `--api-sock <path>` (or
-// `--api-sock=<path>`), by that path: one /proc scan for all VMs.
-std::map<std::string, std::vector<ProcessIdentity>> ScanApiSocketProcesses();
+// `--api-sock=<path>`), by that path: one /proc scan for all VMs. A process
+// in a chroot counts only when it is a jailed VMM under `chroot_base`
+// (jail.h): its root is <chroot_base>/<exec file name>/<its --id>/root, and
+// its socket is listed by the host path, that root joined with the path.
+std::map<std::string, std::vector<ProcessIdentity>> ScanApiSocketProcesses(
+    const std::string& chroot_base = {});
 
 // Finds the process whose command line holds `--api-sock <path>` (or
 // `--api-sock=<path>`). Accepted only if its start time equals
@@ -36,6 +40,7 @@ std::map<std::string, std::vector<ProcessIdentity>> ScanApiSocketProcesses();
 // a reused PID or a new VMM and is refused, saying so. NotFound when no
 // process has the socket.
 Result<ProcessIdentity> FindProcessByApiSocket(const std::string& api_socket,
-                                               uint64_t recorded_start_time);
+                                               uint64_t recorded_start_time,
+                                               const std::string& chroot_base = {});
 
 }  // namespace banger::core

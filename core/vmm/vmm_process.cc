@@ -17,6 +17,7 @@
 #include "core/base/spawn.h"
 #include "core/base/unique_fd.h"
 #include "core/vmm/firecracker_client.h"
+#include "core/vmm/jail.h"
 
 namespace banger::core {
 namespace {
@@ -126,6 +127,80 @@ Result<std::string> ResolveVmmBinary(const std::string& binary) {
                              "' is not in PATH; install Firecracker or set [core] vmm_binary");
 }
 
+namespace {
+
+std::string ExitText(int status) {
+  return WIFEXITED(status)     ? "exit status " + std::to_string(WEXITSTATUS(status))
+         : WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                               : "unknown status";
+}
+
+// Runs the jailer, which builds the jail, puts the VMM in its own PID
+// namespace and exits; the VMM's PID is then in the jail's pid file.
+Result<ProcessIdentity> SpawnJailed(const VmmLaunchSpec& spec, const std::string& exec_file) {
+  const VmmJail& j = *spec.jail;
+  auto jailer = ResolveVmmBinary(j.jailer);
+  if (!jailer) return jailer.status().Prefixed("the jailer");
+  std::vector<std::string> argv{*jailer,
+                                "--id",
+                                spec.id,
+                                "--exec-file",
+                                exec_file,
+                                "--uid",
+                                std::to_string(j.uid),
+                                "--gid",
+                                std::to_string(j.gid),
+                                "--chroot-base-dir",
+                                j.chroot_base,
+                                "--cgroup-version",
+                                std::to_string(j.cgroup_version),
+                                "--parent-cgroup",
+                                j.parent_cgroup};
+  for (const auto& c : j.cgroups) argv.insert(argv.end(), {"--cgroup", c});
+  for (const auto& r : j.resource_limits) argv.insert(argv.end(), {"--resource-limit", r});
+  argv.insert(argv.end(), {"--new-pid-ns", "--", "--api-sock", j.api_socket});
+  argv.insert(argv.end(), spec.extra_args.begin(), spec.extra_args.end());
+  SpawnOptions spawn;
+  spawn.output_path = spec.log_path;  // the VMM's output follows it there
+  spawn.new_session = true;
+  auto spawned = Spawn(argv, spawn);
+  if (!spawned) return Status::Error("cannot start " + *jailer + ": " + spawned.status().message());
+  pid_t jailer_pid = *spawned;
+  auto deadline = Clock::now() + spec.ready_timeout;
+  int status = 0;
+  for (;;) {
+    pid_t r = ::waitpid(jailer_pid, &status, WNOHANG);
+    if (r == jailer_pid) break;
+    if (r < 0 && errno != EINTR)
+      return Status::Error(std::string("waitpid: ") + std::strerror(errno));
+    if (Clock::now() >= deadline) {
+      ::kill(jailer_pid, SIGKILL);
+      ::waitpid(jailer_pid, &status, 0);
+      return Status::Error("the jailer did not finish within " +
+                           std::to_string(spec.ready_timeout.count()) + " ms; killed it");
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::Error("the jailer failed (" + ExitText(status) +
+                         "): " + LastLogLine(spec.log_path));
+  }
+  std::string pid_file = JailPathsFor(j.chroot_base, exec_file, spec.id).pid_file;
+  std::ifstream in(pid_file);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) {
+    return Status::Error("the jailer exited without writing the VMM's PID to " + pid_file);
+  }
+  auto start = ProcessStartTime(static_cast<pid_t>(pid));
+  if (!start) {
+    return Status::Error("the VMM (pid " + std::to_string(pid) +
+                         " from the jailer) exited during start: " + LastLogLine(spec.log_path));
+  }
+  return ProcessIdentity{static_cast<pid_t>(pid), *start};
+}
+
+}  // namespace
+
 Result<ProcessIdentity> SpawnVmm(const VmmLaunchSpec& spec) {
   auto binary = ResolveVmmBinary(spec.binary);
   if (!binary) return binary.status();
@@ -140,7 +215,12 @@ Result<ProcessIdentity> SpawnVmm(const VmmLaunchSpec& spec) {
       return Status::Error("cannot create metrics file " + spec.metrics_path + ": " +
                            std::strerror(errno));
     }
+    if (spec.jail && ::fchown(m.get(), spec.jail->uid, spec.jail->gid) != 0) {
+      return Status::Error("cannot chown metrics file " + spec.metrics_path + ": " +
+                           std::strerror(errno));
+    }
   }
+  if (spec.jail) return SpawnJailed(spec, *binary);
   std::vector<std::string> argv{*binary, "--api-sock", spec.api_socket, "--id", spec.id};
   argv.insert(argv.end(), spec.extra_args.begin(), spec.extra_args.end());
   SpawnOptions spawn;
@@ -164,13 +244,12 @@ Status WaitVmmReady(const ProcessIdentity& vmm, const VmmLaunchSpec& spec) {
   Status last = Status::Error("not polled");
   while (Clock::now() < deadline) {
     if (!pidfd.valid() || WaitExit(pidfd.get(), milliseconds(0))) {
+      // A jailed VMM is not this process's child: no status to collect.
       int status = 0;
-      ::waitpid(vmm.pid, &status, 0);
-      std::string how = WIFEXITED(status)     ? "exit status " + std::to_string(WEXITSTATUS(status))
-                        : WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
-                                              : "unknown status";
-      return Status::Error("the VMM exited during start (" + how +
-                           "): " + LastLogLine(spec.log_path));
+      bool reaped = ::waitpid(vmm.pid, &status, 0) == vmm.pid;
+      return Status::Error("the VMM exited during start" +
+                           (reaped ? " (" + ExitText(status) + ")" : std::string()) + ": " +
+                           LastLogLine(spec.log_path));
     }
     auto info = client.GetInstanceInfo();
     if (info) return Status::Ok();

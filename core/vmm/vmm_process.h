@@ -9,7 +9,10 @@
 // through the pidfd. Functions are independent; thread-safe.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,15 +21,29 @@
 
 namespace banger::core {
 
+// A VMM started through the jailer (jail.h): its command line.
+struct VmmJail {
+  std::string jailer;  // a path, or a name looked up in PATH
+  std::string chroot_base;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  int cgroup_version = 1;
+  std::string parent_cgroup;
+  std::vector<std::string> cgroups;          // FILE=VALUE, --cgroup
+  std::vector<std::string> resource_limits;  // RESOURCE=VALUE, --resource-limit
+  std::string api_socket;                    // as the VMM sees it, inside the jail
+};
+
 struct VmmLaunchSpec {
-  std::string binary;  // a path, or a name looked up in PATH
+  std::string binary;  // a path, or a name looked up in PATH (the jailer's --exec-file)
   std::vector<std::string> extra_args;
-  std::string id;  // --id
-  std::string api_socket;
+  std::string id;            // --id (the jailer's: alphanumerics and hyphens)
+  std::string api_socket;    // its path on the host (in the jail's root when jailed)
   std::string vsock_path;    // removed before launch if stale
   std::string metrics_path;  // created empty (truncated) before launch
   std::string log_path;      // stdout and stderr, appended
   std::chrono::milliseconds ready_timeout{5000};
+  std::optional<VmmJail> jail;  // none: the VMM is run directly, as the agent's user
 };
 
 // Resolves `binary` to an executable path (PATH lookup for a bare name).
@@ -34,7 +51,9 @@ Result<std::string> ResolveVmmBinary(const std::string& binary);
 
 // Removes stale files and starts the VMM in its own session with
 // `--api-sock <api_socket> --id <id>`; returns at once with its identity, so
-// the caller can record it before waiting for it.
+// the caller can record it before waiting for it. Jailed: runs the jailer
+// (--new-pid-ns, so the VMM is not the jailer's process), waits for it to
+// exit and reads the VMM's PID from the jail's pid file.
 Result<ProcessIdentity> SpawnVmm(const VmmLaunchSpec& spec);
 
 // Waits until the spawned VMM answers GET /. On failure it is killed and

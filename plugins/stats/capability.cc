@@ -19,7 +19,13 @@ const banger_config_key kKeys[] = {
 };
 
 stats::VmTarget TargetOf(const banger::Vm& vm) {
-  return {vm.pid(), vm.pid_start_time(), vm.metrics_path(), vm.overlay_path(), vm.work_disk_path()};
+  return {vm.pid(),
+          vm.pid_start_time(),
+          vm.metrics_path(),
+          vm.overlay_path(),
+          vm.work_disk_path(),
+          vm.cgroup_cpu_dir(),
+          vm.cgroup_memory_dir()};
 }
 
 class Stats {

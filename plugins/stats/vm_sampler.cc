@@ -72,7 +72,7 @@ VmSampler::~VmSampler() {
 }
 
 void VmSampler::Close() {
-  for (int* fd : {&stat_fd_, &metrics_fd_, &overlay_fd_, &work_fd_}) {
+  for (int* fd : {&stat_fd_, &metrics_fd_, &overlay_fd_, &work_fd_, &cpu_fd_, &memory_fd_}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
@@ -85,9 +85,24 @@ void VmSampler::Open(const VmTarget& t) {
   metrics_path_ = t.metrics_path;
   overlay_path_ = t.overlay_path;
   work_disk_path_ = t.work_disk_path;
-  std::string proc = "/proc/" + std::to_string(t.pid);
-  stat_fd_ = ::open((proc + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  cgroup_cpu_dir_ = t.cgroup_cpu_dir;
+  cgroup_memory_dir_ = t.cgroup_memory_dir;
+  if (!cgroup_cpu_dir_.empty() && !cgroup_memory_dir_.empty()) {
+    cpu_fd_ = ::open((cgroup_cpu_dir_ + "/cpu.stat").c_str(), O_RDONLY | O_CLOEXEC);
+    cpu_v2_ = cpu_fd_ >= 0;
+    if (!cpu_v2_)
+      cpu_fd_ = ::open((cgroup_cpu_dir_ + "/cpuacct.usage").c_str(), O_RDONLY | O_CLOEXEC);
+    memory_fd_ = ::open((cgroup_memory_dir_ + "/memory.current").c_str(), O_RDONLY | O_CLOEXEC);
+    if (memory_fd_ < 0) {
+      memory_fd_ =
+          ::open((cgroup_memory_dir_ + "/memory.usage_in_bytes").c_str(), O_RDONLY | O_CLOEXEC);
+    }
+  } else {
+    std::string proc = "/proc/" + std::to_string(t.pid);
+    stat_fd_ = ::open((proc + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  }
   last_ms_ = 0;
+  last_cpu_ns_ = 0;
   offset_ = 0;
   lines_ = bad_lines_ = 0;
   metrics_.Clear();
@@ -96,48 +111,80 @@ void VmSampler::Open(const VmTarget& t) {
 Sample VmSampler::Take(const VmTarget& t, int64_t now_ms) {
   // A new VMM (or a new VM in this slot): start over.
   if (t.pid != pid_ || t.pid_start_time != pid_start_time_ || t.metrics_path != metrics_path_ ||
-      t.overlay_path != overlay_path_ || t.work_disk_path != work_disk_path_ || stat_fd_ < 0) {
+      t.overlay_path != overlay_path_ || t.work_disk_path != work_disk_path_ ||
+      t.cgroup_cpu_dir != cgroup_cpu_dir_ || (stat_fd_ < 0 && cpu_fd_ < 0)) {
     Open(t);
   }
   Sample s;
-  char buf[1024];
-  if (stat_fd_ >= 0 && ReadAt(stat_fd_, buf, sizeof buf) > 0) {
-    // Fields after the command name (which may hold spaces): after the last ')'.
-    const char* p = std::strrchr(buf, ')');
-    uint64_t utime = 0, stime = 0, start = 0, vsize = 0, rss_pages = 0;
-    if (p) {
-      p += 2;
-      // One read for all: CPU ticks, start time, VSZ (bytes) and RSS (pages).
-      for (int field = 3; field <= 24 && p; ++field) {
-        if (field == 14) utime = std::strtoull(p, nullptr, 10);
-        if (field == 15) stime = std::strtoull(p, nullptr, 10);
-        if (field == 22) start = std::strtoull(p, nullptr, 10);
-        if (field == 23) vsize = std::strtoull(p, nullptr, 10);
-        if (field == 24) rss_pages = std::strtoull(p, nullptr, 10);
-        p = std::strchr(p, ' ');
-        if (p) ++p;
-      }
-    }
-    if (start == t.pid_start_time || t.pid_start_time == 0) {
-      s.process_found = true;
-      s.vsz_bytes = vsize;
-      s.rss_bytes = rss_pages * static_cast<uint64_t>(kPage);
-      uint64_t ticks = utime + stime;
-      if (last_ms_ > 0 && now_ms > last_ms_) {
-        s.cpu_percent = 100.0 * static_cast<double>(ticks - last_ticks_) / kTicks /
-                        (static_cast<double>(now_ms - last_ms_) / 1000.0);
-      } else {
-        double lived = Uptime() - static_cast<double>(start) / kTicks;
-        if (lived > 0) s.cpu_percent = 100.0 * static_cast<double>(ticks) / kTicks / lived;
-      }
-      last_ticks_ = ticks;
-      last_ms_ = now_ms;
-    }
+  if (!cgroup_cpu_dir_.empty() && !cgroup_memory_dir_.empty()) {
+    ReadCgroup(now_ms, s);
+  } else {
+    ReadProcess(t, now_ms, s);
   }
   s.overlay_allocated_bytes = Allocated(overlay_fd_, overlay_path_);
   s.work_allocated_bytes = Allocated(work_fd_, work_disk_path_);
   ReadMetrics(s);
   return s;
+}
+
+void VmSampler::ReadProcess(const VmTarget& t, int64_t now_ms, Sample& s) {
+  char buf[1024];
+  if (stat_fd_ < 0 || ReadAt(stat_fd_, buf, sizeof buf) <= 0) return;
+  // Fields after the command name (which may hold spaces): after the last ')'.
+  const char* p = std::strrchr(buf, ')');
+  uint64_t utime = 0, stime = 0, start = 0, vsize = 0, rss_pages = 0;
+  if (p) {
+    p += 2;
+    // One read for all: CPU ticks, start time, VSZ (bytes) and RSS (pages).
+    for (int field = 3; field <= 24 && p; ++field) {
+      if (field == 14) utime = std::strtoull(p, nullptr, 10);
+      if (field == 15) stime = std::strtoull(p, nullptr, 10);
+      if (field == 22) start = std::strtoull(p, nullptr, 10);
+      if (field == 23) vsize = std::strtoull(p, nullptr, 10);
+      if (field == 24) rss_pages = std::strtoull(p, nullptr, 10);
+      p = std::strchr(p, ' ');
+      if (p) ++p;
+    }
+  }
+  if (start == t.pid_start_time || t.pid_start_time == 0) {
+    s.process_found = true;
+    s.vsz_bytes = vsize;
+    s.rss_bytes = rss_pages * static_cast<uint64_t>(kPage);
+    uint64_t ticks = utime + stime;
+    if (last_ms_ > 0 && now_ms > last_ms_) {
+      s.cpu_percent = 100.0 * static_cast<double>(ticks - last_ticks_) / kTicks /
+                      (static_cast<double>(now_ms - last_ms_) / 1000.0);
+    } else {
+      double lived = Uptime() - static_cast<double>(start) / kTicks;
+      if (lived > 0) s.cpu_percent = 100.0 * static_cast<double>(ticks) / kTicks / lived;
+    }
+    last_ticks_ = ticks;
+    last_ms_ = now_ms;
+  }
+}
+
+bool VmSampler::ReadCgroup(int64_t now_ms, Sample& s) {
+  char buf[1024];
+  if (cpu_fd_ < 0 || memory_fd_ < 0) return false;  // the cgroup is gone, or never was
+  if (ReadAt(cpu_fd_, buf, sizeof buf) <= 0 || ReadAt(memory_fd_, buf + 512, 512) <= 0)
+    return false;
+  uint64_t cpu_ns = 0;
+  if (cpu_v2_) {
+    const char* u = std::strstr(buf, "usage_usec ");
+    if (!u) return false;
+    cpu_ns = std::strtoull(u + 11, nullptr, 10) * 1000;
+  } else {
+    cpu_ns = std::strtoull(buf, nullptr, 10);
+  }
+  s.process_found = true;
+  s.rss_bytes = std::strtoull(buf + 512, nullptr, 10);
+  if (last_ms_ > 0 && now_ms > last_ms_ && cpu_ns >= last_cpu_ns_) {
+    s.cpu_percent = 100.0 * static_cast<double>(cpu_ns - last_cpu_ns_) / 1e6 /
+                    static_cast<double>(now_ms - last_ms_);
+  }
+  last_cpu_ns_ = cpu_ns;
+  last_ms_ = now_ms;
+  return true;
 }
 
 void VmSampler::ReadMetrics(Sample& s) {

@@ -8,8 +8,12 @@
 // counters are added up, absolute ones (api_server, latencies_us, *_agg
 // min/max) keep the latest value, a line that does not parse is skipped and
 // counted, a file shorter than the offset (truncated by a VMM restart) is
-// read again from the start. Not thread-safe: one sampler per VM, used by
-// one thread at a time.
+// read again from the start. A jailed VMM's CPU time and memory come from
+// its cgroup instead (cpu.stat or cpuacct.usage, memory.current or
+// memory.usage_in_bytes, each kept open and pread): the whole VMM, all its
+// threads, in one read each; RSS is then the cgroup's memory use and VSZ is
+// not read. Not thread-safe: one sampler per VM, used by one thread at a
+// time.
 #pragma once
 
 #include <sys/types.h>
@@ -31,6 +35,7 @@ struct VmTarget {
   int64_t pid = 0;
   uint64_t pid_start_time = 0;
   std::string_view metrics_path, overlay_path, work_disk_path;
+  std::string_view cgroup_cpu_dir, cgroup_memory_dir;  // jailed VMMs only
 };
 
 struct Sample {
@@ -66,12 +71,18 @@ class VmSampler {
   void Open(const VmTarget& target);
   void Close();
   void ReadMetrics(Sample& s);
+  void ReadProcess(const VmTarget& t, int64_t now_ms, Sample& s);
+  bool ReadCgroup(int64_t now_ms, Sample& s);
 
   // What the open files belong to.
   int64_t pid_ = 0;
   uint64_t pid_start_time_ = 0;
   std::string metrics_path_, overlay_path_, work_disk_path_;
+  std::string cgroup_cpu_dir_, cgroup_memory_dir_;
   int stat_fd_ = -1, metrics_fd_ = -1;
+  int cpu_fd_ = -1, memory_fd_ = -1;  // the cgroup's files (jailed VMMs)
+  bool cpu_v2_ = false;               // cpu.stat (µs), else cpuacct.usage (ns)
+  uint64_t last_cpu_ns_ = 0;
   int overlay_fd_ = -1, work_fd_ = -1;  // O_PATH: fstat without a path lookup
   uint64_t last_ticks_ = 0;
   int64_t last_ms_ = 0;

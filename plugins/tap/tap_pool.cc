@@ -65,7 +65,11 @@ std::string TapPool::GuestMac(std::string_view id) {
   return mac;
 }
 
-Status TapPool::EnsureDevice(uint32_t slot) const {
+uid_t TapPool::OwnerOf(const banger::Vm& vm) const {
+  return vm.vmm_uid() != 0 ? static_cast<uid_t>(vm.vmm_uid()) : config_.owner_uid;
+}
+
+Status TapPool::EnsureDevice(uint32_t slot, uid_t owner) const {
   std::string name = TapName(slot);
   int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
   if (fd < 0) return Status::Error("open /dev/net/tun: " + std::string(std::strerror(errno)));
@@ -76,9 +80,10 @@ Status TapPool::EnsureDevice(uint32_t slot) const {
   Status s;
   if (::ioctl(fd, TUNSETIFF, &ifr) != 0) {
     s = Status::Error("create " + name + ": " + std::strerror(errno));
-  } else if (::ioctl(fd, TUNSETOWNER, static_cast<unsigned long>(config_.owner_uid)) != 0 ||
+  } else if (::ioctl(fd, TUNSETOWNER, static_cast<unsigned long>(owner)) != 0 ||
              ::ioctl(fd, TUNSETPERSIST, 1) != 0) {
-    s = Status::Error("make " + name + " persistent: " + std::strerror(errno));
+    s = Status::Error("make " + name + " persistent, owned by uid " + std::to_string(owner) + ": " +
+                      std::strerror(errno));
   }
   // Close ours: a TAP can be held by one process, and that is the VMM.
   ::close(fd);
@@ -104,7 +109,7 @@ void TapPool::Warm() {
       if (!owner_[slot].empty()) continue;  // in use: it exists
     }
     if (LinkExists(TapName(slot))) continue;
-    if (Status s = EnsureDevice(slot); !s.ok()) {
+    if (Status s = EnsureDevice(slot, config_.owner_uid); !s.ok()) {
       host_.Warn("warming the pool stopped: " + s.message());
       return;
     }
@@ -154,7 +159,9 @@ Status TapPool::Prepare(const banger::Vm& vm) {
     release();
     return Status::Error("record the TAP: " + s.message());
   }
-  if (!LinkExists(tap)) s = EnsureDevice(slot);  // the warm-up has not reached it yet
+  // Made (the warm-up may not have reached it yet) or taken over, owned by
+  // the uid this VM's VMM runs as: a jailed VMM has no other right to it.
+  s = EnsureDevice(slot, OwnerOf(vm));
   if (s.ok()) s = SetLinkAlias(tap, std::string(vm.id()));
   if (s.ok()) s = AddIpv4Address(tap, HostIp(slot), 30);
   if (s.ok()) s = SetLinkUp(tap, true);
@@ -203,6 +210,8 @@ Status TapPool::Cleanup(const banger::Vm& vm) {
     s = FlushIpv4Addresses(tap);
     if (s.ok()) s = SetLinkUp(tap, false);
     if (s.ok()) s = SetLinkAlias(tap, "");
+    // Back to the pool's owner: the VM's uid goes to another VM next.
+    if (s.ok() && OwnerOf(vm) != config_.owner_uid) s = EnsureDevice(slot, config_.owner_uid);
   }
   // A device deleted by hand is gone: nothing to undo, and the slot is free
   // (the warm-up or the next prepare recreates it).

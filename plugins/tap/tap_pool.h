@@ -48,7 +48,11 @@ class TapPool {
   static std::string GuestMac(std::string_view vm_id);
 
  private:
-  banger::Status EnsureDevice(uint32_t slot) const;
+  // Creates the slot's device, or attaches to it when it exists and is
+  // free, and makes `owner` its owner (the uid that may attach to it).
+  banger::Status EnsureDevice(uint32_t slot, uid_t owner) const;
+  // The VMM's uid: the VM's own when it is jailed, else [tap] owner_uid.
+  uid_t OwnerOf(const banger::Vm& vm) const;
   void Warm();
 
   banger::Host host_;

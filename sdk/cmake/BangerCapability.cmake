@@ -21,7 +21,12 @@ function(banger_add_capability name)
     POSITION_INDEPENDENT_CODE ON)
   target_compile_features(${name} PRIVATE cxx_std_20)
   target_link_options(${name} PRIVATE
-    "-Wl,--version-script=${_BANGER_SDK_CMAKE_DIR}/capability.map" "-Wl,-z,defs" "-Wl,-z,now")
+    "-Wl,--version-script=${_BANGER_SDK_CMAKE_DIR}/capability.map" "-Wl,-z,now")
+  # Every symbol resolved at link time, except in sanitizer builds: there
+  # the sanitizer's runtime comes with the agent that loads the capability.
+  if(NOT BANGER_CAPABILITY_ALLOW_UNDEFINED)
+    target_link_options(${name} PRIVATE "-Wl,-z,defs")
+  endif()
   set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS "${_BANGER_SDK_CMAKE_DIR}/capability.map")
   if(ARG_OUTPUT_DIRECTORY)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})

@@ -45,9 +45,19 @@ int main(int argc, char** argv) {
   std::string api_sock;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    // Like Firecracker's parser: `--name value` or `--name=value` (the
+    // jailer passes --id= and the start times that way).
+    std::string inline_value;
+    bool has_inline = false;
+    if (a.rfind("--", 0) == 0 && a.find('=') != std::string::npos) {
+      inline_value = a.substr(a.find('=') + 1);
+      a = a.substr(0, a.find('='));
+      has_inline = true;
+    }
     auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= argc) return nullptr;
       (void)name;
+      if (has_inline) return inline_value.c_str();
+      if (i + 1 >= argc) return nullptr;
       return argv[++i];
     };
     const char* v = nullptr;
@@ -57,6 +67,11 @@ int main(int argc, char** argv) {
     } else if (a == "--id") {
       if (!(v = value("--id"))) return Usage("--id needs a value");
       options.id = v;
+    } else if (a == "--start-time-us" || a == "--start-time-cpu-us") {
+      int ignored = 0;
+      if (!(v = value(a.c_str())) || !ParseInt(v, 0, INT32_MAX, &ignored)) {
+        return Usage(a + " takes a number of microseconds");
+      }
     } else if (a == "--guest-vsock-dir") {
       if (!(v = value("--guest-vsock-dir"))) return Usage("--guest-vsock-dir needs a dir");
       options.guest_vsock_dir = v;

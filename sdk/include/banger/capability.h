@@ -142,6 +142,15 @@ typedef struct banger_vm {
   uint64_t memory_mib;
   int64_t created_at_ms;      /* Unix epoch milliseconds */
   int64_t last_touched_at_ms; /* Unix epoch milliseconds */
+  /* Appended with jailed VMMs (a host from before declares a smaller
+   * struct_size: check BANGER_HAS_FIELD(vm, banger_vm, vmm_uid)): the uid and gid the VMM runs as
+   * (0: not jailed, it runs as the agent's user), and the directories of its cgroup where its CPU
+   * time (cpu.stat on cgroup v2, cpuacct.usage on v1) and memory use (memory.current,
+   * memory.usage_in_bytes) are read ("" when not jailed). */
+  uint32_t vmm_uid;
+  uint32_t vmm_gid;
+  const char* cgroup_cpu_dir;
+  const char* cgroup_memory_dir;
 } banger_vm;
 
 /* A network interface contributed to the VMM configuration (Firecracker's

@@ -90,6 +90,19 @@ class Vm {
   uint64_t memory_mib() const { return vm_->memory_mib; }
   int64_t created_at_ms() const { return vm_->created_at_ms; }
   int64_t last_touched_at_ms() const { return vm_->last_touched_at_ms; }
+  // 0 and "" from a host that does not jail VMMs (or predates the fields).
+  uint32_t vmm_uid() const { return BANGER_HAS_FIELD(vm_, banger_vm, vmm_uid) ? vm_->vmm_uid : 0; }
+  uint32_t vmm_gid() const { return BANGER_HAS_FIELD(vm_, banger_vm, vmm_gid) ? vm_->vmm_gid : 0; }
+  std::string_view cgroup_cpu_dir() const {
+    return BANGER_HAS_FIELD(vm_, banger_vm, cgroup_cpu_dir) && vm_->cgroup_cpu_dir
+               ? vm_->cgroup_cpu_dir
+               : "";
+  }
+  std::string_view cgroup_memory_dir() const {
+    return BANGER_HAS_FIELD(vm_, banger_vm, cgroup_memory_dir) && vm_->cgroup_memory_dir
+               ? vm_->cgroup_memory_dir
+               : "";
+  }
   const banger_vm* raw() const { return vm_; }
 
  private:
@@ -105,8 +118,11 @@ struct VmInfo {
   uint32_t vsock_cid = 0, vcpus = 0;
   uint64_t memory_mib = 0;
   int64_t created_at_ms = 0, last_touched_at_ms = 0;
+  uint32_t vmm_uid = 0, vmm_gid = 0;
+  std::string cgroup_cpu_dir, cgroup_memory_dir;
 
   static VmInfo From(const banger_vm& v) {
+    Vm view(&v);
     return VmInfo{v.id,
                   v.name,
                   v.state,
@@ -122,7 +138,11 @@ struct VmInfo {
                   v.vcpus,
                   v.memory_mib,
                   v.created_at_ms,
-                  v.last_touched_at_ms};
+                  v.last_touched_at_ms,
+                  view.vmm_uid(),
+                  view.vmm_gid(),
+                  std::string(view.cgroup_cpu_dir()),
+                  std::string(view.cgroup_memory_dir())};
   }
 };
 
