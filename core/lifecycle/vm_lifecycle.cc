@@ -127,10 +127,21 @@ JailPaths VmLifecycle::JailOf(const std::string& vm_id) const {
 }
 
 Status VmLifecycle::RemoveJailOf(const VmRecord& vm) const {
-  if (!options_.jail.enabled() && vm.runtime.jail_root.empty()) return Status::Ok();
-  std::string cgroup = vm.runtime.cgroup;
-  if (cgroup.empty() && options_.jail.enabled()) cgroup = options_.jail.parent_cgroup + "/" + vm.id;
-  return RemoveJail(JailOf(vm.id), cgroup);
+  if (!vm.runtime.jail_root.empty()) {
+    // Where it was made, whatever the config says now.
+    JailPaths recorded;
+    recorded.root = vm.runtime.jail_root;
+    recorded.dir = std::filesystem::path(recorded.root).parent_path();
+    // A jail is <base>/<exec>/<id>/root: never remove_all anything else.
+    if (std::filesystem::path(recorded.dir).filename() != vm.id ||
+        std::filesystem::path(recorded.root).filename() != "root") {
+      return Status::Error("recorded jail root " + recorded.root + " is not <base>/<exec>/" +
+                           vm.id + "/root; left alone");
+    }
+    return RemoveJail(recorded, vm.runtime.cgroup);
+  }
+  if (!options_.jail.enabled()) return Status::Ok();
+  return RemoveJail(JailOf(vm.id), options_.jail.parent_cgroup + "/" + vm.id);
 }
 
 // ---- create ----

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, runs every test
 # (unit, cross-component, root/namespace ones included when run as root),
-# then the fuzzers for a bounded time.
+# then the sanitizer runs and the fuzzers for a bounded time:
+#   the suite under ASan+UBSan   (tools/dev/sanitize.sh asan, build-asan/)
+#   the fuzzers, 20 s each        (tools/dev/fuzz.sh, the same build)
+#   the concurrency tests, TSan   (tools/dev/sanitize.sh tsan, build-tsan/)
+# BANGER_QUICK=1 runs the plain suite only (a quick check while working).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/dev/install-deps.sh
 tools/dev/build.sh
 (cd build && ctest --output-on-failure -j "${BANGER_JOBS:-2}" --timeout 600)
-# The fuzzers, 20 s each under ASan+UBSan (tools/dev/fuzz.sh SECONDS for longer).
+[ -z "${BANGER_QUICK:-}" ] || exit 0
+tools/dev/sanitize.sh asan
 tools/dev/fuzz.sh 20
+tools/dev/sanitize.sh tsan
