@@ -99,14 +99,14 @@ TEST_F(AgentTest, ListsEveryStatusAndSurvivesEveryBadPlugin) {
     if (!status.count(c["name"])) status[c["name"]] = c["status_text"];
     if (!abi.count(c["name"])) abi[c["name"]] = c["abi"];
   }
-  EXPECT_EQ(abi["recorder"], "1.1");
+  EXPECT_EQ(abi["recorder"], "1.2");     // it has validate_options
   EXPECT_EQ(abi["wrong-major"], "2.0");  // what the refused file was built for
   EXPECT_EQ(abi["newer-minor"], "1.7");
   EXPECT_EQ(status["recorder"], "ok");
   EXPECT_EQ(status["plain-c"], "disabled");
   EXPECT_CONTAINS(status["needs-plain-c"], "error: requires 'plain-c', which is not enabled");
   EXPECT_CONTAINS(status["wrong-major"], "error: built for capability ABI 2.0");
-  EXPECT_CONTAINS(status["newer-minor"], "error: built for capability ABI 1.7");
+  EXPECT_CONTAINS(status["newer-minor"], "error: needs capability ABI 1.7 or later");
   EXPECT_CONTAINS(status["no-entry"], "error: no entry symbol");
   EXPECT_CONTAINS(status["needs-missing"], "error: requires 'nonexistent'");
   EXPECT_CONTAINS(status["cycle-a"], "error: dependency cycle");

@@ -96,6 +96,77 @@ class LifecycleTest : public ::testing::Test {
   std::unique_ptr<AgentProcess> agent_;
 };
 
+// --opt: stored with the VM, checked by the capability that owns the
+// prefix at create (a typo is refused then, not at start), read at start.
+TEST_F(LifecycleTest, PerVmOptionsAreCheckedAtCreateByTheirCapabilityAndReadAtStart) {
+  StartAgent();
+  auto create = [&](const std::string& name, const json& options) {
+    return Api("POST", "/v1/vms",
+               {{"name", name},
+                {"kernel", dir_ / "img/vmlinux"},
+                {"rootfs", dir_ / "img/rootfs.ext4"},
+                {"options", options}});
+  };
+  ApiReply ok = create("web-1", {{"recorder.mode", "fast"}});
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(ok.body["options"], json({{"recorder.mode", "fast"}}));
+  struct Case {
+    json options;
+    std::string error;
+  };
+  const Case refused[] = {
+      {{{"recorder.mdoe", "fast"}},
+       "vm \"web-2\": create: recorder: unknown option 'mdoe'; it takes: mode"},
+      {{{"recorder.mode", "warp"}},
+       "vm \"web-2\": create: recorder: option mode takes fast or slow, not 'warp'"},
+      {{{"ghost.x", "1"}},
+       "vm \"web-2\": create: option 'ghost.x': no capability 'ghost' is running (running: "
+       "plain-c, recorder)"},
+      {{{"plain-c.x", "1"}},
+       "vm \"web-2\": create: option 'plain-c.x': plain-c takes no per-VM options"},
+      {{{"Recorder", "1"}},
+       "create: option 'Recorder' is not <capability>.<key> (a key is 1 to 64 of a-z 0-9 _ . -)"},
+      {{{"recorder.mode", 3}}, "create: option 'recorder.mode' must have a string value"},
+  };
+  for (const auto& c : refused) {
+    ApiReply r = create("web-2", c.options);
+    EXPECT_EQ(r.status, 400) << c.options;
+    EXPECT_EQ(r.body.value("error", ""), c.error);
+  }
+  EXPECT_EQ(Api("GET", "/v1/vms/web-2").status, 404) << "a refused create left a VM";
+  ASSERT_EQ(Api("POST", "/v1/vms/web-1/start").body["state"], "running");
+  EXPECT_NE(Log().find("recorder: hook prepare web-1 mode=fast"), std::string::npos) << Log();
+  // bangerctl: --opt, and the refusal on one line.
+  auto typo = testing::RunCommand({BANGERCTL_PATH, "--socket", socket_, "vm", "create", "web-3",
+                                   "--kernel", dir_ / "img/vmlinux", "--rootfs",
+                                   dir_ / "img/rootfs.ext4", "--opt", "recorder.mdoe=fast"});
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_EQ(typo.output,
+            "bangerctl: vm \"web-3\": create: recorder: unknown option 'mdoe'; it takes: mode\n");
+  auto shown = testing::RunCommand({BANGERCTL_PATH, "--socket", socket_, "vm", "show", "web-1"});
+  EXPECT_NE(shown.output.find("options:\n  recorder.mode = fast\n"), std::string::npos)
+      << shown.output;
+}
+
+// capability.h promises prepare, cleanup and query never run at the same
+// time for one VM. A verb used to be answered on the connection's thread
+// without the VM's lock, so `vm echo web-1` ran inside recorder's cleanup.
+TEST_F(LifecycleTest, AVerbNeverRunsInsideACleanupOfTheSameVm) {
+  WriteConfig();
+  testing::WriteFile(dir_ / "bangerd.conf", testing::ReadFile(dir_ / "bangerd.conf") +
+                                                "[recorder]\ncleanup_delay_ms = 800\n");
+  StartAgent();
+  ASSERT_EQ(Create("web-1").status, 201);
+  ASSERT_EQ(Api("POST", "/v1/vms/web-1/start").body["state"], "running");
+  std::thread stopper([&] { Api("POST", "/v1/vms/web-1/stop"); });
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return Log().find("recorder: hook cleanup web-1") != std::string::npos; }));
+  ApiReply verb = Api("POST", "/v1/vms/web-1/echo");
+  stopper.join();
+  EXPECT_EQ(verb.status, 200) << verb.body;
+  EXPECT_EQ(verb.body["during_cleanup"], false) << "the verb ran inside the VM's cleanup";
+}
+
 TEST_F(LifecycleTest, CreateStartShowStopRemove) {
   StartAgent();
   ApiReply created = Create("web-1");

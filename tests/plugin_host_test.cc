@@ -7,6 +7,8 @@
 
 #include <filesystem>
 
+#include <banger/capability.hpp>
+
 #include "core/agent/agent_config.h"
 #include "core/lifecycle/lifecycle_backend.h"
 #include "core/lifecycle/vm_view.h"
@@ -101,7 +103,7 @@ TEST_F(PluginHostTest, GoodPluginsLoadInDependencyOrder) {
   Plugin* rec = registry_->Find("recorder");
   EXPECT_EQ(rec->library->version, "1.2.3");
   EXPECT_EQ(DescribeHooks(rec->library->hooks),
-            "init,prepare,cleanup,tick(50ms),query,shutdown,rediscover");
+            "init,prepare,cleanup,tick(50ms),query,shutdown,rediscover,validate_options");
   EXPECT_EQ(DescribeHooks(registry_->Find("plain-c")->library->hooks),
             "init,prepare,cleanup,shutdown");
   // init ran in dependency order
@@ -120,7 +122,7 @@ TEST_F(PluginHostTest, WrongAbiMajorIsRefusedNamingBothVersions) {
   CopyPlugins(plugin_dir_, {"wrong-major"});
   Discover("[plugins]\nenable = wrong-major\n");
   EXPECT_CONTAINS(StatusOf("wrong-major"),
-                  "error: built for capability ABI 2.0, this agent speaks ABI 1.1 (majors must "
+                  "error: built for capability ABI 2.0, this agent speaks ABI 1.2 (majors must "
                   "match)");
 }
 
@@ -128,7 +130,7 @@ TEST_F(PluginHostTest, NewerAbiMinorIsRefusedNamingBothVersions) {
   CopyPlugins(plugin_dir_, {"newer-minor"});
   Discover("[plugins]\nenable = newer-minor\n");
   EXPECT_CONTAINS(StatusOf("newer-minor"),
-                  "built for capability ABI 1.7, newer than this agent's ABI 1.1");
+                  "needs capability ABI 1.7 or later, this agent speaks ABI 1.2");
 }
 
 TEST_F(PluginHostTest, AnOlderMinorLoads) {
@@ -293,7 +295,8 @@ TEST_F(PluginHostTest, UnknownConfigKeyOfADeclaringPluginIsAnError) {
   CopyPlugins(plugin_dir_, {"recorder"});
   Discover("[plugins]\nenable = recorder\n[recorder]\ngreeting = hi\ncolour = blue\n");
   EXPECT_EQ(StatusOf("recorder"),
-            "error: config key recorder.colour (line 7) is unknown; it takes: greeting");
+            "error: config key recorder.colour (line 7) is unknown; it takes: greeting, "
+            "cleanup_delay_ms");
 }
 
 TEST_F(PluginHostTest, ConfigReachesThePlugin) {
@@ -353,13 +356,145 @@ TEST_F(PluginHostTest, QueryAnswersRegisteredVerbAndContainsThrows) {
   EXPECT_EQ(verb->capability, "recorder");
   auto reply = dispatcher_->Query("recorder", "echo", MakeVm("web-1"), "{}");
   ASSERT_TRUE(reply.ok()) << reply.status().message();
-  EXPECT_EQ(*reply, R"({"verb":"echo","greeting":"hello"})");
+  EXPECT_EQ(*reply, R"({"verb":"echo","greeting":"hello","during_cleanup":false})");
   auto bad = dispatcher_->Query("recorder", "echo", MakeVm("throw"), "{}");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "recorder: echo: unhandled exception: query threw on purpose");
   auto snap = registry_->Find("recorder")->stats.Snapshot();
   EXPECT_EQ(snap.hooks["query"].calls, 2u);
   EXPECT_EQ(snap.hooks["query"].failures, 1u);
+}
+
+// The host's writer, called from a C capability's frames (built without
+// unwind tables), with a length std::string cannot hold: it used to throw
+// length_error through them, which ends the agent.
+TEST_F(PluginHostTest, AWriteTheReplyCannotHoldIsRefusedNotThrownIntoTheCapability) {
+  CopyPlugins(plugin_dir_, {"absurd-reply"});
+  Discover("[plugins]\nenable = absurd-reply\n");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  auto reply = dispatcher_->Query("absurd-reply", "blob", MakeVm("web-1"), "{}");
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().message(),
+            "absurd-reply: blob: its reply was not kept (over 16 MiB, or written from a null "
+            "pointer)");
+}
+
+// The other way: a C++ capability's visitor throws inside vm_list. The SDK
+// used to let it unwind through the host, which reported "host error"; it
+// now comes back out in the capability, with its own message.
+TEST_F(PluginHostTest, AVisitorThatThrowsIsRethrownInTheCapabilityNotInTheHost) {
+  CopyPlugins(plugin_dir_, {"recorder"});
+  Discover("[plugins]\nenable = recorder\n");
+  AttachStore();
+  VmRecord vm;
+  vm.id = NewVmId();
+  vm.name = "visit-throw";
+  ASSERT_TRUE(store_->Upsert(vm).ok());
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  auto reply = dispatcher_->Query("recorder", "echo", MakeVm("visit-throw"), "{}");
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().message(), "recorder: echo: unhandled exception: visitor threw");
+}
+
+// tests/abi: built against the 1.0 header as released. It must keep loading
+// and working: its hooks run, its handles are kept, its verb answers.
+TEST_F(PluginHostTest, ACapabilityBuiltAgainstTheFrozen10HeaderLoadsAndWorks) {
+  CopyPlugins(plugin_dir_, {"abi-v1-0"});
+  Discover("[plugins]\nenable = abi-v1-0\n");
+  AttachStore();
+  VmRecord vm;
+  vm.id = "0123456789abcdef0123456789abcdef";  // MakeVm's
+  vm.name = "web-1";
+  ASSERT_TRUE(store_->Upsert(vm).ok());
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  Plugin* p = registry_->Find("abi-v1-0");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(StatusOf("abi-v1-0"), "ok");
+  EXPECT_EQ(p->library->abi_minor, 0);
+  EXPECT_EQ(p->library->hooks.rediscover, nullptr) << "a 1.0 slot read as a hook";
+  ASSERT_TRUE(dispatcher_->Prepare(MakeVm("web-1")).ok());
+  EXPECT_EQ((*store_->Get(vm.id))->handles.at("abi-v1-0").at("marker"), "from-1.0");
+  auto reply = dispatcher_->Query("abi-v1-0", "abi10", MakeVm("web-1"), "{}");
+  ASSERT_TRUE(reply.ok()) << reply.status().message();
+  EXPECT_EQ(*reply, R"({"verb":"abi10","vm":"web-1","prepared":true})");
+  ASSERT_TRUE(dispatcher_->Cleanup(MakeVm("web-1")).ok());
+  EXPECT_EQ((*store_->Get(vm.id))->handles.count("abi-v1-0"), 0u);
+  EXPECT_CONTAINS(Log(), "abi-v1-0: hook cleanup web-1");
+}
+
+// A refused file is listed once, under the name its descriptor gives: not
+// also as an enabled capability no plugin dir has.
+TEST_F(PluginHostTest, ARefusedFileIsListedOnceUnderItsCapabilityName) {
+  std::filesystem::copy_file(testing::TestPluginPath("newer-minor"),
+                             plugin_dir_ + "/newer-minor-v2.so");
+  Discover("[plugins]\nenable = newer-minor\n");
+  ASSERT_EQ(registry_->all().size(), 1u);
+  EXPECT_EQ(registry_->all()[0]->name, "newer-minor");
+  EXPECT_EQ(registry_->all()[0]->path, plugin_dir_ + "/newer-minor-v2.so");
+  EXPECT_CONTAINS(StatusOf("newer-minor"), "error: needs capability ABI 1.7 or later");
+}
+
+TEST_F(PluginHostTest, ADescriptorWithAReservedSlotSetIsRefused) {
+  CopyPlugins(plugin_dir_, {"reserved-set"});
+  Discover("[plugins]\nenable = reserved-set\n");
+  EXPECT_CONTAINS(StatusOf("reserved-set"),
+                  "reserved slot 0 of the descriptor is not zero: built against a header of a "
+                  "newer minor");
+}
+
+TEST_F(PluginHostTest, EachCapabilityGetsADirectoryOfItsOwn) {
+  CopyPlugins(plugin_dir_, {"recorder", "plain-c"});
+  Discover("[plugins]\nenable = recorder, plain-c\n");
+  host_table_->SetStateRoot(dir_ / "state/capabilities");
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  struct stat st;
+  ASSERT_EQ(::stat((dir_ / "state/capabilities/recorder").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_CONTAINS(Log(), "recorder: state dir " + (dir_ / "state/capabilities/recorder"));
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ / "state/capabilities/plain-c"));
+}
+
+TEST_F(PluginHostTest, TickIntervalFromConfigOverridesTheDescriptors) {
+  CopyPlugins(plugin_dir_, {"recorder", "plain-c"});
+  Discover("[plugins]\nenable = recorder\n[recorder]\ntick_interval = 2s\n");
+  EXPECT_EQ(StatusOf("recorder"), "loaded") << "tick_interval is the host's key, not unknown";
+  EXPECT_EQ(registry_->Find("recorder")->library->hooks.tick_interval_ms, 2000u);
+  Discover("[plugins]\nenable = recorder\n[recorder]\ntick_interval = soon\n");
+  EXPECT_EQ(StatusOf("recorder"),
+            "error: config key recorder.tick_interval (line 6): 'soon' is not a duration above 0; "
+            "write it like 500ms or 2s");
+  Discover("[plugins]\nenable = plain-c\n[plain-c]\ntick_interval = 1s\n");
+  EXPECT_EQ(StatusOf("plain-c"),
+            "error: config key plain-c.tick_interval (line 6): plain-c has no tick hook");
+}
+
+TEST_F(PluginHostTest, HandleKeysAndValuesHaveStatedLimits) {
+  CopyPlugins(plugin_dir_, {"recorder"});
+  Discover("[plugins]\nenable = recorder\n");
+  AttachStore();
+  VmRecord vm;
+  vm.id = NewVmId();
+  vm.name = "web-1";
+  ASSERT_TRUE(store_->Upsert(vm).ok());
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  const banger_host* t = host_table_->TableFor(*registry_->Find("recorder"));
+  char text[256];
+  banger_message msg{text, sizeof text};
+  std::string key(BANGER_HANDLE_KEY_MAX + 1, 'k'), value(BANGER_HANDLE_VALUE_MAX + 1, 'v');
+  EXPECT_EQ(t->handle_set(t, vm.id.c_str(), key.c_str(), "x", &msg), BANGER_INVALID);
+  EXPECT_CONTAINS(text, "is 65 bytes; keys are 1 to 64");
+  EXPECT_EQ(t->handle_set(t, vm.id.c_str(), "k", value.c_str(), &msg), BANGER_INVALID);
+  EXPECT_CONTAINS(text, "handle_set: the value of 'k' is 1025 bytes; values are at most 1024");
+  value.pop_back();
+  ASSERT_EQ(t->handle_set(t, vm.id.c_str(), "k", value.c_str(), &msg), BANGER_OK) << text;
+  char small[16];
+  EXPECT_EQ(t->handle_get(t, vm.id.c_str(), nullptr, "k", small, sizeof small, &msg),
+            BANGER_TRUNCATED);
+  EXPECT_CONTAINS(text, "needs 1025 bytes (1024 and the NUL); was given 16");
+  // The SDK's one buffer holds any value.
+  auto got = banger::Host(t).HandleGet(vm.id, "k");
+  ASSERT_TRUE(got.ok()) << got.status.message();
+  EXPECT_EQ(got.value, value);
 }
 
 TEST_F(PluginHostTest, TicksRunAtTheCapabilitysInterval) {
@@ -538,6 +673,27 @@ TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
   EXPECT_EQ((*store_->Get(r.id))->handles.count("plain-c"), 0u);
   dispatcher_->ShutdownAll();
   dispatcher_.reset();
+}
+
+struct SdkPlain {
+  explicit SdkPlain(banger::Host) {}
+};
+struct SdkWithRediscover {
+  explicit SdkWithRediscover(banger::Host) {}
+  std::optional<std::string> Rediscover(const banger::Vm&, std::string_view) {
+    return std::nullopt;
+  }
+};
+
+// The SDK stamps the oldest minor a capability needs, not the header's: one
+// that uses nothing of 1.1 loads in a 1.0 agent.
+TEST(SdkDescriptorTest, TheMinorIsTheOldestTheCapabilityNeeds) {
+  EXPECT_EQ(banger::MakeDescriptor<SdkPlain>({.name = "p", .version = "1"}).abi_minor, 0);
+  EXPECT_EQ(banger::MakeDescriptor<SdkWithRediscover>({.name = "r", .version = "1"}).abi_minor, 1);
+  EXPECT_EQ(
+      banger::MakeDescriptor<SdkPlain>({.name = "p", .version = "1", .abi_minor = 1}).abi_minor, 1);
+  EXPECT_EQ(banger::MakeDescriptor<SdkPlain>({.name = "p", .version = "1"}).struct_size,
+            sizeof(banger_capability));
 }
 
 }  // namespace

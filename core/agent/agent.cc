@@ -147,6 +147,7 @@ Status Agent::LoadCapabilities() {
   for (const auto& w : registry_->warnings()) logger_.Warn("core", w);
   host_table_ = std::make_unique<HostTable>(logger_, verbs_);
   host_table_->AttachVmBackend(backend_.get());
+  host_table_->SetStateRoot(config_.state_dir + "/capabilities");
   dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *host_table_, logger_);
   ops_ = std::make_unique<OperationLog>(logger_);
   auto jail = JailOptions();
@@ -244,7 +245,7 @@ void Agent::AddRoutes() {
     }
     return JsonResponse(200, CapabilityReport(*p, &verbs_));
   });
-  AddVmRoutes(routes_, *lifecycle_, *store_, verbs_, *dispatcher_, *ops_);
+  AddVmRoutes(routes_, *lifecycle_, *store_, verbs_, *ops_);
   routes_.Add("GET", "/v1/metrics", [this](const HttpRequest&) {
     return JsonResponse(200, PrometheusText(store_->List(), *registry_),
                         "text/plain; version=0.0.4");

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/lifecycle/vm_view.h"
+#include "core/plugin_host/plugin_selection.h"
 
 namespace banger::core {
 
@@ -88,6 +89,7 @@ json VmJson(const VmRecord& r, const VmStats* figures) {
     runtime["cgroup_memory_dir"] = r.runtime.cgroup_memory_dir;
   }
   j["handles"] = r.handles;
+  j["options"] = r.options;
   json& stats = j["stats"];
   stats["collected_at_ms"] = figures->collected_at_ms;
   json& values = stats["values"];
@@ -199,6 +201,40 @@ Status CheckNumber(const json& j, const char* field, uint64_t min, uint64_t max,
   return Status::Ok();
 }
 
+// "options": {"<capability>.<key>": "<value>", ...}, each checked for shape
+// here; what a key means is its capability's to judge (at create).
+Status ParseOptions(const json& j, VmOptions& out) {
+  if (!j.is_object()) {
+    return Status::Invalid(
+        "create: 'options' must be an object of \"<capability>.<key>\": \"<value>\"");
+  }
+  if (j.size() > BANGER_OPTIONS_MAX) {
+    return Status::Invalid("create: " + std::to_string(j.size()) + " options; at most " +
+                           std::to_string(BANGER_OPTIONS_MAX));
+  }
+  for (const auto& item : j.items()) {
+    const std::string& name = item.key();
+    auto dot = name.find('.');
+    std::string capability = dot == std::string::npos ? "" : name.substr(0, dot);
+    std::string key = dot == std::string::npos ? "" : name.substr(dot + 1);
+    bool key_ok =
+        !key.empty() && key.size() <= BANGER_OPTION_KEY_MAX &&
+        key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.-") == std::string::npos;
+    if (!IsCapabilityName(capability) || !key_ok) {
+      return Status::Invalid("create: option '" + name +
+                             "' is not <capability>.<key> (a key is 1 to " +
+                             std::to_string(BANGER_OPTION_KEY_MAX) + " of a-z 0-9 _ . -)");
+    }
+    if (!item.value().is_string()) {
+      return Status::Invalid("create: option '" + name + "' must have a string value");
+    }
+    std::string value = item.value().get<std::string>();
+    if (Status s = CheckText(name.c_str(), value, BANGER_OPTION_VALUE_MAX); !s) return s;
+    out[name] = value;
+  }
+  return Status::Ok();
+}
+
 // Who sent a request on the control socket: SO_PEERCRED's uid and gid, and
 // the supplementary groups of that process while it still has that uid.
 std::optional<Credentials> CallerOf(const HttpRequest& req) {
@@ -218,15 +254,15 @@ Result<CreateVmRequest> ParseCreateRequest(const std::string& body, uint64_t max
     return Status::Invalid("create: the body is not JSON (or not UTF-8)");
   }
   if (!j.is_object()) return Status::Invalid("create: the body must be a JSON object");
-  static const char* const kFields[] = {"name",  "kernel",     "rootfs",         "boot_args",
-                                        "vcpus", "memory_mib", "work_disk_bytes"};
+  static const char* const kFields[] = {"name",  "kernel",     "rootfs",          "boot_args",
+                                        "vcpus", "memory_mib", "work_disk_bytes", "options"};
   for (const auto& item : j.items()) {
     const std::string& key = item.key();
     if (std::find_if(std::begin(kFields), std::end(kFields),
                      [&key](const char* f) { return key == f; }) == std::end(kFields)) {
       return Status::Invalid("create: unknown field '" + key +
                              "'; a create takes name, kernel, rootfs, boot_args, vcpus, "
-                             "memory_mib, work_disk_bytes");
+                             "memory_mib, work_disk_bytes, options");
     }
   }
   CreateVmRequest c;
@@ -257,6 +293,9 @@ Result<CreateVmRequest> ParseCreateRequest(const std::string& body, uint64_t max
   c.spec.vcpus = static_cast<uint32_t>(vcpus);
   c.spec.memory_mib = memory;
   c.spec.work_disk_bytes = disk;
+  if (j.contains("options")) {
+    if (Status s = ParseOptions(j["options"], c.options); !s) return s;
+  }
   return c;
 }
 
@@ -316,18 +355,13 @@ HttpResponse ListOperations(const OperationLog& ops) {
 }
 
 // POST /v1/vms/{ref}/{verb} for a verb a capability registered.
-HttpResponse RunVerb(const HttpRequest& req, const VerbInfo& verb, const VmStore& store,
-                     HookDispatcher& dispatcher) {
+HttpResponse RunVerb(const HttpRequest& req, const VerbInfo& verb, VmLifecycle& vms) {
   const std::string& action = req.params.at("action");
-  auto vm = store.Resolve(req.params.at("ref"));
-  if (!vm) return Fail(vm.status());
   std::string args = req.body.empty() ? "{}" : req.body;
   if (!json::accept(args)) return ErrorResponse(400, action + ": the body must be JSON");
-  banger_vm view = MakeVmView(**vm);
-  auto reply = dispatcher.Query(verb.capability, action, view, args);
-  // The capability's refusal is about this VM and its state (stats of a
-  // stopped VM): a conflict, not the agent's failure.
-  if (!reply) return ErrorResponse(409, "vm \"" + (*vm)->name + "\": " + reply.status().message());
+  auto reply = vms.RunVerb(req.params.at("ref"), verb.capability, action, args);
+  // A refusal is a conflict with the VM's state (409), not the agent's failure.
+  if (!reply) return Fail(reply.status());
   if (!json::accept(*reply)) {
     return ErrorResponse(500,
                          verb.capability + " answered " + action + " with text that is not JSON");
@@ -337,7 +371,7 @@ HttpResponse RunVerb(const HttpRequest& req, const VerbInfo& verb, const VmStore
 
 // POST /v1/vms/{ref}/{action}: the lifecycle's actions, else a capability's verb.
 HttpResponse VmAction(const HttpRequest& req, VmLifecycle& vms, const VmStore& store,
-                      const VerbRegistry& verbs, HookDispatcher& dispatcher) {
+                      const VerbRegistry& verbs) {
   const std::string& ref = req.params.at("ref");
   const std::string& action = req.params.at("action");
   using Call = Result<VmRecordPtr> (VmLifecycle::*)(const std::string&, const StageObserver&);
@@ -360,13 +394,13 @@ HttpResponse VmAction(const HttpRequest& req, VmLifecycle& vms, const VmStore& s
     return ErrorResponse(
         404, "no command '" + action + "' for VMs (no capability registered it); known: " + known);
   }
-  return RunVerb(req, *verb, store, dispatcher);
+  return RunVerb(req, *verb, vms);
 }
 
 }  // namespace
 
 void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegistry& verbs,
-                 HookDispatcher& dispatcher, OperationLog& ops) {
+                 OperationLog& ops) {
   routes.Add("GET", "/v1/vms", [&store, &vms](const HttpRequest&) { return ListVms(store, vms); });
   routes.Add("POST", "/v1/vms", [&vms](const HttpRequest& req) {
     auto create = ParseCreateRequest(req.body, vms.MaxDiskBytes());
@@ -391,7 +425,7 @@ void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegis
     return s ? Ok(200, json{{"removed", req.params.at("ref")}}) : Fail(s);
   });
   routes.Add("POST", "/v1/vms/{ref}/{action}",
-             [&](const HttpRequest& req) { return VmAction(req, vms, store, verbs, dispatcher); });
+             [&](const HttpRequest& req) { return VmAction(req, vms, store, verbs); });
   routes.Add("GET", "/v1/operations", [&ops](const HttpRequest&) { return ListOperations(ops); });
 }
 

@@ -14,14 +14,13 @@
 #include "core/api/route_table.h"
 #include "core/lifecycle/operation_log.h"
 #include "core/lifecycle/vm_lifecycle.h"
-#include "core/plugin_host/hook_dispatcher.h"
 #include "core/plugin_host/verb_registry.h"
 #include "core/store/vm_store.h"
 
 namespace banger::core {
 
 void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegistry& verbs,
-                 HookDispatcher& dispatcher, OperationLog& ops);
+                 OperationLog& ops);
 
 // The body of POST /v1/vms, checked field by field (types, ranges, NUL,
 // lengths, unknown fields); `max_disk_bytes` bounds the work disk. Exposed

@@ -69,6 +69,27 @@ ServiceStatus LifecycleBackend::HandleGet(const std::string& vm_id, const std::s
                            " in the handle cache, the VM's record, or by rediscovery"};
 }
 
+ServiceStatus LifecycleBackend::HandleFind(const std::string& vm_id, const std::string& capability,
+                                           const std::string& key, std::string* value) {
+  auto r = handles_.Get(vm_id, capability, key);
+  if (!r) return From(r.status());
+  *value = std::move(r.value());
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus LifecycleBackend::OptionGet(const std::string& vm_id, const std::string& capability,
+                                          const std::string& key, std::string* value) {
+  auto vm = store_.Get(vm_id);
+  if (!vm) return From(vm.status());
+  auto it = (*vm)->options.find(capability + "." + key);
+  if (it == (*vm)->options.end()) {
+    return ServiceStatus{BANGER_NOT_FOUND, "vm \"" + (*vm)->name + "\" has no option " +
+                                               capability + "." + key + " (use your default)"};
+  }
+  *value = it->second;
+  return ServiceStatus::Ok();
+}
+
 ServiceStatus LifecycleBackend::HandleSet(const std::string& vm_id, const std::string& capability,
                                           const std::string& key, const std::string& value) {
   return From(handles_.Set(vm_id, capability, key, value));

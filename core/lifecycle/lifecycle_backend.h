@@ -48,6 +48,10 @@ class LifecycleBackend : public VmBackend {
                           const std::string& key, std::string* value) override;
   ServiceStatus HandleSet(const std::string& vm_id, const std::string& capability,
                           const std::string& key, const std::string& value) override;
+  ServiceStatus HandleFind(const std::string& vm_id, const std::string& capability,
+                           const std::string& key, std::string* value) override;
+  ServiceStatus OptionGet(const std::string& vm_id, const std::string& capability,
+                          const std::string& key, std::string* value) override;
   ServiceStatus HandleSetMany(
       const std::string& vm_id, const std::string& capability,
       const std::vector<std::pair<std::string, std::string>>& values) override;

@@ -226,6 +226,10 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
                                 "' has the shape of a VM id or of its start (8 or more hex "
                                 "digits); a name may not, so that an id always names one VM"));
   }
+  // Each capability judges its own options, before anything is made.
+  if (!req.options.empty()) {
+    if (Status s = dispatcher_.ValidateOptions(req.options); !s) return fail(s);
+  }
   auto kernel = OpenImage("kernel", spec.kernel_image, req.caller);
   if (!kernel) return fail(kernel.status());
   auto rootfs = OpenImage("rootfs", spec.rootfs, req.caller);
@@ -240,6 +244,7 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
   r.state = VmState::kCreating;
   r.created_at_ms = r.updated_at_ms = r.last_touched_at_ms = UnixMillis();
   r.spec = spec;
+  r.options = req.options;
   VmPaths paths = VmPathsFor(options_.state_dir, r.id);
   r.runtime.overlay_path = paths.overlay_path;
   r.runtime.work_disk_path = spec.work_disk_bytes > 0 ? paths.work_disk_path : "";
@@ -732,6 +737,20 @@ Status VmLifecycle::Remove(const std::string& ref, bool force, const StageObserv
   if (s) ForgetFindings(vm->id);
   op.Finish(s);
   return s.Prefixed(Quoted(vm->name) + ": rm");
+}
+
+Result<std::string> VmLifecycle::RunVerb(const std::string& ref, const std::string& capability,
+                                         const std::string& verb, const std::string& args_json) {
+  auto found = store_.Resolve(ref);
+  if (!found) return found.status();
+  auto guard = locks_.Acquire((*found)->id);
+  auto current = store_.Get((*found)->id);  // as it is now, not before the wait
+  if (!current) return current.status();
+  banger_vm view = MakeVmView(**current);
+  auto reply = dispatcher_.Query(capability, verb, view, args_json);
+  // Its refusal is about this VM and its state (stats of a stopped VM).
+  if (!reply) return Status::Conflict(Quoted((*current)->name) + ": " + reply.status().message());
+  return reply;
 }
 
 Result<VmRecordPtr> VmLifecycle::Touch(const std::string& ref) {

@@ -69,6 +69,7 @@ struct CreateVmRequest {
   // these credentials unless they lie under an image dir. None: the agent's
   // own (tools, tests).
   std::optional<Credentials> caller = std::nullopt;
+  VmOptions options = {};  // "<capability>.<key>" -> value, checked by their capabilities
 };
 
 // [a-z0-9][a-z0-9-]{0,62}
@@ -99,6 +100,13 @@ class VmLifecycle : public LifecycleRequests {
   };
   std::optional<CorruptVm> DescribeCorrupt(const std::string& ref) const;
   Result<VmRecordPtr> Touch(const std::string& ref);
+
+  // A capability's verb for one VM, answered by its query hook under the
+  // VM's lock: never at the same time as a start, stop, rm or another verb
+  // of that VM (capability.h, "Threading"). The VM's status when it cannot
+  // be resolved; Conflict with the capability's reason when it refuses.
+  Result<std::string> RunVerb(const std::string& ref, const std::string& capability,
+                              const std::string& verb, const std::string& args_json);
 
   // Reconciles every VM. At agent start it waits for each VM's lock; later
   // (periodic) it skips VMs that are busy. Returns how many VMs it changed.

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -33,8 +34,11 @@ CapabilityHooks ReadHooks(const banger_capability* d) {
   BANGER_READ_HOOK(tick_interval_ms);
   BANGER_READ_HOOK(query);
   BANGER_READ_HOOK(shutdown);
-  // A 1.0 descriptor has zeros in that slot, but the rule is the minor.
-  if (d->abi_minor >= 1) BANGER_READ_HOOK(rediscover);
+  // The one rule: a field exists when struct_size covers it, and a hook that
+  // is NULL is absent. rediscover (1.1) sits in what was a reserved slot,
+  // zero in every 1.0 descriptor, so it reads as absent there.
+  BANGER_READ_HOOK(rediscover);
+  BANGER_READ_HOOK(validate_options);
 #undef BANGER_READ_HOOK
   return h;
 }
@@ -69,6 +73,7 @@ std::string DescribeHooks(const CapabilityHooks& h) {
   add(h.query != nullptr, "query");
   add(h.shutdown != nullptr, "shutdown");
   add(h.rediscover != nullptr, "rediscover");
+  add(h.validate_options != nullptr, "validate_options");
   return out;
 }
 
@@ -82,14 +87,26 @@ Status ValidateDescriptor(const banger_capability* d) {
                          ", this agent speaks ABI " + host_abi +
                          " (majors must match); rebuild it against this agent's SDK");
   }
+  // abi_minor is the oldest minor the capability needs (not the header it
+  // was built with): an agent of that minor or newer serves it.
   if (d->abi_minor > BANGER_ABI_MINOR) {
-    return Status::Error("built for capability ABI " + AbiText(d->abi_major, d->abi_minor) +
-                         ", newer than this agent's ABI " + host_abi +
-                         "; upgrade bangerd or rebuild the capability against its SDK");
+    return Status::Error("needs capability ABI " + AbiText(d->abi_major, d->abi_minor) +
+                         " or later, this agent speaks ABI " + host_abi +
+                         "; upgrade bangerd, or build the capability for an older minor");
   }
   if (d->struct_size < kMinDescriptorSize) {
     return Status::Error("descriptor is " + std::to_string(d->struct_size) + " bytes; ABI " +
                          host_abi + " needs at least " + std::to_string(kMinDescriptorSize));
+  }
+  // Reserved slots are zero: one that is not was built against a header this
+  // agent does not know the layout of.
+  for (size_t i = 0; i < std::size(d->reserved); ++i) {
+    size_t end = offsetof(banger_capability, reserved) + (i + 1) * sizeof(void*);
+    if (d->struct_size >= end && d->reserved[i] != nullptr) {
+      return Status::Error("reserved slot " + std::to_string(i) +
+                           " of the descriptor is not zero: built against a header of a newer "
+                           "minor that this agent does not know; upgrade bangerd");
+    }
   }
   if (d->name == nullptr || !IsCapabilityName(d->name)) {
     return Status::Error("descriptor name '" + std::string(d->name ? d->name : "(null)") +
@@ -104,7 +121,7 @@ Status ValidateDescriptor(const banger_capability* d) {
 
 Result<CapabilityLibrary> LoadCapabilityLibrary(const std::string& path,
                                                 const PluginFilePolicy& policy,
-                                                std::string* seen_abi) {
+                                                std::string* seen_abi, std::string* seen_name) {
   auto fd = OpenPluginFile(path, policy);
   if (!fd) return fd.status();
 
@@ -138,6 +155,12 @@ Result<CapabilityLibrary> LoadCapabilityLibrary(const std::string& path,
     return Status::Error("entry point threw an exception of unknown type");
   }
   if (d != nullptr && seen_abi != nullptr) *seen_abi = AbiText(d->abi_major, d->abi_minor);
+  // abi_major/minor and name are where every 1.x descriptor has them.
+  if (d != nullptr && seen_name != nullptr && d->abi_major == BANGER_ABI_MAJOR &&
+      d->struct_size >= offsetof(banger_capability, name) + sizeof(d->name) && d->name != nullptr &&
+      IsCapabilityName(d->name)) {
+    *seen_name = d->name;
+  }
   if (Status s = ValidateDescriptor(d); !s) return s;
 
   CapabilityLibrary lib;

@@ -26,7 +26,8 @@ struct CapabilityHooks {
   uint32_t tick_interval_ms = 0;
   decltype(banger_capability::query) query = nullptr;
   decltype(banger_capability::shutdown) shutdown = nullptr;
-  decltype(banger_capability::rediscover) rediscover = nullptr;  // ABI >= 1.1
+  decltype(banger_capability::rediscover) rediscover = nullptr;              // ABI >= 1.1
+  decltype(banger_capability::validate_options) validate_options = nullptr;  // ABI >= 1.2
 };
 
 struct ConfigKeyDoc {
@@ -54,9 +55,12 @@ Status ValidateDescriptor(const banger_capability* d);
 
 // Opens, checks, loads and validates the capability at `path`. When a
 // descriptor was read but refused, *seen_abi (if given) receives the ABI it
-// declares ("2.0"), so listings can show what the file was built for.
+// declares ("2.0"), so listings can show what the file was built for, and
+// *seen_name its name when that is a valid capability name, so the refusal
+// is listed under the name an operator enables.
 Result<CapabilityLibrary> LoadCapabilityLibrary(const std::string& path,
                                                 const PluginFilePolicy& policy,
-                                                std::string* seen_abi = nullptr);
+                                                std::string* seen_abi = nullptr,
+                                                std::string* seen_name = nullptr);
 
 }  // namespace banger::core

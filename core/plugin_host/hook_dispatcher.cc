@@ -8,6 +8,9 @@
 namespace banger::core {
 namespace {
 
+// The largest verb reply kept (a reply is one JSON value sent to a client).
+constexpr size_t kMaxReplyBytes = size_t{16} << 20;
+
 struct HookOutcome {
   int code = BANGER_OK;
   std::string message;
@@ -209,16 +212,69 @@ Result<std::string> HookDispatcher::Query(const std::string& capability, const s
     return Status::Error("capability " + capability + " cannot answer '" + verb +
                          "': it is not running");
   }
-  std::string reply;
-  banger_writer out{&reply, [](void* ctx, const char* data, size_t len) {
-                      static_cast<std::string*>(ctx)->append(data, len);
+  // The writer the capability calls: noexcept, so nothing unwinds through
+  // its frames; a write it cannot keep spoils the reply instead.
+  struct Reply {
+    std::string text;
+    bool spoiled = false;
+  } reply;
+  banger_writer out{&reply, [](void* ctx, const char* data, size_t len) noexcept {
+                      auto* r = static_cast<Reply*>(ctx);
+                      if (r->spoiled) return;
+                      if ((data == nullptr && len > 0) || len > kMaxReplyBytes - r->text.size()) {
+                        r->spoiled = true;
+                        return;
+                      }
+                      try {
+                        r->text.append(data, len);
+                      } catch (...) {
+                        r->spoiled = true;
+                      }
                     }};
   auto query = p->library->hooks.query;
   HookOutcome r = Call(*p, "query", [&](banger_message* m) {
     return query(p->self, verb.c_str(), &vm, args_json.c_str(), &out, m);
   });
   if (r.code != BANGER_OK) return Status::Error(capability + ": " + verb + ": " + r.message);
-  return reply;
+  if (reply.spoiled) {
+    return Status::Error(capability + ": " + verb + ": its reply was not kept (over " +
+                         std::to_string(kMaxReplyBytes >> 20) +
+                         " MiB, or written from a null pointer)");
+  }
+  return std::move(reply.text);
+}
+
+Status HookDispatcher::ValidateOptions(const std::map<std::string, std::string>& options) {
+  // Grouped by capability: "nat.egress" -> nat: {egress}.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_capability;
+  for (const auto& [name, value] : options) {
+    auto dot = name.find('.');
+    by_capability[name.substr(0, dot)].emplace_back(name.substr(dot + 1), value);
+  }
+  for (const auto& [capability, own] : by_capability) {
+    const std::string first = "option '" + capability + "." + own.front().first + "'";
+    Plugin* p = registry_.Find(capability);
+    if (p == nullptr || p->state != PluginState::kOk) {
+      std::string running;
+      for (Plugin* r : Running()) running += (running.empty() ? "" : ", ") + r->name;
+      return Status::Invalid(first + ": no capability '" + capability + "' is running (running: " +
+                             (running.empty() ? "none" : running) + ")");
+    }
+    auto validate = p->library->hooks.validate_options;
+    if (validate == nullptr) {
+      return Status::Invalid(first + ": " + capability + " takes no per-VM options");
+    }
+    std::vector<const char*> keys, values;
+    for (const auto& [k, v] : own) {
+      keys.push_back(k.c_str());
+      values.push_back(v.c_str());
+    }
+    HookOutcome r = Call(*p, "validate_options", [&](banger_message* m) {
+      return validate(p->self, keys.data(), values.data(), own.size(), m);
+    });
+    if (r.code != BANGER_OK) return Status::Invalid(capability + ": " + r.message);
+  }
+  return Status::Ok();
 }
 
 }  // namespace banger::core

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,12 @@ class HookDispatcher {
   // when it has no such hook, finds nothing, or fails (logged).
   std::optional<std::string> Rediscover(const std::string& capability, const banger_vm& vm,
                                         const std::string& key);
+
+  // Checks per-VM options ("<capability>.<key>" -> value) before a create:
+  // each prefix must name a running capability that has a validate_options
+  // hook, and that hook must accept its own (keys without the prefix).
+  // Invalid, naming the option and why, otherwise.
+  Status ValidateOptions(const std::map<std::string, std::string>& options);
 
   // Calls `capability`'s query hook; the reply is its JSON text.
   Result<std::string> Query(const std::string& capability, const std::string& verb,

@@ -1,7 +1,12 @@
 #include "core/plugin_host/host_table.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <vector>
 
 #include "core/base/process_runner.h"
@@ -25,7 +30,9 @@ int Report(banger_message* msg, const ServiceStatus& s) {
   return s.code;
 }
 
-// Every entry from a capability is guarded: nothing may throw back into C.
+// Every entry from a capability is noexcept and guarded: nothing may throw
+// back into C. (Callbacks the host hands out, like the query writer, are
+// noexcept too: hook_dispatcher.cc.)
 template <typename F>
 int CatchAtBoundary(banger_message* msg, F&& f) noexcept {
   try {
@@ -51,7 +58,7 @@ VmBackend* VmOr(const banger_host* host, banger_message* msg, const char* servic
   return vm;
 }
 
-void Log(const banger_host* host, int level, const char* text) {
+void Log(const banger_host* host, int level, const char* text) noexcept {
   try {
     LogLevel l = level <= BANGER_LOG_DEBUG  ? LogLevel::kDebug
                  : level == BANGER_LOG_INFO ? LogLevel::kInfo
@@ -63,7 +70,7 @@ void Log(const banger_host* host, int level, const char* text) {
   }
 }
 
-int ConfigGet(const banger_host* host, const char* key, const char** value) {
+int ConfigGet(const banger_host* host, const char* key, const char** value) noexcept {
   if (key == nullptr || value == nullptr) return BANGER_INVALID;
   for (const auto& e : Ctx(host).plugin->config) {
     if (e.key == key) {
@@ -74,14 +81,48 @@ int ConfigGet(const banger_host* host, const char* key, const char** value) {
   return BANGER_NOT_FOUND;
 }
 
-int ConfigEach(const banger_host* host, banger_config_visitor visit, void* user) {
+int ConfigEach(const banger_host* host, banger_config_visitor visit, void* user) noexcept {
   if (visit == nullptr) return BANGER_INVALID;
-  for (const auto& e : Ctx(host).plugin->config) visit(user, e.key.c_str(), e.value.c_str());
+  try {  // a visitor must not throw (the SDK's do not); if one does, it stops here
+    for (const auto& e : Ctx(host).plugin->config) visit(user, e.key.c_str(), e.value.c_str());
+  } catch (...) {
+    return BANGER_ERROR;
+  }
+  return BANGER_OK;
+}
+
+// handle_get, handle_find and vm_option_get: a value into the caller's buffer.
+int CopyOut(banger_message* msg, const std::string& value, char* out, size_t out_size) {
+  std::strncpy(out, value.c_str(), out_size - 1);
+  out[out_size - 1] = '\0';
+  if (value.size() >= out_size) {
+    return Fail(msg, BANGER_TRUNCATED,
+                "needs " + std::to_string(value.size() + 1) + " bytes (" +
+                    std::to_string(value.size()) + " and the NUL); was given " +
+                    std::to_string(out_size));
+  }
+  return BANGER_OK;
+}
+
+// The limits capability.h states (BANGER_HANDLE_KEY_MAX, _VALUE_MAX).
+int CheckHandle(banger_message* msg, const char* service, const char* key, const char* value) {
+  size_t k = std::strlen(key), v = std::strlen(value);
+  if (k == 0 || k > BANGER_HANDLE_KEY_MAX) {
+    return Fail(msg, BANGER_INVALID,
+                std::string(service) + ": key '" + std::string(key, std::min<size_t>(k, 80)) +
+                    "' is " + std::to_string(k) + " bytes; keys are 1 to " +
+                    std::to_string(BANGER_HANDLE_KEY_MAX));
+  }
+  if (v > BANGER_HANDLE_VALUE_MAX) {
+    return Fail(msg, BANGER_INVALID,
+                std::string(service) + ": the value of '" + key + "' is " + std::to_string(v) +
+                    " bytes; values are at most " + std::to_string(BANGER_HANDLE_VALUE_MAX));
+  }
   return BANGER_OK;
 }
 
 int HandleGet(const banger_host* host, const char* vm_id, const char* capability, const char* key,
-              char* out, size_t out_size, banger_message* msg) {
+              char* out, size_t out_size, banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr || key == nullptr || out == nullptr || out_size == 0) {
       return Fail(msg, BANGER_INVALID, "handle_get: vm_id, key and an output buffer are required");
@@ -92,22 +133,50 @@ int HandleGet(const banger_host* host, const char* vm_id, const char* capability
     auto cap = capability ? std::string(capability) : Ctx(host).plugin->name;
     ServiceStatus s = vm->HandleGet(vm_id, cap, key, &value);
     if (s.code != BANGER_OK) return Report(msg, s);
-    std::strncpy(out, value.c_str(), out_size - 1);
-    out[out_size - 1] = '\0';
-    if (value.size() >= out_size) {
-      return Fail(msg, BANGER_TRUNCATED,
-                  "handle value is " + std::to_string(value.size() + 1) + " bytes with its NUL");
+    // TRUNCATED says how large a buffer it needs, so the caller can try once more.
+    return CopyOut(msg, value, out, out_size);
+  });
+}
+
+int HandleFind(const banger_host* host, const char* vm_id, const char* capability, const char* key,
+               char* out, size_t out_size, banger_message* msg) noexcept {
+  return CatchAtBoundary(msg, [&]() -> int {
+    if (vm_id == nullptr || key == nullptr || out == nullptr || out_size == 0) {
+      return Fail(msg, BANGER_INVALID, "handle_find: vm_id, key and an output buffer are required");
     }
-    return BANGER_OK;
+    VmBackend* vm = VmOr(host, msg, "handle_find");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    std::string value;
+    auto cap = capability ? std::string(capability) : Ctx(host).plugin->name;
+    ServiceStatus s = vm->HandleFind(vm_id, cap, key, &value);
+    if (s.code != BANGER_OK) return Report(msg, s);
+    return CopyOut(msg, value, out, out_size);
+  });
+}
+
+int VmOptionGet(const banger_host* host, const char* vm_id, const char* key, char* out,
+                size_t out_size, banger_message* msg) noexcept {
+  return CatchAtBoundary(msg, [&]() -> int {
+    if (vm_id == nullptr || key == nullptr || out == nullptr || out_size == 0) {
+      return Fail(msg, BANGER_INVALID,
+                  "vm_option_get: vm_id, key and an output buffer are required");
+    }
+    VmBackend* vm = VmOr(host, msg, "vm_option_get");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    std::string value;
+    ServiceStatus s = vm->OptionGet(vm_id, Ctx(host).plugin->name, key, &value);
+    if (s.code != BANGER_OK) return Report(msg, s);
+    return CopyOut(msg, value, out, out_size);
   });
 }
 
 int HandleSet(const banger_host* host, const char* vm_id, const char* key, const char* value,
-              banger_message* msg) {
+              banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr || key == nullptr || value == nullptr) {
       return Fail(msg, BANGER_INVALID, "handle_set: vm_id, key and value are required");
     }
+    if (int bad = CheckHandle(msg, "handle_set", key, value); bad != BANGER_OK) return bad;
     VmBackend* vm = VmOr(host, msg, "handle_set");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     return Report(msg, vm->HandleSet(vm_id, Ctx(host).plugin->name, key, value));
@@ -115,7 +184,7 @@ int HandleSet(const banger_host* host, const char* vm_id, const char* key, const
 }
 
 int HandleSetMany(const banger_host* host, const char* vm_id, const char* const* keys,
-                  const char* const* values, size_t count, banger_message* msg) {
+                  const char* const* values, size_t count, banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr || (count > 0 && (keys == nullptr || values == nullptr))) {
       return Fail(msg, BANGER_INVALID, "handle_set_many: vm_id, keys and values are required");
@@ -125,6 +194,9 @@ int HandleSetMany(const banger_host* host, const char* vm_id, const char* const*
       if (keys[i] == nullptr || values[i] == nullptr) {
         return Fail(msg, BANGER_INVALID, "handle_set_many: a key or value is NULL");
       }
+      if (int bad = CheckHandle(msg, "handle_set_many", keys[i], values[i]); bad != BANGER_OK) {
+        return bad;
+      }
       kv.emplace_back(keys[i], values[i]);
     }
     VmBackend* vm = VmOr(host, msg, "handle_set_many");
@@ -133,7 +205,8 @@ int HandleSetMany(const banger_host* host, const char* vm_id, const char* const*
   });
 }
 
-int HandleClear(const banger_host* host, const char* vm_id, const char* key, banger_message* msg) {
+int HandleClear(const banger_host* host, const char* vm_id, const char* key,
+                banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr) return Fail(msg, BANGER_INVALID, "handle_clear: vm_id is required");
     VmBackend* vm = VmOr(host, msg, "handle_clear");
@@ -143,7 +216,7 @@ int HandleClear(const banger_host* host, const char* vm_id, const char* key, ban
 }
 
 int Exec(const banger_host* host, const char* const* argv, uint32_t timeout_ms,
-         const banger_writer* output, banger_exec_result* result, banger_message* msg) {
+         const banger_writer* output, banger_exec_result* result, banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (argv == nullptr || argv[0] == nullptr) {
       return Fail(msg, BANGER_INVALID, "exec: argv must hold at least the program");
@@ -172,7 +245,7 @@ int Exec(const banger_host* host, const char* const* argv, uint32_t timeout_ms,
 }
 
 int VmGet(const banger_host* host, const char* ref, banger_vm_visitor visit, void* user,
-          banger_message* msg) {
+          banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (ref == nullptr || visit == nullptr) {
       return Fail(msg, BANGER_INVALID, "vm_get: ref and visitor are required");
@@ -183,7 +256,8 @@ int VmGet(const banger_host* host, const char* ref, banger_vm_visitor visit, voi
   });
 }
 
-int VmList(const banger_host* host, banger_vm_visitor visit, void* user, banger_message* msg) {
+int VmList(const banger_host* host, banger_vm_visitor visit, void* user,
+           banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (visit == nullptr) return Fail(msg, BANGER_INVALID, "vm_list: visitor is required");
     VmBackend* vm = VmOr(host, msg, "vm_list");
@@ -193,7 +267,7 @@ int VmList(const banger_host* host, banger_vm_visitor visit, void* user, banger_
 }
 
 int AddNetworkInterface(const banger_host* host, const char* vm_id, const banger_net_iface* iface,
-                        banger_message* msg) {
+                        banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr || iface == nullptr) {
       return Fail(msg, BANGER_INVALID, "vmm_add_network_interface: vm_id and iface are required");
@@ -205,7 +279,7 @@ int AddNetworkInterface(const banger_host* host, const char* vm_id, const banger
 }
 
 int AppendBootArgs(const banger_host* host, const char* vm_id, const char* args,
-                   banger_message* msg) {
+                   banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr || args == nullptr) {
       return Fail(msg, BANGER_INVALID, "vmm_append_boot_args: vm_id and args are required");
@@ -217,7 +291,7 @@ int AppendBootArgs(const banger_host* host, const char* vm_id, const char* args,
 }
 
 int RequestStop(const banger_host* host, const char* vm_id, const char* reason,
-                banger_message* msg) {
+                banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (vm_id == nullptr) return Fail(msg, BANGER_INVALID, "vm_request_stop: vm_id is required");
     VmBackend* vm = VmOr(host, msg, "vm_request_stop");
@@ -227,7 +301,7 @@ int RequestStop(const banger_host* host, const char* vm_id, const char* reason,
 }
 
 int PublishStats(const banger_host* host, const banger_vm_stats* batch, size_t count,
-                 banger_message* msg) {
+                 banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     if (batch == nullptr && count > 0) {
       return Fail(msg, BANGER_INVALID, "stats_publish: batch is NULL");
@@ -256,7 +330,7 @@ int PublishStats(const banger_host* host, const banger_vm_stats* batch, size_t c
 }
 
 int VerbRegister(const banger_host* host, const char* verb, const char* summary,
-                 banger_message* msg) {
+                 banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
     Context& ctx = Ctx(host);
     if (!ctx.in_init.load()) {
@@ -300,6 +374,20 @@ const banger_host* HostTable::TableFor(Plugin& plugin) {
     t.stats_publish = &PublishStats;
     t.verb_register = &VerbRegister;
     t.handle_set_many = &HandleSetMany;
+    if (!state_root_.empty()) {
+      std::string dir = state_root_ + "/" + plugin.name;
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (!ec && ::chmod(state_root_.c_str(), 0700) == 0 && ::chmod(dir.c_str(), 0700) == 0) {
+        slot->state_dir = dir;
+      } else {
+        logger_.Warn(plugin.name, "cannot make its state directory " + dir + ": " +
+                                      (ec ? ec.message() : std::string(std::strerror(errno))));
+      }
+    }
+    t.state_dir = slot->state_dir.c_str();
+    t.vm_option_get = &VmOptionGet;
+    t.handle_find = &HandleFind;
   }
   return &slot->table;
 }

@@ -28,6 +28,9 @@ class HostTable {
 
   // Not owned; must outlive this object. Attach before init.
   void AttachVmBackend(VmBackend* vm) { vm_.store(vm); }
+  // Where each capability's own directory is made (<root>/<name>, 0700),
+  // before its table is handed out. None set: banger_host.state_dir is "".
+  void SetStateRoot(std::string root) { state_root_ = std::move(root); }
 
   // The table handed to `plugin`'s init (created on first use).
   const banger_host* TableFor(Plugin& plugin);
@@ -39,6 +42,7 @@ class HostTable {
     HostTable* table_owner = nullptr;
     Plugin* plugin = nullptr;
     std::atomic<bool> in_init{false};
+    std::string state_dir;
     banger_host table{};
   };
   const Logger& logger() const { return logger_; }
@@ -49,6 +53,7 @@ class HostTable {
   const Logger& logger_;
   VerbRegistry& verbs_;
   std::atomic<VmBackend*> vm_{nullptr};
+  std::string state_root_;
   std::mutex mu_;
   std::map<const Plugin*, std::unique_ptr<Context>> contexts_;
 };

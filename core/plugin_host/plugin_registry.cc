@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "core/base/duration.h"
 #include "core/plugin_host/dependency_order.h"
 
 namespace banger::core {
@@ -59,10 +60,31 @@ std::vector<std::string> ListCandidates(const std::string& dir,
   return files;
 }
 
+// Keys every capability's section may hold, read by the host itself.
+constexpr const char* kTickIntervalKey = "tick_interval";
+
+// [name] tick_interval = 2s: the tick's interval instead of the
+// descriptor's. An error text, or "".
+std::string ApplyHostKeys(Plugin& p) {
+  for (const auto& entry : p.config) {
+    if (entry.key != kTickIntervalKey) continue;
+    std::string where =
+        "config key " + p.name + "." + entry.key + " (line " + std::to_string(entry.line) + ")";
+    if (p.library->hooks.tick == nullptr) return where + ": " + p.name + " has no tick hook";
+    auto ms = ParseDuration(entry.value);
+    if (!ms || ms->count() <= 0 || ms->count() > 0xFFFFFFFFll) {
+      return where + ": '" + entry.value + "' is not a duration above 0; write it like 500ms or 2s";
+    }
+    p.library->hooks.tick_interval_ms = static_cast<uint32_t>(ms->count());
+  }
+  return "";
+}
+
 // Checks a section against the keys a capability declares.
 std::string UnknownConfigKey(const Plugin& p) {
   if (!p.library || !p.library->declares_config_keys) return "";
   for (const auto& entry : p.config) {
+    if (entry.key == kTickIntervalKey) continue;  // the host's
     bool known = std::any_of(p.library->config_keys.begin(), p.library->config_keys.end(),
                              [&](const ConfigKeyDoc& k) { return k.key == entry.key; });
     if (known) continue;
@@ -96,12 +118,16 @@ std::unique_ptr<Plugin> LoadFile(const std::string& path, const PluginFilePolicy
   auto p = std::make_unique<Plugin>();
   p->path = path;
   std::optional<std::string> veto = before_load ? before_load(path) : std::nullopt;
-  Result<CapabilityLibrary> lib = veto ? Result<CapabilityLibrary>(Status::Error(*veto))
-                                       : LoadCapabilityLibrary(path, policy, &p->declared_abi);
+  std::string seen_name;
+  Result<CapabilityLibrary> lib =
+      veto ? Result<CapabilityLibrary>(Status::Error(*veto))
+           : LoadCapabilityLibrary(path, policy, &p->declared_abi, &seen_name);
   if (!lib) {
-    // No descriptor to name it: the file name stands in, so that an
-    // enabled "tap" whose tap.so is broken shows that error.
-    p->name = fs::path(path).stem().string();
+    // Listed under the name its descriptor gives when one was read (so an
+    // enabled "hosts" in hosts-v2.so shows this error once, not also as
+    // "not found"); else the file name stands in, so that an enabled "tap"
+    // whose tap.so is broken shows that error.
+    p->name = seen_name.empty() ? fs::path(path).stem().string() : seen_name;
     p->state = PluginState::kError;
     p->reason = lib.status().message();
   } else {
@@ -144,7 +170,9 @@ std::map<std::string, std::string> ApplySelection(const PluginSelection& config,
       continue;
     }
     if (p->state == PluginState::kLoaded) {
-      if (auto why = UnknownConfigKey(*p); !why.empty()) {
+      std::string why = UnknownConfigKey(*p);
+      if (why.empty()) why = ApplyHostKeys(*p);
+      if (!why.empty()) {
         p->state = PluginState::kError;
         p->reason = why;
       }

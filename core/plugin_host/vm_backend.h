@@ -34,6 +34,12 @@ class VmBackend {
   virtual ServiceStatus HandleSetMany(
       const std::string& vm_id, const std::string& capability,
       const std::vector<std::pair<std::string, std::string>>& values) = 0;
+  // The cache and the record only: never rediscovery, never a write.
+  virtual ServiceStatus HandleFind(const std::string& vm_id, const std::string& capability,
+                                   const std::string& key, std::string* value) = 0;
+  // The VM's option "<capability>.<key>"; NOT_FOUND when unset.
+  virtual ServiceStatus OptionGet(const std::string& vm_id, const std::string& capability,
+                                  const std::string& key, std::string* value) = 0;
   // key "" clears every key of `capability` for the VM.
   virtual ServiceStatus HandleClear(const std::string& vm_id, const std::string& capability,
                                     const std::string& key) = 0;

@@ -22,6 +22,7 @@ namespace {
 constexpr std::string_view kSpecKey = "spec";
 constexpr std::string_view kRuntimeKey = "runtime";
 constexpr std::string_view kHandlesKey = "handles";
+constexpr std::string_view kOptionsKey = "options";
 constexpr std::string_view kStatsKey = "stats";
 
 constexpr const char* kStateNames[] = {"created", "starting", "running", "stopping",
@@ -112,8 +113,8 @@ static_assert(MemberCount<VmSpec>() == std::size(kSpecFields) + 1,
               "a VmSpec member has no entry in kSpecFields");
 static_assert(MemberCount<VmRuntime>() == std::size(kRuntimeFields) + 1,
               "a VmRuntime member has no entry in kRuntimeFields");
-// + state, spec, runtime, handles, unknown
-static_assert(MemberCount<VmRecord>() == std::size(kRecordFields) + 5,
+// + state, spec, runtime, handles, options, unknown
+static_assert(MemberCount<VmRecord>() == std::size(kRecordFields) + 6,
               "a VmRecord member has no entry in kRecordFields (or in EncodeVmRecord)");
 
 template <typename S>
@@ -301,6 +302,14 @@ void DecodeHandles(const msgpack::object& o, VmHandles& handles) {
   }
 }
 
+void DecodeOptions(const msgpack::object& o, VmOptions& options) {
+  const auto& map = GetMap(o, {"", "options"});
+  for (const auto& kv : std::span(map.ptr, map.size)) {
+    std::string_view key = Key(kv, "options");
+    GetStr(kv.val, {"options", key}, options[std::string(key)]);
+  }
+}
+
 void DecodeStats(const msgpack::object& o, VmStats& s) {
   const auto& map = GetMap(o, {"", "stats"});
   for (const auto& kv : std::span(map.ptr, map.size)) {
@@ -400,7 +409,7 @@ std::string EncodeVmRecord(const VmRecord& r) {
   thread_local msgpack::sbuffer buf(1024);
   buf.clear();
   Packer p(buf);
-  p.pack_map(static_cast<uint32_t>(std::size(kRecordFields) + 6 + r.unknown.size()));
+  p.pack_map(static_cast<uint32_t>(std::size(kRecordFields) + 7 + r.unknown.size()));
   PackStr(p, "v");
   p.pack_uint32(kVmRecordSchemaVersion);
   PackFields<VmRecord>(p, r, kRecordFields);
@@ -419,6 +428,12 @@ std::string EncodeVmRecord(const VmRecord& r) {
       PackStr(p, k);
       PackStr(p, v);
     }
+  }
+  PackStr(p, kOptionsKey);
+  p.pack_map(static_cast<uint32_t>(r.options.size()));
+  for (const auto& [k, v] : r.options) {
+    PackStr(p, k);
+    PackStr(p, v);
   }
   PackUnknown(p, buf, r.unknown);
   AppendChecksum(buf);
@@ -519,6 +534,8 @@ Result<VmRecord> DecodeVmRecord(std::string_view blob, std::string_view id_hint)
         DecodeSection(kv.val, kRuntimeKey, r.runtime, kRuntimeFields);
       } else if (k == kHandlesKey) {
         DecodeHandles(kv.val, r.handles);
+      } else if (k == kOptionsKey) {
+        DecodeOptions(kv.val, r.options);
       } else if (k == kStatsKey) {
         // Figures were kept in the record by earlier builds; they now live
         // in the store's stats table and are published again every tick.

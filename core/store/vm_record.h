@@ -82,6 +82,10 @@ struct VmStats {
 // created for the VM (tap device, guest IP, ...).
 using VmHandles = std::map<std::string, std::map<std::string, std::string>>;
 
+// "<capability>.<key>" -> value: what the user told capabilities about this
+// VM at create (`--opt nat.egress=off`), each validated by its capability.
+using VmOptions = std::map<std::string, std::string>;
+
 struct VmRecord {
   std::string id;  // 32 lowercase hex characters (128 random bits)
   std::string name;
@@ -95,6 +99,7 @@ struct VmRecord {
   VmSpec spec;
   VmRuntime runtime;
   VmHandles handles;
+  VmOptions options;
   UnknownFields unknown;
 
   std::string short_id() const { return id.substr(0, 8); }

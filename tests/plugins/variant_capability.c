@@ -6,6 +6,11 @@
  *   VARIANT_DEPS        initializer of the dependency list, e.g. "a", "b",
  *   VARIANT_INIT        BANGER_OK | BANGER_ERROR | BANGER_SKIP
  *   VARIANT_NO_ENTRY    build without the entry point
+ *   VARIANT_RESERVED    puts a pointer in the descriptor's first free reserved
+ *                       slot (as a header of a later minor might)
+ *   VARIANT_ABSURD_REPLY  registers verb "blob", whose reply is written with
+ *                       a length no string can hold (built without unwind
+ *                       tables: an exception thrown at it is fatal)
  * It records every hook call as a log line ("hook <name> <vm>") so tests can
  * see order, and checks the host table's version and size at init.
  */
@@ -58,8 +63,27 @@ static int variant_init(const banger_host* host, void** self, banger_message* ms
   s->host = host;
   *self = s;
   note(s, "init", NULL);
+#ifdef VARIANT_ABSURD_REPLY
+  if (host->verb_register(host, "blob", "a reply no string can hold", msg) != BANGER_OK) {
+    return BANGER_ERROR;
+  }
+#endif
   return BANGER_OK;
 }
+
+#ifdef VARIANT_ABSURD_REPLY
+static int variant_query(void* self, const char* verb, const banger_vm* vm, const char* args,
+                         const banger_writer* out, banger_message* msg) {
+  (void)self;
+  (void)verb;
+  (void)vm;
+  (void)args;
+  (void)msg;
+  out->write(out->ctx, "{", (size_t)-1);
+  out->write(out->ctx, "}", 1);
+  return BANGER_OK;
+}
+#endif
 
 static int variant_prepare(void* self, const banger_vm* vm, banger_message* msg) {
   (void)msg;
@@ -94,7 +118,13 @@ static const banger_capability variant_descriptor = {
     .init = variant_init,
     .prepare = variant_prepare,
     .cleanup = variant_cleanup,
+#ifdef VARIANT_ABSURD_REPLY
+    .query = variant_query,
+#endif
     .shutdown = variant_shutdown,
+#ifdef VARIANT_RESERVED
+    .reserved = {(void*)&variant_deps},
+#endif
 };
 
 #ifndef VARIANT_NO_ENTRY

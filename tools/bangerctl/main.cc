@@ -17,7 +17,7 @@ commands:
   caps NAME                     show one: description, config keys, hook counters, last error
   caps --config F --offline     what config F would load, without an agent
   vm create NAME --kernel K --rootfs R [--boot-args A] [--vcpus N] [--memory MIB]
-                 [--work-disk SIZE]
+                 [--work-disk SIZE] [--opt CAPABILITY.KEY=VALUE ...]
   vm start|stop|kill NAME       stages are shown as they complete
   vm rm NAME [--force]          --force stops a running VM first
   vm ls | vm show NAME | vm touch NAME

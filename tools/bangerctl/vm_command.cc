@@ -19,7 +19,7 @@ using nlohmann::json;
 constexpr const char* kVmUsage =
     "usage: bangerctl vm COMMAND ...\n"
     "  create NAME --kernel PATH --rootfs PATH [--boot-args ARGS] [--vcpus N] [--memory MIB]\n"
-    "              [--work-disk SIZE]\n"
+    "              [--work-disk SIZE] [--opt CAPABILITY.KEY=VALUE ...]\n"
     "  start|stop|kill NAME        (stages are shown as they complete)\n"
     "  rm NAME [--force]           (--force stops a running VM first)\n"
     "  ls | show NAME | touch NAME\n"
@@ -140,6 +140,13 @@ int Create(const GlobalOptions& g, const std::vector<std::string>& args) {
       auto size = ParseSize(v);
       if (!size) return Usage("vm create: --work-disk takes a size like 512M or 4G");
       body["work_disk_bytes"] = *size;
+    } else if (a == "--opt") {
+      // Told to the capability that owns the prefix, which checks it.
+      auto eq = v.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Usage("vm create: --opt takes CAPABILITY.KEY=VALUE, e.g. nat.egress=off");
+      }
+      body["options"][v.substr(0, eq)] = v.substr(eq + 1);
     } else {
       return Usage("vm create: unknown option " + a);
     }
@@ -241,6 +248,12 @@ int Show(const GlobalOptions& g, const std::string& ref) {
   field("vsock cid", rt["vsock_cid"].get<int>() ? std::to_string(rt["vsock_cid"].get<int>()) : "");
   field("api socket", rt["api_socket"]);
   field("log", rt["log_path"]);
+  if (vm.contains("options") && !vm["options"].empty()) {
+    std::cout << "options:\n";
+    for (const auto& [k, v] : vm["options"].items()) {
+      std::cout << "  " << k << " = " << v.get<std::string>() << "\n";
+    }
+  }
   std::cout << "handles:\n";
   if (vm["handles"].empty()) std::cout << "  (none)\n";
   for (const auto& [cap, keys] : vm["handles"].items()) {

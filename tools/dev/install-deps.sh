@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl iproute2 procps
   clang-14 libclang-rt-14-dev
+  abigail-tools util-linux
 )
 
 missing=()

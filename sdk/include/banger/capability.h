@@ -7,15 +7,25 @@
  * a constant descriptor (banger_capability). Everything that crosses the
  * boundary is plain C: fixed-layout structs, `const char*` (UTF-8, NUL
  * terminated), integers and function pointers. No C++ type, exception or RTTI
- * may cross it; the host catches anything thrown at it anyway and treats it as
- * BANGER_ERROR.
+ * may cross it, in either direction: every function pointer either side
+ * hands the other (hooks, services, banger_writer.write, visitors) must not
+ * throw. The host's are noexcept and catch at the edge; the C++ helper's are
+ * too (an exception in a callback of yours is rethrown in your frames once
+ * the host returns). A hook that throws anyway is caught by the host and
+ * reported as BANGER_ERROR.
  *
  * Versioning. Both the descriptor and the host services table start with
- * `struct_size`, `abi_major`, `abi_minor`. The host accepts a plugin when the
- * majors are equal and the plugin's minor is <= the host's minor; otherwise it
- * refuses the plugin with a message naming both versions. Structs only grow
- * at the end (append-only); a field is read only when the struct_size that the
- * other side declared covers it (see BANGER_HAS_FIELD).
+ * `struct_size`, `abi_major`, `abi_minor`. One rule decides which fields
+ * exist: a field exists when the struct_size its producer declared covers it
+ * (BANGER_HAS_FIELD), and a NULL hook or service is absent. Reserved slots
+ * are zero (the host refuses a descriptor whose covered reserved slot is
+ * not); a later minor may name one, since it reads as absent in every older
+ * descriptor, or append. A capability's abi_minor is the oldest minor it
+ * needs (the C++ helper works it out from the hooks it has; see
+ * banger::Info::abi_minor); the host accepts it when the majors are equal and
+ * that minor is <= the host's own, else refuses it naming both. A host's
+ * abi_minor is the minor it implements. What is a minor change and what needs
+ * a major: docs/PLUGINS.md, "Versioning".
  *
  * Strings and lifetimes. Every string the host hands to a plugin is owned by
  * the host and valid for the duration of the call it was passed to, unless a
@@ -28,9 +38,19 @@
  * terminated). banger_message_set() is the easy way to fill one.
  *
  * Threading. init runs first and alone; shutdown runs last and alone.
- * prepare, cleanup and query may be called concurrently from different threads
- * for different VMs, never concurrently for the same VM. tick is never called
- * concurrently with itself. Every host service may be called from any thread.
+ *   prepare, cleanup, query  run under the VM's lock: never two at once for
+ *                      one VM (nor with that VM's start, stop or removal),
+ *                      concurrently for different VMs, on any thread.
+ *   tick               never concurrently with itself; concurrently with
+ *                      any other hook (it holds no VM's lock).
+ *   rediscover         on the thread of whoever asked handle_get for a
+ *                      handle neither the cache nor the record holds, and
+ *                      so possibly inside your own prepare, cleanup or
+ *                      query for that VM (or another capability's): a lock
+ *                      of yours held across handle_get is held in
+ *                      rediscover too, so do not take it again there.
+ * Every host service may be called from any thread. vm_request_stop from a
+ * hook of the same VM answers BUSY (that VM's lock is held).
  */
 #ifndef BANGER_CAPABILITY_H_
 #define BANGER_CAPABILITY_H_
@@ -47,9 +67,13 @@ extern "C" {
 /* ABI version implemented by this header.
  *   1.0  the descriptor, hooks and host services table
  *   1.1  the rediscover hook (in the first reserved slot; same struct size),
- *        handle_set_many at the end of the host table */
+ *        handle_set_many at the end of the host table
+ *   1.2  abi_minor means the oldest minor a capability needs; reserved
+ *        slots must be zero; banger_vm's vmm_uid, vmm_gid, cgroup dirs;
+ *        handle limits; state_dir; per-VM options (validate_options,
+ *        vm_option_get) */
 #define BANGER_ABI_MAJOR 1
-#define BANGER_ABI_MINOR 1
+#define BANGER_ABI_MINOR 2
 
 /* The one symbol a capability exports: `const banger_capability* NAME(void)`. */
 #define BANGER_ENTRY_SYMBOL "banger_capability_entry"
@@ -83,6 +107,19 @@ enum banger_status_code {
   BANGER_TIMEOUT = 7,     /* service: a deadline passed */
   BANGER_BUSY = 8         /* service: the VM is in another operation */
 };
+
+/* Handle limits (since 1.2, enforced by handle_set and handle_set_many with
+ * BANGER_INVALID): a key is 1 to 64 bytes, a value at most 1024, without
+ * the NUL. A buffer of BANGER_HANDLE_VALUE_MAX + 1 bytes holds any value. */
+#define BANGER_HANDLE_KEY_MAX 64
+#define BANGER_HANDLE_VALUE_MAX 1024
+
+/* Per-VM option limits (since 1.2, checked by the host at create): a key,
+ * without its "<capability>." prefix, is 1 to 64 of a-z 0-9 _ . -; a value
+ * at most 1024 bytes without the NUL; at most 64 options per VM. */
+#define BANGER_OPTION_KEY_MAX 64
+#define BANGER_OPTION_VALUE_MAX 1024
+#define BANGER_OPTIONS_MAX 64
 
 /* Log levels for banger_host.log. */
 enum banger_log_level {
@@ -142,8 +179,8 @@ typedef struct banger_vm {
   uint64_t memory_mib;
   int64_t created_at_ms;      /* Unix epoch milliseconds */
   int64_t last_touched_at_ms; /* Unix epoch milliseconds */
-  /* Appended with jailed VMMs (a host from before declares a smaller
-   * struct_size: check BANGER_HAS_FIELD(vm, banger_vm, vmm_uid)): the uid and gid the VMM runs as
+  /* Since ABI 1.2 (an older host declares a smaller struct_size: check
+   * BANGER_HAS_FIELD(vm, banger_vm, vmm_uid)): the uid and gid the VMM runs as
    * (0: not jailed, it runs as the agent's user), and the directories of its cgroup where its CPU
    * time (cpu.stat on cgroup v2, cpuacct.usage on v1) and memory use (memory.current,
    * memory.usage_in_bytes) are read ("" when not jailed). */
@@ -217,8 +254,10 @@ struct banger_host {
    *   `vm_id` into out[out_size]. Looks in the host's cache, then the VM's
    *   durable record, then asks the owning capability's rediscover hook (if
    *   it has one). OK; NOT_FOUND when no source has a value: the object was
-   *   never allocated (the message names the sources consulted); TRUNCATED;
-   *   UNAVAILABLE.
+   *   never allocated (the message names the sources consulted); TRUNCATED
+   *   when out_size is too small: out holds the start of the value and the
+   *   message begins "needs N bytes" (BANGER_HANDLE_VALUE_MAX + 1 always
+   *   suffices); UNAVAILABLE.
    * handle_set: records the caller's own `key` = `value`; committed before it
    *   returns (see handle_set_many for the durability), so create the kernel
    *   object only after OK.
@@ -284,6 +323,28 @@ struct banger_host {
    * describe. */
   int (*handle_set_many)(const banger_host* host, const char* vm_id, const char* const* keys,
                          const char* const* values, size_t count, banger_message* msg);
+
+  /* Since ABI 1.2 (check BANGER_HAS_FIELD(host, banger_host, state_dir)). A
+   * directory of this capability's own, <state_dir>/capabilities/<name>,
+   * mode 0700, made by the host before init: keep files there, never under
+   * /tmp. It lasts across agent restarts; the host never empties it. ""
+   * when the host has none (a host without a state dir, as in tests). */
+  const char* state_dir;
+
+  /* Since ABI 1.2. The value of this capability's per-VM option `key`
+   * (without the "<name>." prefix) for VM vm_id, into out[out_size]. OK;
+   * NOT_FOUND when the user did not set it (use your default) or there is no
+   * such VM; TRUNCATED (BANGER_OPTION_VALUE_MAX + 1 always suffices). Options
+   * are fixed at create: a value read once holds for the VM's life. */
+  int (*vm_option_get)(const banger_host* host, const char* vm_id, const char* key, char* out,
+                       size_t out_size, banger_message* msg);
+
+  /* Since ABI 1.2. handle_get without its last resort: the host's cache and
+   * the VM's record only, never a rediscover hook, never a write. For verbs
+   * and ticks that only want to show or check what is recorded. Same
+   * arguments and statuses as handle_get. */
+  int (*handle_find)(const banger_host* host, const char* vm_id, const char* capability,
+                     const char* key, char* out, size_t out_size, banger_message* msg);
 };
 
 /* ---------------------------------------------------------------------------
@@ -357,6 +418,18 @@ typedef struct banger_capability {
                     banger_message* msg);
 
   void* reserved[7]; /* zero; for hooks of later minors */
+
+  /* Since ABI 1.2. Optional. Checks the per-VM options a user gave this
+   * capability at create (`bangerctl vm create --opt NAME.KEY=VALUE`; keys
+   * here without the "NAME." prefix), before the VM is recorded: a typo is
+   * refused at create, not at start. OK accepts them all; any other status
+   * refuses the create with the message (say which option, and what it
+   * takes). Called only when the user gave this capability options; a
+   * capability without this hook takes none (the host refuses them). Runs
+   * under no VM's lock (the VM does not exist yet), concurrently with any
+   * hook; must not create anything. */
+  int (*validate_options)(void* self, const char* const* keys, const char* const* values,
+                          size_t count, banger_message* msg);
 } banger_capability;
 
 /* The entry point every capability defines (exported, C linkage). */

@@ -17,6 +17,8 @@
 //     void Shutdown();                                         // optional
 //     std::optional<std::string> Rediscover(const banger::Vm&,  // optional (ABI 1.1)
 //                                           std::string_view key);
+//     banger::Status ValidateOptions(                          // optional (ABI 1.2)
+//         const std::vector<std::pair<std::string, std::string>>& options);
 //   };
 //   BANGER_CAPABILITY(Hello, (banger::Info{.name = "hello", .version = "1.0.0",
 //                                          .description = "says hello"}))
@@ -32,6 +34,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -52,6 +55,7 @@ class Status {
   static Status Ok() { return Status(); }
   static Status Error(std::string message) { return Status(BANGER_ERROR, std::move(message)); }
   static Status Skip(std::string message) { return Status(BANGER_SKIP, std::move(message)); }
+  static Status Invalid(std::string message) { return Status(BANGER_INVALID, std::move(message)); }
   static Status FromCode(int code, std::string message) { return Status(code, std::move(message)); }
 
   bool ok() const { return code_ == BANGER_OK; }
@@ -161,7 +165,40 @@ struct ExecOutcome {
   std::string output;  // stdout and stderr, interleaved
 };
 
-// The host services table, wrapped. Cheap to copy (one pointer).
+namespace detail {
+
+// What the host calls back (a visitor, a writer) runs behind this: nothing
+// may unwind through the host's frames. The first exception is kept and the
+// callbacks after it do nothing; Rethrow raises it again once the host has
+// returned, in the capability's own frames.
+struct CallbackGuard {
+  std::exception_ptr error;
+  template <typename F>
+  void Run(F&& f) noexcept {
+    if (error) return;
+    try {
+      f();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  void Rethrow() const {
+    if (error) std::rethrow_exception(error);
+  }
+};
+
+template <typename T>
+struct Guarded {
+  T* target;
+  CallbackGuard guard;
+};
+
+}  // namespace detail
+
+// The host services table, wrapped. Cheap to copy (one pointer). A callback
+// of ours that throws (an allocation in a visitor, the visitor given to
+// ForEachVm) never unwinds through the host: the exception is rethrown here,
+// after the service returns.
 class Host {
  public:
   explicit Host(const banger_host* host) : host_(host) {}
@@ -170,6 +207,12 @@ class Host {
   void Log(int level, std::string_view text) const {
     std::string s(text);
     host_->log(host_, level, s.c_str());
+  }
+  // This capability's own directory (banger_host.state_dir); "" from a host
+  // before 1.2 or without one.
+  std::string_view StateDir() const {
+    return BANGER_HAS_FIELD(host_, banger_host, state_dir) && host_->state_dir ? host_->state_dir
+                                                                               : "";
   }
   void Debug(std::string_view t) const { Log(BANGER_LOG_DEBUG, t); }
   void Info(std::string_view t) const { Log(BANGER_LOG_INFO, t); }
@@ -196,18 +239,56 @@ class Host {
   Result<std::string> HandleGet(std::string_view vm_id, std::string_view key,
                                 std::string_view capability = {}) const {
     std::string id(vm_id), k(key), cap(capability);
-    std::vector<char> buf(256);
-    for (;;) {
+    // Large enough for any value a host of 1.2 or later keeps; an older
+    // host's TRUNCATED says how large ("needs N bytes"): one more try.
+    std::vector<char> buf(BANGER_HANDLE_VALUE_MAX + 1);
+    for (int attempt = 0;; ++attempt) {
       Message m;
       int rc = host_->handle_get(host_, id.c_str(), cap.empty() ? nullptr : cap.c_str(), k.c_str(),
                                  buf.data(), buf.size(), m.get());
-      if (rc == BANGER_TRUNCATED && buf.size() < (1u << 20)) {
-        buf.resize(buf.size() * 4);
+      size_t needed = 0;
+      if (rc == BANGER_TRUNCATED && attempt == 0 &&
+          std::sscanf(m.str().c_str(), "needs %zu bytes", &needed) == 1 && needed > buf.size() &&
+          needed <= (size_t{1} << 24)) {
+        buf.resize(needed);
         continue;
       }
       if (rc != BANGER_OK) return {Status::FromCode(rc, m.str()), {}};
       return {Status::Ok(), std::string(buf.data())};
     }
+  }
+  // The cache and the record only (handle_find): never rediscovery, never a
+  // write. UNAVAILABLE from a host before 1.2.
+  Result<std::string> HandleFind(std::string_view vm_id, std::string_view key,
+                                 std::string_view capability = {}) const {
+    if (!BANGER_HAS_FIELD(host_, banger_host, handle_find) || !host_->handle_find) {
+      return {Status::FromCode(BANGER_UNAVAILABLE, "handle_find needs an ABI 1.2 agent"), {}};
+    }
+    std::string id(vm_id), k(key), cap(capability);
+    std::vector<char> buf(BANGER_HANDLE_VALUE_MAX + 1);
+    Message m;
+    int rc = host_->handle_find(host_, id.c_str(), cap.empty() ? nullptr : cap.c_str(), k.c_str(),
+                                buf.data(), buf.size(), m.get());
+    if (rc != BANGER_OK) return {Status::FromCode(rc, m.str()), {}};
+    return {Status::Ok(), std::string(buf.data())};
+  }
+  // This capability's per-VM option `key` (without the "<name>." prefix);
+  // status NOT_FOUND when the user did not set it. UNAVAILABLE from a host
+  // before 1.2.
+  Result<std::string> Option(std::string_view vm_id, std::string_view key) const {
+    if (!BANGER_HAS_FIELD(host_, banger_host, vm_option_get) || !host_->vm_option_get) {
+      return {Status::FromCode(BANGER_UNAVAILABLE, "per-VM options need an ABI 1.2 agent"), {}};
+    }
+    std::string id(vm_id), k(key);
+    std::vector<char> buf(BANGER_OPTION_VALUE_MAX + 1);
+    Message m;
+    int rc = host_->vm_option_get(host_, id.c_str(), k.c_str(), buf.data(), buf.size(), m.get());
+    if (rc != BANGER_OK) return {Status::FromCode(rc, m.str()), {}};
+    return {Status::Ok(), std::string(buf.data())};
+  }
+  std::string OptionOr(std::string_view vm_id, std::string_view key, std::string fallback) const {
+    auto v = Option(vm_id, key);
+    return v.ok() ? v.value : std::move(fallback);
   }
   Status HandleSet(std::string_view vm_id, std::string_view key, std::string_view value) const {
     std::string id(vm_id), k(key), v(value);
@@ -251,12 +332,15 @@ class Host {
     for (const auto& a : argv) cargv.push_back(a.c_str());
     cargv.push_back(nullptr);
     ExecOutcome out;
-    banger_writer w{&out.output, [](void* ctx, const char* d, size_t n) {
-                      static_cast<std::string*>(ctx)->append(d, n);
+    detail::Guarded<std::string> sink{&out.output, {}};
+    banger_writer w{&sink, [](void* ctx, const char* d, size_t n) noexcept {
+                      auto* s = static_cast<detail::Guarded<std::string>*>(ctx);
+                      s->guard.Run([&] { s->target->append(d, n); });
                     }};
     banger_exec_result r{sizeof(banger_exec_result), -1, 0, 0};
     Message m;
     int rc = host_->exec(host_, cargv.data(), timeout_ms, &w, &r, m.get());
+    sink.guard.Rethrow();
     out.exit_code = r.exit_code;
     out.term_signal = r.term_signal;
     out.timed_out = r.timed_out != 0;
@@ -266,36 +350,52 @@ class Host {
   Result<VmInfo> GetVm(std::string_view ref) const {
     std::string r(ref);
     VmInfo info;
+    detail::Guarded<VmInfo> into{&info, {}};
     Message m;
     int rc = host_->vm_get(
         host_, r.c_str(),
-        [](void* u, const banger_vm* vm) { *static_cast<VmInfo*>(u) = VmInfo::From(*vm); }, &info,
-        m.get());
+        [](void* u, const banger_vm* vm) noexcept {
+          auto* g = static_cast<detail::Guarded<VmInfo>*>(u);
+          g->guard.Run([&] { *g->target = VmInfo::From(*vm); });
+        },
+        &into, m.get());
+    into.guard.Rethrow();
     return {Status::FromCode(rc, m.str()), std::move(info)};
   }
   Result<std::vector<VmInfo>> ListVms() const {
     std::vector<VmInfo> out;
+    detail::Guarded<std::vector<VmInfo>> into{&out, {}};
     Message m;
     int rc = host_->vm_list(
         host_,
-        [](void* u, const banger_vm* vm) {
-          static_cast<std::vector<VmInfo>*>(u)->push_back(VmInfo::From(*vm));
+        [](void* u, const banger_vm* vm) noexcept {
+          auto* g = static_cast<detail::Guarded<std::vector<VmInfo>>*>(u);
+          g->guard.Run([&] { g->target->push_back(VmInfo::From(*vm)); });
         },
-        &out, m.get());
+        &into, m.get());
+    into.guard.Rethrow();
     return {Status::FromCode(rc, m.str()), std::move(out)};
   }
 
   // Calls visit(const Vm&) for every VM, without copying: the view is valid
-  // only inside the call (copy what must outlive it, e.g. VmInfo::From).
+  // only inside the call (copy what must outlive it, e.g. VmInfo::From). If
+  // visit throws, the VMs after are skipped and the exception is rethrown
+  // here once the host has returned.
   template <typename Visit>
   Status ForEachVm(Visit&& visit) const {
     static_assert(std::is_invocable_v<Visit&, const Vm&>,
                   "ForEachVm calls the visitor with a const banger::Vm&");
     using Fn = std::remove_reference_t<Visit>;  // const when given a const visitor
+    detail::Guarded<Fn> g{&visit, {}};
     Message m;
     int rc = host_->vm_list(
-        host_, [](void* u, const banger_vm* vm) { (*static_cast<Fn*>(u))(Vm(vm)); },
-        const_cast<void*>(static_cast<const void*>(&visit)), m.get());
+        host_,
+        [](void* u, const banger_vm* vm) noexcept {
+          auto* gv = static_cast<detail::Guarded<Fn>*>(u);
+          gv->guard.Run([&] { (*gv->target)(Vm(vm)); });
+        },
+        &g, m.get());
+    g.guard.Rethrow();
     return Status::FromCode(rc, m.str());
   }
 
@@ -431,6 +531,11 @@ struct Info {
   const char* const* dependencies = nullptr;  // NULL-terminated
   const banger_config_key* config_keys = nullptr;
   uint32_t tick_interval_ms = 0;
+  // The oldest ABI minor this capability needs. MakeDescriptor works it out
+  // from the hooks the class has (rediscover: 1); state more when the
+  // capability cannot do without a newer service (most have a fallback in
+  // Host, or report UNAVAILABLE, on an older agent).
+  uint16_t abi_minor = 0;
 };
 
 namespace detail {
@@ -458,7 +563,7 @@ int CatchAtBoundary(banger_message* msg, F&& f) noexcept {
 }
 
 template <typename T>
-int Init(const banger_host* host, void** self, banger_message* msg) {
+int Init(const banger_host* host, void** self, banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&] {
     *self = new T(Host(host));
     return BANGER_OK;
@@ -466,23 +571,23 @@ int Init(const banger_host* host, void** self, banger_message* msg) {
 }
 
 template <typename T>
-int Prepare(void* self, const banger_vm* vm, banger_message* msg) {
+int Prepare(void* self, const banger_vm* vm, banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&] { return Report(static_cast<T*>(self)->Prepare(Vm(vm)), msg); });
 }
 
 template <typename T>
-int Cleanup(void* self, const banger_vm* vm, banger_message* msg) {
+int Cleanup(void* self, const banger_vm* vm, banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&] { return Report(static_cast<T*>(self)->Cleanup(Vm(vm)), msg); });
 }
 
 template <typename T>
-int Tick(void* self, int64_t now, banger_message* msg) {
+int Tick(void* self, int64_t now, banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&] { return Report(static_cast<T*>(self)->Tick(now), msg); });
 }
 
 template <typename T>
 int Query(void* self, const char* verb, const banger_vm* vm, const char* args,
-          const banger_writer* out, banger_message* msg) {
+          const banger_writer* out, banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&] {
     std::string reply;
     Status s = static_cast<T*>(self)->Query(verb, Vm(vm), args ? args : "{}", reply);
@@ -492,8 +597,18 @@ int Query(void* self, const char* verb, const banger_vm* vm, const char* args,
 }
 
 template <typename T>
+int ValidateOptions(void* self, const char* const* keys, const char* const* values, size_t count,
+                    banger_message* msg) noexcept {
+  return CatchAtBoundary(msg, [&] {
+    std::vector<std::pair<std::string, std::string>> options;
+    for (size_t i = 0; i < count; ++i) options.emplace_back(keys[i], values[i]);
+    return Report(static_cast<T*>(self)->ValidateOptions(options), msg);
+  });
+}
+
+template <typename T>
 int Rediscover(void* self, const banger_vm* vm, const char* key, char* out, size_t out_size,
-               banger_message* msg) {
+               banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&] {
     std::optional<std::string> found = static_cast<T*>(self)->Rediscover(Vm(vm), key);
     if (!found) return static_cast<int>(BANGER_NOT_FOUND);
@@ -507,7 +622,7 @@ int Rediscover(void* self, const banger_vm* vm, const char* key, char* out, size
 }
 
 template <typename T>
-void Shutdown(void* self) {
+void Shutdown(void* self) noexcept {
   auto* obj = static_cast<T*>(self);
   try {
     if constexpr (requires(T & t) { t.Shutdown(); }) obj->Shutdown();
@@ -525,7 +640,7 @@ constexpr banger_capability MakeDescriptor(const Info& info) {
   banger_capability d{};
   d.struct_size = sizeof(banger_capability);
   d.abi_major = BANGER_ABI_MAJOR;
-  d.abi_minor = BANGER_ABI_MINOR;
+  d.abi_minor = info.abi_minor;  // raised below for each newer hook it has
   d.name = info.name;
   d.version = info.version;
   d.description = info.description;
@@ -552,8 +667,16 @@ constexpr banger_capability MakeDescriptor(const Info& info) {
     d.query = &detail::Query<T>;
   if constexpr (requires(T & t, const Vm& vm, std::string_view key) {
                   { t.Rediscover(vm, key) } -> std::same_as<std::optional<std::string>>;
-                })
+                }) {
     d.rediscover = &detail::Rediscover<T>;
+    if (d.abi_minor < 1) d.abi_minor = 1;
+  }
+  if constexpr (requires(T & t, const std::vector<std::pair<std::string, std::string>>& o) {
+                  { t.ValidateOptions(o) } -> std::same_as<Status>;
+                }) {
+    d.validate_options = &detail::ValidateOptions<T>;
+    if (d.abi_minor < 2) d.abi_minor = 2;
+  }
   d.shutdown = &detail::Shutdown<T>;
   return d;
 }
