@@ -96,6 +96,26 @@ class LifecycleTest : public ::testing::Test {
   std::unique_ptr<AgentProcess> agent_;
 };
 
+// A capability-wide command: not about one VM (bangerctl caps NAME VERB,
+// POST /v1/capabilities/NAME/VERB).
+TEST_F(LifecycleTest, CapabilityWideCommandsAnswerThroughTheApiAndBangerctl) {
+  StartAgent();
+  ASSERT_EQ(Create("web-1").status, 201);
+  ASSERT_EQ(Api("POST", "/v1/vms/web-1/start").body["state"], "running");
+  ASSERT_EQ(Api("POST", "/v1/vms/web-1/stop").body["state"], "stopped");
+  ApiReply hooks = Api("POST", "/v1/capabilities/recorder/hooks");
+  EXPECT_EQ(hooks.status, 200);
+  EXPECT_EQ(hooks.body, json({{"prepares", 1}, {"cleanups", 1}}));
+  ApiReply none = Api("POST", "/v1/capabilities/recorder/nope");
+  EXPECT_EQ(none.status, 404);
+  EXPECT_EQ(none.body["error"], "capability recorder has no command 'nope'; its commands: hooks");
+  EXPECT_EQ(Api("POST", "/v1/capabilities/ghost/hooks").status, 404);
+  EXPECT_EQ(Api("GET", "/v1/capabilities/recorder").body["commands"][0]["command"], "hooks");
+  auto r = testing::RunCommand({BANGERCTL_PATH, "--socket", socket_, "caps", "recorder", "hooks"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(json::parse(r.output, nullptr, false)["prepares"], 1) << r.output;
+}
+
 // --opt: stored with the VM, checked by the capability that owns the
 // prefix at create (a typo is refused then, not at start), read at start.
 TEST_F(LifecycleTest, PerVmOptionsAreCheckedAtCreateByTheirCapabilityAndReadAtStart) {

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include <banger/capability.hpp>
 
 #include "core/agent/agent_config.h"
+#include "core/api/metrics_exposition.h"
 #include "core/lifecycle/lifecycle_backend.h"
 #include "core/lifecycle/vm_view.h"
 #include "core/plugin_host/hook_dispatcher.h"
@@ -103,7 +105,7 @@ TEST_F(PluginHostTest, GoodPluginsLoadInDependencyOrder) {
   Plugin* rec = registry_->Find("recorder");
   EXPECT_EQ(rec->library->version, "1.2.3");
   EXPECT_EQ(DescribeHooks(rec->library->hooks),
-            "init,prepare,cleanup,tick(50ms),query,shutdown,rediscover,validate_options");
+            "init,prepare,cleanup,tick(50ms),query,shutdown,rediscover,validate_options,command");
   EXPECT_EQ(DescribeHooks(registry_->Find("plain-c")->library->hooks),
             "init,prepare,cleanup,shutdown");
   // init ran in dependency order
@@ -617,6 +619,76 @@ TEST_F(PluginHostTest, StatsPublishMergesFiguresInOneTransaction) {
   dispatcher_.reset();
 }
 
+// figures_publish: each figure says whether it is a counter or a gauge, its
+// unit and help; names follow Prometheus' rules; the exposition types them.
+TEST_F(PluginHostTest, TypedFiguresAreCheckedAndExportedWithTheirKind) {
+  CopyPlugins(plugin_dir_, {"recorder", "plain-c"});
+  Discover("[plugins]\nenable = recorder, plain-c\n");
+  AttachStore();
+  ASSERT_TRUE(dispatcher_->InitAll().ok());
+  VmRecord a;
+  a.id = NewVmId();
+  a.name = "a";
+  ASSERT_TRUE(store_->Upsert(a).ok());
+  const banger_host* rec = host_table_->TableFor(*registry_->Find("recorder"));
+  const banger_host* plain = host_table_->TableFor(*registry_->Find("plain-c"));
+  char text[256] = {0};
+  banger_message msg{text, sizeof text};
+  auto figure = [](uint32_t kind, const char* name, double v, const char* unit, const char* help) {
+    return banger_figure{sizeof(banger_figure), kind, name, v, unit, help};
+  };
+  banger_figure good[] = {
+      figure(BANGER_FIGURE_COUNTER, "rx_bytes_total", 1024, "bytes", "Bytes in."),
+      figure(BANGER_FIGURE_GAUGE, "temperature_celsius", 21.5, "celsius", nullptr)};
+  banger_vm_figures batch[] = {{sizeof(banger_vm_figures), a.id.c_str(), good, 2}};
+  ASSERT_EQ(rec->figures_publish(rec, batch, 1, &msg), BANGER_OK) << text;
+  banger_stat untyped[] = {{"health_ok", 1}};
+  banger_vm_stats old[] = {{a.id.c_str(), untyped, 1}};
+  ASSERT_EQ(plain->stats_publish(plain, old, 1, &msg), BANGER_OK) << text;
+
+  struct Case {
+    banger_figure f;
+    const char* error;
+  };
+  const Case refused[] = {
+      {figure(BANGER_FIGURE_COUNTER, "rx_bytes", 1, "bytes", nullptr),
+       "figures_publish: figure 'rx_bytes' is a counter: its name ends with _total"},
+      {figure(BANGER_FIGURE_GAUGE, "queue_total", 1, "", nullptr),
+       "figures_publish: figure 'queue_total' is a gauge: _total is for counters"},
+      {figure(BANGER_FIGURE_GAUGE, "uptime", 1, "seconds", nullptr),
+       "figures_publish: figure 'uptime' has unit 'seconds': its name ends with _seconds"},
+      {figure(BANGER_FIGURE_GAUGE, "Rx-Bytes", 1, "", nullptr),
+       "figures_publish: figure 'Rx-Bytes': a name is 1 to 63 of a-z 0-9 _, starting with a "
+       "letter"},
+      {figure(BANGER_FIGURE_GAUGE, "rx_bytes_total", 1, "bytes", nullptr),
+       "figures_publish: figure 'rx_bytes_total' is a gauge: _total is for counters"},
+  };
+  for (const auto& c : refused) {
+    banger_vm_figures one[] = {{sizeof(banger_vm_figures), a.id.c_str(), &c.f, 1}};
+    EXPECT_EQ(rec->figures_publish(rec, one, 1, &msg), BANGER_INVALID) << c.error;
+    EXPECT_STREQ(text, c.error);
+  }
+  // Another capability may not take a name, nor change a kind.
+  banger_vm_figures taken[] = {{sizeof(banger_vm_figures), a.id.c_str(), good, 1}};
+  EXPECT_EQ(plain->figures_publish(plain, taken, 1, &msg), BANGER_INVALID);
+  EXPECT_STREQ(text, "figures_publish: figure 'rx_bytes_total' is recorder's");
+
+  std::string text_out = PrometheusText(store_->List(), *registry_, host_table_->figures());
+  EXPECT_CONTAINS(text_out,
+                  "# HELP banger_vm_rx_bytes_total Bytes in.\n"
+                  "# TYPE banger_vm_rx_bytes_total counter\n"
+                  "banger_vm_rx_bytes_total{vm=\"a\",id=\"" +
+                      a.id + "\"} 1024\n");
+  EXPECT_CONTAINS(text_out,
+                  "# HELP banger_vm_temperature_celsius Published by capability recorder.\n"
+                  "# TYPE banger_vm_temperature_celsius gauge\n");
+  EXPECT_CONTAINS(text_out,
+                  "# HELP banger_vm_health_ok Published without a type (stats_publish): a gauge.\n"
+                  "# TYPE banger_vm_health_ok gauge\n");
+  dispatcher_->ShutdownAll();
+  dispatcher_.reset();
+}
+
 TEST_F(PluginHostTest, HandleGetCascadesFromCacheToRecordToRediscovery) {
   CopyPlugins(plugin_dir_, {"recorder", "plain-c"});
   Discover("[plugins]\nenable = recorder, plain-c\n");
@@ -694,6 +766,16 @@ TEST(SdkDescriptorTest, TheMinorIsTheOldestTheCapabilityNeeds) {
       banger::MakeDescriptor<SdkPlain>({.name = "p", .version = "1", .abi_minor = 1}).abi_minor, 1);
   EXPECT_EQ(banger::MakeDescriptor<SdkPlain>({.name = "p", .version = "1"}).struct_size,
             sizeof(banger_capability));
+}
+
+// sdk/examples/hello answered invalid JSON for a greeting with a quote in it.
+TEST(SdkJsonTest, JsonStringRoundTripsThroughAParser) {
+  for (std::string text : {std::string("say \"hi\""), std::string("back\\slash\nnew\tline"),
+                           std::string("bell\x07 and \x1f"), std::string("caf\xc3\xa9")}) {
+    auto parsed = nlohmann::json::parse(banger::JsonString(text), nullptr, false);
+    ASSERT_FALSE(parsed.is_discarded()) << banger::JsonString(text);
+    EXPECT_EQ(parsed.get<std::string>(), text);
+  }
 }
 
 }  // namespace

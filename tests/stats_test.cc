@@ -158,7 +158,7 @@ TEST_F(StatsAgentTest, MemoryCpuDiskAndFirecrackerMetricsOfARunningVm) {
   ASSERT_EQ(Api("POST", "/v1/vms/web-1/start")["state"], "running");
   ASSERT_TRUE(testing::WaitFor([&] {
     return Stat("web-1", "rss_bytes") >= (48ull << 20) && Stat("web-1", "cpu_percent") > 0 &&
-           Stat("web-1", "fc_metrics_lines") > 0;
+           Stat("web-1", "fc_metrics_lines_total") > 0;
   })) << Api("GET", "/v1/vms/web-1")["stats"];
   EXPECT_GE(Stat("web-1", "vsz_bytes"), Stat("web-1", "rss_bytes"));
 
@@ -188,6 +188,10 @@ TEST_F(StatsAgentTest, MemoryCpuDiskAndFirecrackerMetricsOfARunningVm) {
             std::string::npos)
       << metrics.output.substr(0, 600);
   EXPECT_NE(metrics.output.find("banger_vms{state=\"running\"} 1"), std::string::npos);
+  // Firecracker's summed counts are counters, the VMM's memory a gauge.
+  EXPECT_NE(metrics.output.find("# TYPE banger_vm_fc_net_rx_bytes_total counter\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.output.find("# TYPE banger_vm_rss_bytes gauge\n"), std::string::npos);
   EXPECT_NE(
       metrics.output.find("banger_capability_hook_calls_total{capability=\"stats\",hook=\"tick\"}"),
       std::string::npos);
@@ -272,13 +276,13 @@ TEST_F(StatsAgentTest, AStoppedVmsSamplerClosesItsFilesAndItsFiguresStay) {
   std::string b_metrics = Api("GET", "/v1/vms/b")["runtime"]["metrics_path"];
   ASSERT_TRUE(testing::WaitFor([&] {
     return open_in_agent(a_metrics) == 1 && open_in_agent(b_metrics) == 1 &&
-           Stat("a", "fc_metrics_lines") > 0;
+           Stat("a", "fc_metrics_lines_total") > 0;
   }));
   ASSERT_EQ(Api("POST", "/v1/vms/a/stop")["state"], "stopped");
   EXPECT_TRUE(testing::WaitFor([&] { return open_in_agent(a_metrics) == 0; }))
       << "the stopped VM's metrics file is still open in the agent";
   EXPECT_EQ(open_in_agent(b_metrics), 1);
-  EXPECT_GT(Stat("a", "fc_metrics_lines"), 0) << "a stopped VM's last figures were dropped";
+  EXPECT_GT(Stat("a", "fc_metrics_lines_total"), 0) << "a stopped VM's last figures were dropped";
 }
 
 TEST_F(StatsAgentTest, TheVerbOnAStoppedVmSaysSo) {

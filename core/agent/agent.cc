@@ -181,7 +181,7 @@ Status Agent::Serve() {
   server_->Start();
   if (config_.metrics_listen.empty()) return Status::Ok();
   metrics_routes_.Add("GET", "/metrics", [this](const HttpRequest&) {
-    return JsonResponse(200, PrometheusText(store_->List(), *registry_),
+    return JsonResponse(200, PrometheusText(store_->List(), *registry_, host_table_->figures()),
                         "text/plain; version=0.0.4");
   });
   metrics_server_ = std::make_unique<ControlServer>(metrics_routes_, peers, logger_);
@@ -233,6 +233,29 @@ void Agent::Stop() {
   logger_.Info("core", "stopped");
 }
 
+HttpResponse Agent::RunCommand(const std::string& name, const std::string& verb,
+                               const std::string& body) {
+  if (registry_->Find(name) == nullptr) {
+    return ErrorResponse(404, "no capability named '" + name + "' (bangerctl caps lists them)");
+  }
+  if (!verbs_.FindCommand(name, verb)) {
+    std::string known;
+    for (const auto& c : verbs_.CommandsOf(name)) known += (known.empty() ? "" : ", ") + c.verb;
+    return ErrorResponse(404, "capability " + name + " has no command '" + verb +
+                                  "'; its commands: " + (known.empty() ? "none" : known));
+  }
+  std::string args = body.empty() ? "{}" : body;
+  if (!nlohmann::json::accept(args)) {
+    return ErrorResponse(400, name + " " + verb + ": the body must be JSON");
+  }
+  auto reply = dispatcher_->Command(name, verb, args);
+  if (!reply) return ErrorResponse(409, reply.status().message());
+  if (!nlohmann::json::accept(*reply)) {
+    return ErrorResponse(500, name + " answered " + verb + " with text that is not JSON");
+  }
+  return JsonResponse(200, *reply + "\n");
+}
+
 void Agent::AddRoutes() {
   routes_.Add("GET", "/v1/capabilities", [this](const HttpRequest&) {
     return JsonResponse(200, CapabilitiesReport(*registry_, &verbs_, /*offline=*/false));
@@ -245,9 +268,12 @@ void Agent::AddRoutes() {
     }
     return JsonResponse(200, CapabilityReport(*p, &verbs_));
   });
+  routes_.Add("POST", "/v1/capabilities/{name}/{verb}", [this](const HttpRequest& req) {
+    return RunCommand(req.params.at("name"), req.params.at("verb"), req.body);
+  });
   AddVmRoutes(routes_, *lifecycle_, *store_, verbs_, *ops_);
   routes_.Add("GET", "/v1/metrics", [this](const HttpRequest&) {
-    return JsonResponse(200, PrometheusText(store_->List(), *registry_),
+    return JsonResponse(200, PrometheusText(store_->List(), *registry_, host_table_->figures()),
                         "text/plain; version=0.0.4");
   });
   routes_.Add("GET", "/v1/info", [this](const HttpRequest&) {

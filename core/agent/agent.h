@@ -48,6 +48,9 @@ class Agent {
   void StartBackgroundWork();  // ticks, periodic reconcile, store copies
   void TakeStoreCopy(const char* why);
   void AddRoutes();
+  // POST /v1/capabilities/{name}/{verb}: a capability-wide command.
+  HttpResponse RunCommand(const std::string& name, const std::string& verb,
+                          const std::string& body);
   std::vector<std::string> ImageDirs() const;
   Result<VmmJailOptions> JailOptions() const;  // checked: [core] jailer_binary and friends
 

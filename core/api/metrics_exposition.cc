@@ -39,11 +39,27 @@ std::string Number(double v) {
   return buf;
 }
 
+// HELP text: one line, backslash and newline escaped.
+std::string Help(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
-std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry) {
+std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry,
+                           const FigureCatalog& figures) {
   std::ostringstream out;
-  // VM figures, grouped by metric so each gets one TYPE line.
+  // VM figures, grouped by figure so each family gets one HELP and TYPE.
   std::map<std::string, std::vector<std::string>> series;
   std::map<std::string, int> by_state;
   for (size_t i = 0; i < vms.records.size(); ++i) {
@@ -53,16 +69,27 @@ std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry)
     if (figures == nullptr) continue;
     std::string labels = "{vm=\"" + Label(r.name) + "\",id=\"" + r.id + "\"}";
     for (const auto& [name, value] : figures->values) {
-      series["banger_vm_" + MetricName(name)].push_back(labels + " " + Number(value));
+      series[name].push_back(labels + " " + Number(value));
     }
     if (figures->collected_at_ms > 0) {
-      series["banger_vm_stats_collected_at_seconds"].push_back(
-          labels + " " + Number(figures->collected_at_ms / 1000.0));
+      series[""].push_back(labels + " " + Number(figures->collected_at_ms / 1000.0));
     }
   }
   for (const auto& [name, lines] : series) {
-    out << "# TYPE " << name << " gauge\n";
-    for (const auto& l : lines) out << name << l << "\n";
+    std::string family, help, type = "gauge";
+    if (name.empty()) {
+      family = "banger_vm_stats_collected_at_seconds";
+      help = "When the VM's figures were last published (Unix time).";
+    } else {
+      family = "banger_vm_" + MetricName(name);
+      auto info = figures.Find(name);
+      if (info && info->counter) type = "counter";
+      help = info && !info->help.empty() ? info->help
+             : info                      ? "Published by capability " + info->capability + "."
+                                         : "Published without a type (stats_publish): a gauge.";
+    }
+    out << "# HELP " << family << " " << Help(help) << "\n# TYPE " << family << " " << type << "\n";
+    for (const auto& l : lines) out << family << l << "\n";
   }
   out << "# HELP banger_vms VMs by state.\n# TYPE banger_vms gauge\n";
   for (const char* s : {"created", "starting", "running", "stopping", "stopped", "error"}) {
@@ -85,10 +112,17 @@ std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry)
                   << "\n";
     }
   }
-  out << "# TYPE banger_capability_hook_failures_total counter\n" << failures.str();
-  out << "# TYPE banger_capability_hook_seconds_total counter\n" << seconds.str();
-  out << "# TYPE banger_capability_hook_max_seconds gauge\n" << max_seconds.str();
-  out << "# TYPE banger_capability_up gauge\n";
+  out << "# HELP banger_capability_hook_failures_total Hook calls that failed, per capability.\n"
+      << "# TYPE banger_capability_hook_failures_total counter\n"
+      << failures.str();
+  out << "# HELP banger_capability_hook_seconds_total Time spent in hooks, per capability.\n"
+      << "# TYPE banger_capability_hook_seconds_total counter\n"
+      << seconds.str();
+  out << "# HELP banger_capability_hook_max_seconds The longest hook call, per capability.\n"
+      << "# TYPE banger_capability_hook_max_seconds gauge\n"
+      << max_seconds.str();
+  out << "# HELP banger_capability_up 1 when an enabled capability runs, else 0.\n"
+      << "# TYPE banger_capability_up gauge\n";
   for (const auto& p : registry.all()) {
     if (!p->enabled) continue;
     out << "banger_capability_up{capability=\"" << Label(p->name) << "\"} "

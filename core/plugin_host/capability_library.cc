@@ -39,6 +39,7 @@ CapabilityHooks ReadHooks(const banger_capability* d) {
   // zero in every 1.0 descriptor, so it reads as absent there.
   BANGER_READ_HOOK(rediscover);
   BANGER_READ_HOOK(validate_options);
+  BANGER_READ_HOOK(command);
 #undef BANGER_READ_HOOK
   return h;
 }
@@ -74,6 +75,7 @@ std::string DescribeHooks(const CapabilityHooks& h) {
   add(h.shutdown != nullptr, "shutdown");
   add(h.rediscover != nullptr, "rediscover");
   add(h.validate_options != nullptr, "validate_options");
+  add(h.command != nullptr, "command");
   return out;
 }
 

@@ -65,6 +65,13 @@ json PluginJson(const Plugin& p, const VerbRegistry* verbs) {
     }
   }
   j["verbs"] = verb_list;
+  json command_list = json::array();
+  if (verbs) {
+    for (const auto& c : verbs->CommandsOf(p.name)) {
+      command_list.push_back({{"command", c.verb}, {"summary", c.summary}});
+    }
+  }
+  j["commands"] = command_list;
 
   auto snap = p.stats.Snapshot();
   json hooks = json::object();

@@ -205,6 +205,41 @@ std::optional<std::string> HookDispatcher::Rediscover(const std::string& capabil
   return std::nullopt;
 }
 
+namespace {
+
+// A JSON reply written through a banger_writer: the writer the capability
+// calls is noexcept, so nothing unwinds through its frames; a write it
+// cannot keep spoils the reply instead.
+struct Reply {
+  std::string text;
+  bool spoiled = false;
+  banger_writer Writer() {
+    return {this, [](void* ctx, const char* data, size_t len) noexcept {
+              auto* r = static_cast<Reply*>(ctx);
+              if (r->spoiled) return;
+              if ((data == nullptr && len > 0) || len > kMaxReplyBytes - r->text.size()) {
+                r->spoiled = true;
+                return;
+              }
+              try {
+                r->text.append(data, len);
+              } catch (...) {
+                r->spoiled = true;
+              }
+            }};
+  }
+  Result<std::string> Take(const std::string& who) {
+    if (spoiled) {
+      return Status::Error(who + ": its reply was not kept (over " +
+                           std::to_string(kMaxReplyBytes >> 20) +
+                           " MiB, or written from a null pointer)");
+    }
+    return std::move(text);
+  }
+};
+
+}  // namespace
+
 Result<std::string> HookDispatcher::Query(const std::string& capability, const std::string& verb,
                                           const banger_vm& vm, const std::string& args_json) {
   Plugin* p = registry_.Find(capability);
@@ -212,36 +247,31 @@ Result<std::string> HookDispatcher::Query(const std::string& capability, const s
     return Status::Error("capability " + capability + " cannot answer '" + verb +
                          "': it is not running");
   }
-  // The writer the capability calls: noexcept, so nothing unwinds through
-  // its frames; a write it cannot keep spoils the reply instead.
-  struct Reply {
-    std::string text;
-    bool spoiled = false;
-  } reply;
-  banger_writer out{&reply, [](void* ctx, const char* data, size_t len) noexcept {
-                      auto* r = static_cast<Reply*>(ctx);
-                      if (r->spoiled) return;
-                      if ((data == nullptr && len > 0) || len > kMaxReplyBytes - r->text.size()) {
-                        r->spoiled = true;
-                        return;
-                      }
-                      try {
-                        r->text.append(data, len);
-                      } catch (...) {
-                        r->spoiled = true;
-                      }
-                    }};
+  Reply reply;
+  banger_writer out = reply.Writer();
   auto query = p->library->hooks.query;
   HookOutcome r = Call(*p, "query", [&](banger_message* m) {
     return query(p->self, verb.c_str(), &vm, args_json.c_str(), &out, m);
   });
   if (r.code != BANGER_OK) return Status::Error(capability + ": " + verb + ": " + r.message);
-  if (reply.spoiled) {
-    return Status::Error(capability + ": " + verb + ": its reply was not kept (over " +
-                         std::to_string(kMaxReplyBytes >> 20) +
-                         " MiB, or written from a null pointer)");
+  return reply.Take(capability + ": " + verb);
+}
+
+Result<std::string> HookDispatcher::Command(const std::string& capability, const std::string& verb,
+                                            const std::string& args_json) {
+  Plugin* p = registry_.Find(capability);
+  if (p == nullptr || p->state != PluginState::kOk || p->library->hooks.command == nullptr) {
+    return Status::Error("capability " + capability + " cannot answer '" + verb +
+                         "': it is not running");
   }
-  return std::move(reply.text);
+  Reply reply;
+  banger_writer out = reply.Writer();
+  auto command = p->library->hooks.command;
+  HookOutcome r = Call(*p, "command", [&](banger_message* m) {
+    return command(p->self, verb.c_str(), args_json.c_str(), &out, m);
+  });
+  if (r.code != BANGER_OK) return Status::Error(capability + ": " + verb + ": " + r.message);
+  return reply.Take(capability + ": " + verb);
 }
 
 Status HookDispatcher::ValidateOptions(const std::map<std::string, std::string>& options) {

@@ -67,6 +67,11 @@ class HookDispatcher {
   // Invalid, naming the option and why, otherwise.
   Status ValidateOptions(const std::map<std::string, std::string>& options);
 
+  // Calls `capability`'s command hook (a capability-wide command); the reply
+  // is its JSON text. Under no VM's lock.
+  Result<std::string> Command(const std::string& capability, const std::string& verb,
+                              const std::string& args_json);
+
   // Calls `capability`'s query hook; the reply is its JSON text.
   Result<std::string> Query(const std::string& capability, const std::string& verb,
                             const banger_vm& vm, const std::string& args_json);

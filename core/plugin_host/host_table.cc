@@ -329,6 +329,59 @@ int PublishStats(const banger_host* host, const banger_vm_stats* batch, size_t c
   });
 }
 
+int PublishFigures(const banger_host* host, const banger_vm_figures* batch, size_t count,
+                   banger_message* msg) noexcept {
+  return CatchAtBoundary(msg, [&]() -> int {
+    if (batch == nullptr && count > 0) {
+      return Fail(msg, BANGER_INVALID, "figures_publish: batch is NULL");
+    }
+    VmBackend* vm = VmOr(host, msg, "figures_publish");
+    if (vm == nullptr) return BANGER_UNAVAILABLE;
+    HostTable::Context& ctx = Ctx(host);
+    // Names and kinds first, all of them: a bad one writes nothing.
+    std::vector<std::vector<banger_stat>> values(count);
+    std::vector<VmBackend::VmSample> samples;
+    samples.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      const banger_vm_figures& f = batch[i];
+      if (f.vm_id == nullptr || (f.figures == nullptr && f.count > 0)) {
+        return Fail(msg, BANGER_INVALID,
+                    "figures_publish: entry " + std::to_string(i) + " has no vm_id or no figures");
+      }
+      values[i].reserve(f.count);
+      for (size_t j = 0; j < f.count; ++j) {
+        const banger_figure& fig = f.figures[j];
+        if (fig.name == nullptr) {
+          return Fail(msg, BANGER_INVALID,
+                      "figures_publish: figure " + std::to_string(j) + " of vm " + f.vm_id +
+                          " has no name");
+        }
+        bool has_help = BANGER_HAS_FIELD(&fig, banger_figure, help) && fig.help && *fig.help;
+        FigureInfo info{fig.kind == BANGER_FIGURE_COUNTER, Str(fig.unit), has_help ? fig.help : "",
+                        ctx.plugin->name};
+        if (Status s = ctx.table_owner->figures().Declare(fig.name, info); !s) {
+          return Fail(msg, BANGER_INVALID, "figures_publish: " + s.message());
+        }
+        values[i].push_back({fig.name, fig.value});
+      }
+      samples.push_back({f.vm_id, {values[i].data(), values[i].size()}});
+    }
+    return Report(msg, vm->PublishStats(ctx.plugin->name, samples));
+  });
+}
+
+int CommandRegister(const banger_host* host, const char* verb, const char* summary,
+                    banger_message* msg) noexcept {
+  return CatchAtBoundary(msg, [&]() -> int {
+    auto& ctx = Ctx(host);
+    if (!ctx.in_init.load()) {
+      return Fail(msg, BANGER_INVALID, "command_register: allowed only during init");
+    }
+    Status s = ctx.table_owner->verbs().RegisterCommand(Str(verb), ctx.plugin->name, Str(summary));
+    return s ? BANGER_OK : Fail(msg, BANGER_INVALID, s.message());
+  });
+}
+
 int VerbRegister(const banger_host* host, const char* verb, const char* summary,
                  banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&]() -> int {
@@ -388,6 +441,8 @@ const banger_host* HostTable::TableFor(Plugin& plugin) {
     t.state_dir = slot->state_dir.c_str();
     t.vm_option_get = &VmOptionGet;
     t.handle_find = &HandleFind;
+    t.figures_publish = &PublishFigures;
+    t.command_register = &CommandRegister;
   }
   return &slot->table;
 }

@@ -14,6 +14,7 @@
 
 #include "banger/capability.h"
 #include "core/base/logger.h"
+#include "core/plugin_host/figure_catalog.h"
 #include "core/plugin_host/plugin_registry.h"
 #include "core/plugin_host/verb_registry.h"
 #include "core/plugin_host/vm_backend.h"
@@ -46,6 +47,9 @@ class HostTable {
     banger_host table{};
   };
   const Logger& logger() const { return logger_; }
+  // What figures_publish declared: the metrics exposition types by it.
+  FigureCatalog& figures() { return figures_; }
+  const FigureCatalog& figures() const { return figures_; }
   VerbRegistry& verbs() { return verbs_; }
   VmBackend* vm() const { return vm_.load(); }
 
@@ -54,6 +58,7 @@ class HostTable {
   VerbRegistry& verbs_;
   std::atomic<VmBackend*> vm_{nullptr};
   std::string state_root_;
+  FigureCatalog figures_;
   std::mutex mu_;
   std::map<const Plugin*, std::unique_ptr<Context>> contexts_;
 };

@@ -1,5 +1,6 @@
 // VerbRegistry: the control verbs capabilities registered (`health`,
-// `stats`, ...) and who answers each. Written during init, read by the
+// `stats`, ...: about one VM) and their commands (about the capability
+// itself), and who answers each. Written during init, read by the
 // control API. Thread-safe.
 #pragma once
 
@@ -31,9 +32,17 @@ class VerbRegistry {
   std::vector<VerbInfo> All() const;
   std::vector<VerbInfo> OfCapability(const std::string& capability) const;
 
+  // Capability-wide commands (`bangerctl caps NAME VERB`): each under its
+  // capability's name, so names need not differ across capabilities.
+  Status RegisterCommand(const std::string& verb, const std::string& capability,
+                         const std::string& summary);
+  std::optional<VerbInfo> FindCommand(const std::string& capability, const std::string& verb) const;
+  std::vector<VerbInfo> CommandsOf(const std::string& capability) const;
+
  private:
   mutable std::mutex mu_;
   std::map<std::string, VerbInfo> verbs_;
+  std::map<std::pair<std::string, std::string>, VerbInfo> commands_;  // (capability, verb)
 };
 
 }  // namespace banger::core

@@ -54,13 +54,15 @@ class Stats {
       stats::Sample s = e.sampler.Take(TargetOf(vm), now_ms);
       if (!s.process_found) return;
       e.published = s.Published();
-      batch_.push_back({e.vm_id.c_str(), e.published.data(), e.published.size()});
+      batch_.push_back(
+          {sizeof(banger_vm_figures), e.vm_id.c_str(), e.published.data(), e.published.size()});
     });
     if (!listed.ok()) return listed;
     // VMs no longer running: their samplers close their files.
     std::erase_if(entries_, [&](const auto& entry) { return entry.second->seen_round != round_; });
     // All VMs' samples in one store transaction.
-    return batch_.empty() ? banger::Status::Ok() : host_.PublishStats(batch_.data(), batch_.size());
+    return batch_.empty() ? banger::Status::Ok()
+                          : host_.PublishFigures(batch_.data(), batch_.size());
   }
 
   banger::Status Query(std::string_view, const banger::Vm& vm, std::string_view,
@@ -75,7 +77,7 @@ class Stats {
                    .count();
     stats::Sample s = EntryFor(vm.id()).sampler.Take(TargetOf(vm), now);
     nlohmann::json j = nlohmann::json::object();
-    for (const banger_stat& figure : s.Published()) j[figure.name] = figure.value;
+    for (const banger_figure& figure : s.Published()) j[figure.name] = figure.value;
     j["firecracker"] = s.metrics ? s.metrics->Totals() : stats::MetricTotals{};
     reply = j.dump();
     return banger::Status::Ok();
@@ -105,7 +107,7 @@ class Stats {
   std::mutex mu_;  // entries_, batch_ (the tick thread and verb calls)
   uint64_t round_ = 0;
   std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;  // by VM id
-  std::vector<banger_vm_stats> batch_;
+  std::vector<banger_vm_figures> batch_;
 };
 
 }  // namespace

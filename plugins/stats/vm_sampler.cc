@@ -48,22 +48,41 @@ double Sample::Metric(std::string_view name) const {
   return metrics ? metrics->Get(name) : 0.0;
 }
 
+namespace {
+
+banger_figure Gauge(const char* name, double v, const char* unit, const char* help) {
+  return {sizeof(banger_figure), BANGER_FIGURE_GAUGE, name, v, unit, help};
+}
+banger_figure Counter(const char* name, double v, const char* unit, const char* help) {
+  return {sizeof(banger_figure), BANGER_FIGURE_COUNTER, name, v, unit, help};
+}
+
+}  // namespace
+
 Sample::Figures Sample::Published() const {
   return {{
-      {"cpu_percent", cpu_percent},
-      {"rss_bytes", static_cast<double>(rss_bytes)},
-      {"vsz_bytes", static_cast<double>(vsz_bytes)},
-      {"overlay_allocated_bytes", static_cast<double>(overlay_allocated_bytes)},
-      {"work_allocated_bytes", static_cast<double>(work_allocated_bytes)},
-      {"fc_net_rx_bytes", fc[0]},
-      {"fc_net_tx_bytes", fc[1]},
-      {"fc_block_read_bytes", fc[2]},
-      {"fc_block_write_bytes", fc[3]},
-      {"fc_vsock_rx_bytes", fc[4]},
-      {"fc_vsock_tx_bytes", fc[5]},
-      {"fc_vcpu_exits", fc[6] + fc[7] + fc[8] + fc[9]},
-      {"fc_metrics_lines", static_cast<double>(metrics_lines)},
-      {"fc_metrics_bad_lines", static_cast<double>(metrics_bad_lines)},
+      Gauge("cpu_percent", cpu_percent, "percent",
+            "CPU used by the VMM over the last interval, in percent of one CPU."),
+      Gauge("rss_bytes", static_cast<double>(rss_bytes), "bytes",
+            "Memory the VMM holds (its cgroup's use when jailed)."),
+      Gauge("vsz_bytes", static_cast<double>(vsz_bytes), "bytes",
+            "The VMM's virtual size (0 when jailed: not read)."),
+      Gauge("overlay_allocated_bytes", static_cast<double>(overlay_allocated_bytes), "bytes",
+            "Bytes allocated to the VM's system disk overlay."),
+      Gauge("work_allocated_bytes", static_cast<double>(work_allocated_bytes), "bytes",
+            "Bytes allocated to the VM's work disk."),
+      Counter("fc_net_rx_bytes_total", fc[0], "bytes", "Bytes the guest received (Firecracker)."),
+      Counter("fc_net_tx_bytes_total", fc[1], "bytes", "Bytes the guest sent (Firecracker)."),
+      Counter("fc_block_read_bytes_total", fc[2], "bytes", "Bytes read from the VM's disks."),
+      Counter("fc_block_write_bytes_total", fc[3], "bytes", "Bytes written to the VM's disks."),
+      Counter("fc_vsock_rx_bytes_total", fc[4], "bytes", "Bytes the guest received over vsock."),
+      Counter("fc_vsock_tx_bytes_total", fc[5], "bytes", "Bytes the guest sent over vsock."),
+      Counter("fc_vcpu_exits_total", fc[6] + fc[7] + fc[8] + fc[9], "",
+              "vCPU exits for port and MMIO I/O (Firecracker)."),
+      Counter("fc_metrics_lines_total", static_cast<double>(metrics_lines), "",
+              "Lines read from Firecracker's metrics file."),
+      Counter("fc_metrics_bad_lines_total", static_cast<double>(metrics_bad_lines), "",
+              "Lines of Firecracker's metrics file that did not parse (skipped)."),
   }};
 }
 

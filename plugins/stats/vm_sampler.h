@@ -54,7 +54,7 @@ struct Sample {
   // The figures published to the VM's record (a compact subset), under
   // static names.
   static constexpr size_t kPublishedCount = 14;
-  using Figures = std::array<banger_stat, kPublishedCount>;
+  using Figures = std::array<banger_figure, kPublishedCount>;  // typed: counters, gauges
   Figures Published() const;
 };
 

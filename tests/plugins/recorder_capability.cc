@@ -27,6 +27,8 @@ class Recorder {
     cleanup_delay_ms_ = std::atoi(host_.ConfigOr("cleanup_delay_ms", "0").c_str());
     auto s = host_.RegisterVerb(RECORDER_VERB, "echo the greeting");
     if (!s.ok()) throw std::runtime_error("verb: " + s.message());
+    s = host_.RegisterCommand("hooks", "how many prepares and cleanups ran");
+    if (!s.ok()) throw std::runtime_error("command: " + s.message());
     host_.Info("hook init " + greeting_);
     if (!host_.StateDir().empty()) host_.Info("state dir " + std::string(host_.StateDir()));
   }
@@ -34,12 +36,14 @@ class Recorder {
   banger::Status Prepare(const banger::Vm& vm) {
     auto mode = host_.Option(vm.id(), "mode");
     host_.Info("hook prepare " + std::string(vm.name()) + (mode.ok() ? " mode=" + mode.value : ""));
+    ++prepares_;
     if (vm.name() == "fail-prepare") return banger::Status::Error("prepare refused by test");
     return banger::Status::Ok();
   }
 
   banger::Status Cleanup(const banger::Vm& vm) {
     host_.Info("hook cleanup " + std::string(vm.name()));
+    ++cleanups_;
     if (cleanup_delay_ms_ > 0) {
       {
         std::lock_guard lock(mu_);
@@ -74,6 +78,14 @@ class Recorder {
     return banger::Status::Ok();
   }
 
+  // A capability-wide command: about the capability, no VM.
+  banger::Status Command(std::string_view verb, std::string_view, std::string& reply) {
+    if (verb != "hooks") return banger::Status::Error("no command " + std::string(verb));
+    reply = "{\"prepares\":" + std::to_string(prepares_.load()) +
+            ",\"cleanups\":" + std::to_string(cleanups_.load()) + "}";
+    return banger::Status::Ok();
+  }
+
   void Shutdown() {
     host_.Info("hook shutdown -");
   }
@@ -102,6 +114,7 @@ class Recorder {
   std::string greeting_;
   int cleanup_delay_ms_ = 0;
   std::atomic<int> ticks_{0};
+  std::atomic<int> prepares_{0}, cleanups_{0};
   std::mutex mu_;
   std::set<std::string> in_cleanup_;  // VM ids whose cleanup is running
 };

@@ -83,6 +83,11 @@ std::string RenderCapabilityDetail(const std::string& capability_json) {
     verbs += (verbs.empty() ? "" : ", ") + v["verb"].get<std::string>();
   }
   field("verbs", verbs);
+  std::string commands;
+  for (const auto& v : c.value("commands", json::array())) {
+    commands += (commands.empty() ? "" : ", ") + v["command"].get<std::string>();
+  }
+  if (!commands.empty()) field("commands", commands);
 
   out << "\nconfig [" << c["name"].get<std::string>() << "]:\n";
   if (c["config"].empty()) {
@@ -116,7 +121,8 @@ std::string RenderCapabilityDetail(const std::string& capability_json) {
 }
 
 int RunCapabilitiesCommand(const GlobalOptions& global, const std::vector<std::string>& args) {
-  std::string name, config_path;
+  std::string name, config_path, command;
+  json command_args = json::object();
   bool offline = false, no_trunc = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -132,9 +138,22 @@ int RunCapabilitiesCommand(const GlobalOptions& global, const std::vector<std::s
       return Fail("caps: unknown option " + a + " (see bangerctl --help)", 2);
     } else if (name.empty()) {
       name = a;
+    } else if (command.empty()) {
+      command = a;  // caps NAME COMMAND [key=value ...]
+    } else if (auto eq = a.find('='); eq != std::string::npos && eq > 0) {
+      command_args[a.substr(0, eq)] = a.substr(eq + 1);
     } else {
-      return Fail("caps: takes at most one capability name", 2);
+      return Fail("caps " + name + " " + command + ": arguments are key=value, not '" + a + "'", 2);
     }
+  }
+  if (!command.empty()) {
+    if (offline) return Fail("caps: a command needs the running agent, not --offline", 2);
+    auto r = AgentClient(ResolveSocket(global.socket))
+                 .Call("POST", "/v1/capabilities/" + name + "/" + command,
+                       command_args.empty() ? "" : command_args.dump());
+    if (!r) return Fail(r.status().message());
+    std::cout << r->dump(2) << "\n";
+    return 0;
   }
   if (offline != !config_path.empty()) {
     return Fail("caps: --offline and --config F go together", 2);

@@ -15,6 +15,7 @@ constexpr const char* kUsage = R"(usage: bangerctl [--socket PATH] [--json] COMM
 commands:
   capabilities, caps            list the capabilities the agent loaded (--no-trunc: whole status)
   caps NAME                     show one: description, config keys, hook counters, last error
+  caps NAME COMMAND [k=v ...]   a capability-wide command, e.g. caps tap pool
   caps --config F --offline     what config F would load, without an agent
   vm create NAME --kernel K --rootfs R [--boot-args A] [--vcpus N] [--memory MIB]
                  [--work-disk SIZE] [--opt CAPABILITY.KEY=VALUE ...]

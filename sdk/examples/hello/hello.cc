@@ -14,7 +14,8 @@ class Hello {
 
   banger::Status Query(std::string_view, const banger::Vm& vm, std::string_view,
                        std::string& reply) {
-    reply = "{\"greeting\":\"" + greeting_ + ", " + std::string(vm.name()) + "\"}";
+    // JsonString escapes: a greeting may hold a quote.
+    reply = "{\"greeting\":" + banger::JsonString(greeting_ + ", " + std::string(vm.name())) + "}";
     return banger::Status::Ok();
   }
 

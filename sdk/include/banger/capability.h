@@ -107,6 +107,20 @@ enum banger_status_code {
   BANGER_TIMEOUT = 7,     /* service: a deadline passed */
   BANGER_BUSY = 8         /* service: the VM is in another operation */
 };
+/* What each code means where (docs/PLUGINS.md, "What a status means"):
+ *   hook init        OK; ERROR: not used, nor its dependents; SKIP: not used,
+ *                    not an error
+ *   hook prepare     OK; else the start fails and is rolled back
+ *   hook cleanup     OK; else the VM goes to error, reconcile retries
+ *   hook query       OK; else the verb answers 409 with the message
+ *   hook tick        OK; else logged, the next tick runs
+ *   hook rediscover  OK; NOT_FOUND: no such object; TRUNCATED: did not fit
+ *   hook validate_options  OK; else the create is refused (400)
+ *   services         OK; ERROR; UNAVAILABLE (not backed here); NOT_FOUND (no
+ *                    such VM/handle/option/key); INVALID (bad argument, or
+ *                    not allowed here); TRUNCATED ("needs N bytes");
+ *                    TIMEOUT (exec); BUSY (vm_request_stop)
+ * A code either side does not know is treated as BANGER_ERROR. */
 
 /* Handle limits (since 1.2, enforced by handle_set and handle_set_many with
  * BANGER_INVALID): a key is 1 to 64 bytes, a value at most 1024, without
@@ -204,6 +218,34 @@ typedef struct banger_stat {
   const char* name;
   double value;
 } banger_stat;
+
+/* Since ABI 1.2: what a figure is, as Prometheus types it. A counter only
+ * goes up (restarting from 0 when its source restarts); a gauge goes up and
+ * down. */
+enum banger_figure_kind { BANGER_FIGURE_GAUGE = 0, BANGER_FIGURE_COUNTER = 1 };
+
+/* Since ABI 1.2. One named number with its kind, unit and help, for
+ * figures_publish. Grows at its end (struct_size). The name is
+ * [a-z][a-z0-9_]{0,62} in base units (Prometheus' naming): it ends with
+ * "_<unit>" when it has a unit ("rx_bytes"), and a counter's ends with
+ * "_total" after that ("rx_bytes_total"); the host checks both. Exported as
+ * banger_vm_<name>{vm="...",id="..."}. */
+typedef struct banger_figure {
+  uint32_t struct_size;
+  uint32_t kind;    /* banger_figure_kind */
+  const char* name; /* see above */
+  double value;
+  const char* unit; /* "bytes", "seconds", "ratio", ... or "" for a plain count */
+  const char* help; /* one line for HELP; NULL or "": the host says the capability's name */
+} banger_figure;
+
+/* Since ABI 1.2. One VM's figures inside a figures_publish batch. */
+typedef struct banger_vm_figures {
+  uint32_t struct_size;
+  const char* vm_id;
+  const banger_figure* figures;
+  size_t count;
+} banger_vm_figures;
 
 /* The samples of one VM inside a stats_publish batch. */
 typedef struct banger_vm_stats {
@@ -311,7 +353,10 @@ struct banger_host {
 
   /* Registers a control verb (`bangerctl vm VERB NAME`, POST
    * /v1/vms/{ref}/VERB) answered by this capability's query hook. Allowed only
-   * during init. INVALID for a malformed or already registered verb. */
+   * during init. A verb is 1 to 32 of a-z 0-9 -, one namespace for every
+   * capability, and not one the agent keeps (create, start, stop, kill, rm,
+   * remove, ls, list, show, touch, logs, ops, run). INVALID for a malformed,
+   * reserved or already registered verb (the message names its owner). */
   int (*verb_register)(const banger_host* host, const char* verb, const char* summary,
                        banger_message* msg);
 
@@ -345,6 +390,22 @@ struct banger_host {
    * arguments and statuses as handle_get. */
   int (*handle_find)(const banger_host* host, const char* vm_id, const char* capability,
                      const char* key, char* out, size_t out_size, banger_message* msg);
+
+  /* Since ABI 1.2. stats_publish with typed figures (banger_figure): the
+   * same batch, merge and durability rules, and each name's kind, unit and
+   * help are what the metrics exposition types it with. INVALID, and
+   * nothing written, for a name that breaks the naming rules above or
+   * changes kind. stats_publish's untyped figures are exported as gauges. */
+  int (*figures_publish)(const banger_host* host, const banger_vm_figures* batch, size_t count,
+                         banger_message* msg);
+
+  /* Since ABI 1.2. Registers a capability-wide command answered by the
+   * command hook. Allowed only during init. A command's name is 1 to 32 of
+   * a-z 0-9 -; it lives under the capability's name, so any capability may
+   * use any name (VM verbs share one namespace: see verb_register). INVALID
+   * for a malformed or already registered command. */
+  int (*command_register)(const banger_host* host, const char* verb, const char* summary,
+                          banger_message* msg);
 };
 
 /* ---------------------------------------------------------------------------
@@ -430,6 +491,15 @@ typedef struct banger_capability {
    * hook; must not create anything. */
   int (*validate_options)(void* self, const char* const* keys, const char* const* values,
                           size_t count, banger_message* msg);
+
+  /* Since ABI 1.2. Optional. Answers a capability-wide command registered
+   * with command_register (`bangerctl caps NAME VERB`, POST
+   * /v1/capabilities/NAME/VERB): about the capability, not one VM (a hosts
+   * list, a pool's state). args_json is the request's JSON object ("{}"
+   * when none); write the reply (a JSON value) to `out`. Runs under no VM's
+   * lock, concurrently with any hook and with itself. */
+  int (*command)(void* self, const char* verb, const char* args_json, const banger_writer* out,
+                 banger_message* msg);
 } banger_capability;
 
 /* The entry point every capability defines (exported, C linkage). */

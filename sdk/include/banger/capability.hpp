@@ -19,6 +19,8 @@
 //                                           std::string_view key);
 //     banger::Status ValidateOptions(                          // optional (ABI 1.2)
 //         const std::vector<std::pair<std::string, std::string>>& options);
+//     banger::Status Command(std::string_view verb,            // optional (ABI 1.2)
+//                            std::string_view args_json, std::string& reply);
 //   };
 //   BANGER_CAPABILITY(Hello, (banger::Info{.name = "hello", .version = "1.0.0",
 //                                          .description = "says hello"}))
@@ -418,6 +420,16 @@ class Host {
     Message m;
     return Status::FromCode(host_->vm_request_stop(host_, id.c_str(), r.c_str(), m.get()), m.str());
   }
+  // A capability-wide command (`bangerctl caps NAME VERB`), answered by the
+  // class's Command member. UNAVAILABLE from a host before 1.2.
+  Status RegisterCommand(std::string_view verb, std::string_view summary) const {
+    if (!BANGER_HAS_FIELD(host_, banger_host, command_register) || !host_->command_register) {
+      return Status::FromCode(BANGER_UNAVAILABLE, "commands need an ABI 1.2 agent");
+    }
+    std::string v(verb), s(summary);
+    Message m;
+    return Status::FromCode(host_->command_register(host_, v.c_str(), s.c_str(), m.get()), m.str());
+  }
   Status RegisterVerb(std::string_view verb, std::string_view summary) const {
     std::string v(verb), s(summary);
     Message m;
@@ -446,6 +458,23 @@ class Host {
     Message m;
     return Status::FromCode(host_->stats_publish(host_, batch, count, m.get()), m.str());
   }
+  // Typed figures (counter or gauge, unit, help: banger_figure), nothing
+  // copied. A host before 1.2 gets them as untyped stats (copied).
+  Status PublishFigures(const banger_vm_figures* batch, size_t count) const {
+    Message m;
+    if (BANGER_HAS_FIELD(host_, banger_host, figures_publish) && host_->figures_publish) {
+      return Status::FromCode(host_->figures_publish(host_, batch, count, m.get()), m.str());
+    }
+    std::vector<std::vector<banger_stat>> stats(count);
+    std::vector<banger_vm_stats> plain;
+    for (size_t i = 0; i < count; ++i) {
+      for (size_t j = 0; j < batch[i].count; ++j) {
+        stats[i].push_back({batch[i].figures[j].name, batch[i].figures[j].value});
+      }
+      plain.push_back({batch[i].vm_id, stats[i].data(), stats[i].size()});
+    }
+    return PublishStats(plain.data(), plain.size());
+  }
 
  private:
   // A message buffer of reasonable size for service calls.
@@ -461,6 +490,43 @@ class Host {
   };
   const banger_host* host_;
 };
+
+// `text` as a JSON string, quotes included, escaped as RFC 8259 asks: for
+// building verb replies by hand ("{\"greeting\":" + JsonString(g) + "}").
+// Bytes that are not UTF-8 are passed through; the host refuses a reply
+// that is not valid JSON. (To parse verb args, nlohmann-json is the
+// documented choice: find_package(nlohmann_json).)
+inline std::string JsonString(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out + "\"";
+}
 
 // Durations as config values are written: "500ms", "10s", "2m", "1h30m",
 // "1d", or "0". Milliseconds, or nullopt for anything else (a bare number is
@@ -597,6 +663,17 @@ int Query(void* self, const char* verb, const banger_vm* vm, const char* args,
 }
 
 template <typename T>
+int Command(void* self, const char* verb, const char* args, const banger_writer* out,
+            banger_message* msg) noexcept {
+  return CatchAtBoundary(msg, [&] {
+    std::string reply;
+    Status s = static_cast<T*>(self)->Command(verb, args ? args : "{}", reply);
+    if (s.ok()) out->write(out->ctx, reply.data(), reply.size());
+    return Report(s, msg);
+  });
+}
+
+template <typename T>
 int ValidateOptions(void* self, const char* const* keys, const char* const* values, size_t count,
                     banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&] {
@@ -670,6 +747,12 @@ constexpr banger_capability MakeDescriptor(const Info& info) {
                 }) {
     d.rediscover = &detail::Rediscover<T>;
     if (d.abi_minor < 1) d.abi_minor = 1;
+  }
+  if constexpr (requires(T & t, std::string_view s, std::string & out) {
+                  { t.Command(s, s, out) } -> std::same_as<Status>;
+                }) {
+    d.command = &detail::Command<T>;
+    if (d.abi_minor < 2) d.abi_minor = 2;
   }
   if constexpr (requires(T & t, const std::vector<std::pair<std::string, std::string>>& o) {
                   { t.ValidateOptions(o) } -> std::same_as<Status>;

@@ -1,0 +1,57 @@
+#include "core/plugin_host/figure_catalog.h"
+
+namespace banger::core {
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 63 || name[0] < 'a' || name[0] > 'z') return false;
+  return name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+}
+
+}  // namespace
+
+Status FigureCatalog::Declare(const std::string& name, const FigureInfo& info) {
+  const std::string figure = "figure '" + name + "'";
+  if (!ValidName(name)) {
+    return Status::Invalid(figure + ": a name is 1 to 63 of a-z 0-9 _, starting with a letter");
+  }
+  std::string base = name;
+  if (info.counter) {
+    if (!EndsWith(name, "_total")) {
+      return Status::Invalid(figure + " is a counter: its name ends with _total");
+    }
+    base = name.substr(0, name.size() - 6);
+  } else if (EndsWith(name, "_total")) {
+    return Status::Invalid(figure + " is a gauge: _total is for counters");
+  }
+  if (!info.unit.empty() && !EndsWith(base, "_" + info.unit)) {
+    return Status::Invalid(figure + " has unit '" + info.unit + "': its name ends with _" +
+                           info.unit + (info.counter ? "_total" : ""));
+  }
+  std::lock_guard lock(mu_);
+  auto [it, added] = figures_.emplace(name, info);
+  if (!added) {
+    if (it->second.capability != info.capability) {
+      return Status::Invalid(figure + " is " + it->second.capability + "'s");
+    }
+    if (it->second.counter != info.counter) {
+      return Status::Invalid(figure + " was declared a " +
+                             (it->second.counter ? "counter" : "gauge") + "; a kind is for good");
+    }
+    it->second = info;  // unit and help may be reworded
+  }
+  return Status::Ok();
+}
+
+std::optional<FigureInfo> FigureCatalog::Find(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = figures_.find(name);
+  if (it == figures_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace banger::core
