@@ -312,7 +312,7 @@ TEST_F(AgentTest, OfflineListingSurvivesACrashingPlugin) {
     ::setenv(var, (options + ":handle_segv=0").c_str(), 1);
   }
   auto r = RunCommand({BANGERCTL_PATH, "caps", "--config", config_path_, "--offline", "--json"});
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.exit_code, 1) << "an enabled capability (crash-on-load) would not run";
   json j = json::parse(r.output);
   EXPECT_TRUE(j["offline"].get<bool>());
   std::map<std::string, std::string> status;
@@ -325,7 +325,8 @@ TEST_F(AgentTest, OfflineListingSurvivesACrashingPlugin) {
   EXPECT_CONTAINS(status["wrong-major"], "error: built for capability ABI 2.0");
 
   auto table = RunCommand({BANGERCTL_PATH, "caps", "--config", config_path_, "--offline"});
-  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_EQ(table.exit_code, 1);
+  EXPECT_CONTAINS(table.output, "bangerctl: an enabled capability would not run (see above)");
   EXPECT_CONTAINS(table.output, "(offline: files loaded and checked; init was not run");
 
   auto one =
@@ -336,6 +337,30 @@ TEST_F(AgentTest, OfflineListingSurvivesACrashingPlugin) {
   auto bad = RunCommand({BANGERCTL_PATH, "caps", "--config", dir_ / "missing.conf", "--offline"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_CONTAINS(bad.output, "bangerctl: cannot read config file");
+}
+
+// bangerd --check-config and bangerctl caps --offline are checks: they load
+// every enabled capability's file (no init) and fail when one would not run.
+TEST_F(AgentTest, CheckConfigAndOfflineCapsFailWhenAnEnabledCapabilityWouldNotRun) {
+  CopyPlugins(dir_ / "plugins", {"recorder", "newer-minor"});
+  WriteConfig("[plugins]\nenable = recorder\n");
+  auto good = RunCommand({BANGERD_PATH, "--config", config_path_, "--check-config"});
+  EXPECT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_CONTAINS(good.output, "ok    recorder: loads from " + (dir_ / "plugins/recorder.so"));
+  WriteConfig("[plugins]\nenable = recorder, newer-minor\n[recorder]\ncolour = red\n");
+  auto bad = RunCommand({BANGERD_PATH, "--config", config_path_, "--check-config"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_CONTAINS(bad.output, "error recorder: error: config key recorder.colour (line ");
+  EXPECT_CONTAINS(bad.output, "error newer-minor: error: needs capability ABI 1.7 or later");
+  EXPECT_CONTAINS(bad.output, "bangerd: --check-config: an enabled capability would not run");
+  // --plugin-dir replaces the config's dirs: an empty one has no recorder.
+  std::filesystem::create_directories(dir_ / "empty");
+  WriteConfig("[plugins]\nenable = recorder\n");
+  EXPECT_EQ(RunCommand({BANGERCTL_PATH, "caps", "--config", config_path_, "--offline"}).exit_code,
+            0);
+  auto elsewhere = RunCommand({BANGERCTL_PATH, "caps", "--config", config_path_, "--offline",
+                               "--plugin-dir", dir_ / "empty"});
+  EXPECT_EQ(elsewhere.exit_code, 1) << elsewhere.output;
 }
 
 // ---- socket permissions: real processes with other uids ----

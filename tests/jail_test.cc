@@ -244,6 +244,38 @@ TEST_F(JailTest, AJailerThatFailsFailsTheStartAndLeavesNothing) {
   EXPECT_TRUE(CgroupsOf(id).empty());
 }
 
+// The jail's root is the VMM's: a compromised VMM may put anything there.
+// A FIFO as its metrics file used to block the stats tick (and every stats
+// verb) for good; a symlink as its API socket made root connect wherever it
+// pointed. Both are refused now, and the agent keeps serving.
+TEST_F(JailTest, WhatACompromisedVmmPutsInItsRootIsNotFollowed) {
+  StartAgent("agent.log");
+  json vm = CreateAndStart("owned");
+  ASSERT_EQ(vm.value("state", ""), "running") << vm << agent_->log();
+  const std::string root = vm["runtime"]["jail_root"];
+  agent_->Stop(SIGKILL);
+  ASSERT_EQ(::unlink((root + "/metrics").c_str()), 0);
+  ASSERT_EQ(::mkfifo((root + "/metrics").c_str(), 0600), 0);
+  StartAgent("agent2.log");
+  ASSERT_EQ(Api("GET", "/v1/vms/owned")["state"], "running") << "not re-adopted";
+  // The stats verb opens the metrics file: it answers, without its figures.
+  auto r = UnixHttpCall(socket_, "POST", "/v1/vms/owned/stats", "", 10s);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.reply.status, 200) << r.reply.body;
+  EXPECT_EQ(json::parse(r.reply.body).value("fc_metrics_lines_total", -1.0), 0.0) << r.reply.body;
+
+  // The API socket swapped for a link to the agent's own socket.
+  ASSERT_EQ(::unlink((root + "/api.sock").c_str()), 0);
+  ASSERT_EQ(::symlink(socket_.c_str(), (root + "/api.sock").c_str()), 0);
+  json stopped = Api("POST", "/v1/vms/owned/stop");
+  EXPECT_EQ(stopped.value("state", ""), "stopped") << stopped;
+  // The polite stop could not be asked through the link: it escalated.
+  std::string ops = Api("GET", "/v1/operations").dump();
+  EXPECT_NE(ops.find("api.sock is a symbolic link; refusing it"), std::string::npos) << ops;
+  ExpectNothingLeftOf(vm["id"]);
+  EXPECT_EQ(Api("GET", "/v1/vms").contains("vms"), true) << "the agent stopped serving";
+}
+
 TEST(JailerSimTest, RefusesWhatTheJailerRefuses) {
   auto run = [](std::vector<std::string> args) {
     args.insert(args.begin(), JAILER_SIM_PATH);

@@ -499,6 +499,18 @@ TEST_F(PluginHostTest, HandleKeysAndValuesHaveStatedLimits) {
   EXPECT_EQ(got.value, value);
 }
 
+// A bad value in a capability's section names the file, line, section and
+// key (the SDK's ConfigError), never "unhandled exception".
+TEST_F(PluginHostTest, AConfigErrorInACapabilitysSectionNamesFileLineAndKey) {
+  std::filesystem::copy_file(std::string(BANGER_PLUGIN_DIR) + "/stats.so",
+                             plugin_dir_ + "/stats.so");
+  Discover("[plugins]\nenable = stats\n[stats]\ninterval = 5x\n");
+  dispatcher_->InitAll();
+  EXPECT_EQ(StatusOf("stats"),
+            "error: config error: test.conf:6: [stats] interval: '5x' is not a duration; write it "
+            "like 500ms, 10s, 2h or 0");
+}
+
 TEST_F(PluginHostTest, TicksRunAtTheCapabilitysInterval) {
   CopyPlugins(plugin_dir_, {"recorder"});
   Discover("[plugins]\nenable = recorder\n");

@@ -111,10 +111,14 @@ TEST_F(VsockHealthTest, ThePeriodicCheckRecordsTheResultInStats) {
 TEST_F(VsockHealthTest, BadConfigIsAnInitErrorNamingTheKey) {
   Start("timeout = soon\n");
   json caps = Api("GET", "/v1/capabilities/vsock-health");
-  EXPECT_NE(caps["status_text"].get<std::string>().find(
-                "timeout 'soon' is not a duration; write it like 500ms, 10s, 2h or 0"),
+  // Pointed at the file, line, section and key; not "unhandled exception".
+  std::string text = caps["status_text"];
+  EXPECT_NE(text.find("error: config error: "), std::string::npos) << text;
+  EXPECT_NE(text.find(": [vsock-health] timeout: 'soon' is not a duration; write it like 500ms, "
+                      "10s, 2h or 0"),
             std::string::npos)
-      << caps["status_text"];
+      << text;
+  EXPECT_EQ(text.find("unhandled exception"), std::string::npos) << text;
 }
 
 }  // namespace

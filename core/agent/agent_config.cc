@@ -329,6 +329,7 @@ Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string&
   std::map<std::string, int> seen_count;
   AgentConfig config;
   config.source = source;
+  config.config_file = source;
   config.plugin_dirs.clear();
   for (const auto& opt : parsed.options) {
     const std::string& full = opt.string_key;

@@ -230,6 +230,11 @@ Status ParseOptions(const json& j, VmOptions& out) {
     }
     std::string value = item.value().get<std::string>();
     if (Status s = CheckText(name.c_str(), value, BANGER_OPTION_VALUE_MAX); !s) return s;
+    // Shown by `vm show` to whoever looks: no terminal control bytes.
+    if (std::any_of(value.begin(), value.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      return Status::Invalid("create: option '" + name + "' holds a control character");
+    }
     out[name] = value;
   }
   return Status::Ok();

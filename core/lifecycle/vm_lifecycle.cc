@@ -397,8 +397,13 @@ Status VmLifecycle::BootVmm(const VmRecord& rec, const Contributions& contributi
   };
   if (!rec.runtime.jail_root.empty()) {
     stage("jail", [&] {
+      // Only files of the VM's own directory are linked (and so chowned to
+      // its VMM): a VM from before kernel copies gets its copy now, never a
+      // link to the shared image.
       std::string kernel = VmPathsFor(options_.state_dir, rec.id).kernel_path;
-      if (::access(kernel.c_str(), F_OK) != 0) kernel = rec.spec.kernel_image;
+      if (::access(kernel.c_str(), F_OK) != 0) {
+        if (Status c = CopyOnWriteFile(rec.spec.kernel_image, kernel); !c) return c;
+      }
       std::vector<std::pair<std::string, std::string>> files{
           {kernel, kJailKernel}, {rec.runtime.overlay_path, kJailSystemDisk}};
       if (!rec.runtime.work_disk_path.empty())
@@ -595,8 +600,11 @@ Result<VmRecordPtr> VmLifecycle::StopLocked(const VmRecordPtr& vm, bool kill,
     return s.Prefixed(who + ": stop failed at " + std::string(kill ? "vmm.kill" : "vmm.stop"));
 
   if (!vm->runtime.jail_root.empty()) {
-    s = op.Stage("jail", [&] { return RemoveJailOf(*vm); });
-    if (!s) return s.Prefixed(who + ": stop failed at jail");
+    // A jail that will not go (a cgroup still busy) is said, and the stop
+    // goes on: capabilities still clean up; reconcile removes it later.
+    if (Status j = op.Stage("jail", [&] { return RemoveJailOf(*vm); }); !j) {
+      logger_.Warn("core", who + ": " + j.message() + "; reconcile retries");
+    }
   }
   auto fresh = store_.Get(vm->id);
   if (!fresh) return fresh.status();

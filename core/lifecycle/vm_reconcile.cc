@@ -125,8 +125,11 @@ bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
     if (n)
       logger_.Warn("core", who + " is recorded " + std::string(VmStateName(vm->state)) +
                                " but a VMM ran for it; stopped " + std::to_string(n));
-    if (options_.jail.enabled() && ::access(JailOf(vm->id).dir.c_str(), F_OK) == 0) {
-      // A jail its stop did not live to take down.
+    bool jail_left = options_.jail.enabled() && ::access(JailOf(vm->id).dir.c_str(), F_OK) == 0;
+    bool cgroup_left = !vm->runtime.cgroup_memory_dir.empty() &&
+                       ::access(vm->runtime.cgroup_memory_dir.c_str(), F_OK) == 0;
+    if (jail_left || cgroup_left) {
+      // A jail (or its cgroup) its stop did not live, or manage, to take down.
       if (Status j = RemoveJailOf(*vm); !j) logger_.Warn("core", who + ": " + j.message());
     }
     if (vm->state == VmState::kError && !vm->handles.empty()) {

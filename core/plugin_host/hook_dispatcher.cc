@@ -11,6 +11,25 @@ namespace {
 // The largest verb reply kept (a reply is one JSON value sent to a client).
 constexpr size_t kMaxReplyBytes = size_t{16} << 20;
 
+// Why init failed, as the operator needs it: a capability that says
+// "config key K: why" (the SDK's banger::ConfigError) has it pointed at the
+// file, line and section of that key.
+std::string InitFailure(const Plugin& p, const std::string& message) {
+  const std::string prefix = "config key ";
+  if (message.rfind(prefix, 0) != 0) return "init failed: " + message;
+  auto colon = message.find(':', prefix.size());
+  if (colon == std::string::npos) return "init failed: " + message;
+  std::string key = message.substr(prefix.size(), colon - prefix.size());
+  std::string why = message.substr(colon + 1);
+  std::string where = p.config_file.empty() ? "" : p.config_file + ":";
+  for (const auto& e : p.config) {
+    if (e.key == key) where += std::to_string(e.line) + ":";
+  }
+  if (where.empty() || where.back() != ':') where += ":";
+  return "config error: " + where + " [" + p.name + "] " + key + ":" + why +
+         (where.find_first_of("0123456789") == std::string::npos ? " (not set: the default)" : "");
+}
+
 struct HookOutcome {
   int code = BANGER_OK;
   std::string message;
@@ -79,7 +98,7 @@ Status HookDispatcher::InitAll() {
       p->reason = r.message.empty() ? "init skipped without a reason" : r.message;
     } else {
       p->state = PluginState::kError;
-      p->reason = "init failed: " + r.message;
+      p->reason = InitFailure(*p, r.message);
     }
   }
 
@@ -191,7 +210,7 @@ std::optional<std::string> HookDispatcher::Rediscover(const std::string& capabil
     return std::nullopt;
   }
   auto rediscover = p->library->hooks.rediscover;
-  char value[1024] = {0};
+  char value[BANGER_HANDLE_VALUE_MAX + 1] = {0};
   HookOutcome r = Call(
       *p, "rediscover",
       [&](banger_message* m) {

@@ -344,6 +344,13 @@ int PublishFigures(const banger_host* host, const banger_vm_figures* batch, size
     samples.reserve(count);
     for (size_t i = 0; i < count; ++i) {
       const banger_vm_figures& f = batch[i];
+      // Arrays are walked with this host's strides: another layout is refused.
+      if (f.struct_size != sizeof(banger_vm_figures)) {
+        return Fail(msg, BANGER_INVALID,
+                    "figures_publish: entry " + std::to_string(i) + " declares " +
+                        std::to_string(f.struct_size) + " bytes, not " +
+                        std::to_string(sizeof(banger_vm_figures)) + " (another layout)");
+      }
       if (f.vm_id == nullptr || (f.figures == nullptr && f.count > 0)) {
         return Fail(msg, BANGER_INVALID,
                     "figures_publish: entry " + std::to_string(i) + " has no vm_id or no figures");
@@ -351,13 +358,18 @@ int PublishFigures(const banger_host* host, const banger_vm_figures* batch, size
       values[i].reserve(f.count);
       for (size_t j = 0; j < f.count; ++j) {
         const banger_figure& fig = f.figures[j];
+        if (fig.struct_size != sizeof(banger_figure)) {
+          return Fail(msg, BANGER_INVALID,
+                      "figures_publish: figure " + std::to_string(j) + " of vm " + f.vm_id +
+                          " declares " + std::to_string(fig.struct_size) + " bytes, not " +
+                          std::to_string(sizeof(banger_figure)) + " (another layout)");
+        }
         if (fig.name == nullptr) {
           return Fail(msg, BANGER_INVALID,
                       "figures_publish: figure " + std::to_string(j) + " of vm " + f.vm_id +
                           " has no name");
         }
-        bool has_help = BANGER_HAS_FIELD(&fig, banger_figure, help) && fig.help && *fig.help;
-        FigureInfo info{fig.kind == BANGER_FIGURE_COUNTER, Str(fig.unit), has_help ? fig.help : "",
+        FigureInfo info{fig.kind == BANGER_FIGURE_COUNTER, Str(fig.unit), Str(fig.help),
                         ctx.plugin->name};
         if (Status s = ctx.table_owner->figures().Declare(fig.name, info); !s) {
           return Fail(msg, BANGER_INVALID, "figures_publish: " + s.message());

@@ -160,6 +160,7 @@ std::map<std::string, std::string> ApplySelection(const PluginSelection& config,
     if (auto sec = config.sections.find(p->name); sec != config.sections.end()) {
       p->config = sec->second;
     }
+    p->config_file = config.config_file;
     if (!p->enabled) {
       if (p->state == PluginState::kLoaded) p->state = PluginState::kDisabled;
       if (is_first) {

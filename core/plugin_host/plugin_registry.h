@@ -41,6 +41,7 @@ struct Plugin {
   std::optional<CapabilityLibrary> library;  // present when the file loaded
   std::string declared_abi;                  // from a refused descriptor, if read
   std::vector<ConfigEntry> config;           // its [name] section
+  std::string config_file;                   // the file it was read from
   void* self = nullptr;                      // from init
   HookStats stats;
 

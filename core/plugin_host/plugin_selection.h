@@ -28,6 +28,7 @@ struct PluginSelection {
   std::vector<std::string> enabled;                          // [plugins] enable, in order given
   std::vector<std::string> required;                         // [plugins] required (implies enabled)
   std::map<std::string, std::vector<ConfigEntry>> sections;  // [name] -> entries
+  std::string config_file;  // where the sections were read, for messages ("" for none)
 };
 
 }  // namespace banger::core

@@ -6,9 +6,9 @@
 namespace banger::core {
 
 bool VerbRegistry::IsReserved(const std::string& verb) {
-  static const std::array<const char*, 13> kReserved = {"create", "start", "stop", "kill", "rm",
-                                                        "remove", "ls",    "list", "show", "touch",
-                                                        "logs",   "ops",   "run"};
+  static const std::array<const char*, 12> kReserved = {"create", "start",  "stop", "kill",
+                                                        "rm",     "remove", "ls",   "list",
+                                                        "show",   "touch",  "logs", "ops"};
   return std::any_of(kReserved.begin(), kReserved.end(), [&](const char* r) { return verb == r; });
 }
 

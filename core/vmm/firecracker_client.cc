@@ -1,7 +1,11 @@
 #include "core/vmm/firecracker_client.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
+#include "core/base/unique_fd.h"
 #include "core/base/unix_http_client.h"
 
 namespace banger::core {
@@ -52,7 +56,23 @@ std::string ActionBody(FcAction a) {
 Result<std::string> FirecrackerClient::Call(const std::string& method, const std::string& path,
                                             const std::string& body) const {
   const std::string what = "firecracker " + method + " " + path;
-  HttpCallResult r = UnixHttpCall(api_socket_, method, path, body, timeout_);
+  // A jailed VMM owns the directory its socket is in: it could put a
+  // symlink there (to another service's socket) for root to connect to.
+  // The socket is pinned without following a link, and connected to
+  // through the descriptor (/proc/self/fd/N names that very inode).
+  UniqueFd pinned(::open(api_socket_.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  std::string target = api_socket_;
+  if (pinned.valid()) {
+    struct stat st;
+    // (O_PATH|O_NOFOLLOW opens a symlink itself rather than failing.)
+    if (::fstat(pinned.get(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+      return Status::Error(what + ": " + api_socket_ + " is " +
+                           (S_ISLNK(st.st_mode) ? "a symbolic link" : "not a socket") +
+                           "; refusing it");
+    }
+    target = "/proc/self/fd/" + std::to_string(pinned.get());
+  }
+  HttpCallResult r = UnixHttpCall(target, method, path, body, timeout_);
   switch (r.failure) {
     case HttpFailure::kNone:
       break;

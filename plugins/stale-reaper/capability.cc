@@ -22,7 +22,7 @@ class StaleReaper {
       : host_(host),
         stale_after_ms_(host.ConfigDurationMs("auto_stop_stale_after", "0")),
         interval_ms_(host.ConfigDurationMs("interval", "60s")) {
-    if (interval_ms_ <= 0) throw std::runtime_error("[stale-reaper] interval must be more than 0");
+    if (interval_ms_ <= 0) throw banger::ConfigError("interval", "must be more than 0");
     host_.Info(stale_after_ms_ == 0
                    ? std::string("off (auto_stop_stale_after = 0)")
                    : "stops VMs untouched for " + banger::FormatDurationMs(stale_after_ms_) +

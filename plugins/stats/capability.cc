@@ -32,7 +32,7 @@ class Stats {
  public:
   explicit Stats(banger::Host host) : host_(host) {
     interval_ms_ = host.ConfigDurationMs("interval", "10s");
-    if (interval_ms_ <= 0) throw std::runtime_error("[stats] interval must be more than 0");
+    if (interval_ms_ <= 0) throw banger::ConfigError("interval", "must be more than 0");
     auto s = host_.RegisterVerb("stats", "a fresh sample of the VM's figures");
     if (!s.ok()) throw std::runtime_error(s.message());
   }

@@ -211,9 +211,15 @@ void VmSampler::ReadMetrics(Sample& s) {
     // O_NOATIME: the file changes between reads, so each read would
     // otherwise dirty its inode for the access time. Only the file's owner
     // (or CAP_FOWNER) may ask for it; anyone else reads it plainly.
-    metrics_fd_ = ::open(metrics_path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
-    if (metrics_fd_ < 0 && errno == EPERM) {
-      metrics_fd_ = ::open(metrics_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NOFOLLOW, O_NONBLOCK and a regular file only: a jailed VMM owns the
+    // directory, and could leave a FIFO or a link to /dev/zero there.
+    const int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+    metrics_fd_ = ::open(metrics_path_.c_str(), flags | O_NOATIME);
+    if (metrics_fd_ < 0 && errno == EPERM) metrics_fd_ = ::open(metrics_path_.c_str(), flags);
+    struct stat st;
+    if (metrics_fd_ >= 0 && (::fstat(metrics_fd_, &st) != 0 || !S_ISREG(st.st_mode))) {
+      ::close(metrics_fd_);
+      metrics_fd_ = -1;
     }
   }
   if (metrics_fd_ >= 0) {
@@ -222,8 +228,11 @@ void VmSampler::ReadMetrics(Sample& s) {
     // buffer the samplers of this thread share.
     thread_local std::vector<char> buf(1 << 16);
     size_t len = 0;
+    // At most this much per sample, whatever the VMM writes between two.
+    constexpr size_t kMaxBytesPerSample = size_t{8} << 20;
     auto read_from_offset = [&] {
       for (;;) {
+        if (len >= kMaxBytesPerSample) return;
         if (buf.size() - len < 4096) buf.resize(buf.size() * 2);
         size_t want = buf.size() - len;
         ssize_t n = ::pread(metrics_fd_, buf.data() + len, want, static_cast<off_t>(offset_ + len));
@@ -251,6 +260,10 @@ void VmSampler::ReadMetrics(Sample& s) {
         if (!metrics_.Fold(line)) ++bad_lines_;
       }
       begin = nl + 1;
+    }
+    if (begin == 0 && len >= kMaxBytesPerSample) {
+      begin = len;  // one "line" longer than a sample may read: skipped, counted
+      ++bad_lines_;
     }
     offset_ += begin;
   }

@@ -207,11 +207,11 @@ Status TapPool::Cleanup(const banger::Vm& vm) {
       host_.Warn(who + ": " + tap + " now serves vm " + serves + "; left alone");
       return Status::Ok();
     }
-    s = FlushIpv4Addresses(tap);
+    // Back to the pool's owner first: the VM's uid goes to another VM next.
+    if (OwnerOf(vm) != config_.owner_uid) s = EnsureDevice(slot, config_.owner_uid);
+    if (s.ok()) s = FlushIpv4Addresses(tap);
     if (s.ok()) s = SetLinkUp(tap, false);
     if (s.ok()) s = SetLinkAlias(tap, "");
-    // Back to the pool's owner: the VM's uid goes to another VM next.
-    if (s.ok() && OwnerOf(vm) != config_.owner_uid) s = EnsureDevice(slot, config_.owner_uid);
   }
   // A device deleted by hand is gone: nothing to undo, and the slot is free
   // (the warm-up or the next prepare recreates it).

@@ -28,7 +28,7 @@ class VsockHealth {
     char* end = nullptr;
     unsigned long p = std::strtoul(port.c_str(), &end, 10);
     if (port.empty() || *end || p == 0 || p > 0xFFFFFFFFul) {
-      throw std::runtime_error("[vsock-health] port '" + port + "' is not a vsock port");
+      throw banger::ConfigError("port", "'" + port + "' is not a vsock port (1 to 4294967295)");
     }
     port_ = static_cast<uint32_t>(p);
     for (const char* verb : {"health", "ping"}) {

@@ -1,7 +1,9 @@
 #include "plugins/vsock-health/health_probe.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -72,11 +74,25 @@ Attempt Failed(std::string step, std::string error) {
 
 // Connects to the VM's vsock socket and asks for `port`.
 Attempt Handshake(int fd, const std::string& uds, uint32_t port, Clock::time_point deadline) {
+  // A jailed VMM owns the directory: its socket is pinned without following
+  // a symlink and connected to through the descriptor.
+  // (O_PATH|O_NOFOLLOW opens a symlink itself rather than failing.)
+  int pinned = ::open(uds.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  if (pinned >= 0 && (::fstat(pinned, &st) != 0 || !S_ISSOCK(st.st_mode))) {
+    ::close(pinned);
+    return Failed(
+        "socket",
+        uds + (S_ISLNK(st.st_mode) ? " is a symbolic link" : " is not a socket") + "; refusing it");
+  }
+  std::string path = pinned >= 0 ? "/proc/self/fd/" + std::to_string(pinned) : uds;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, uds.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    int err = errno;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int err = errno;
+  if (pinned >= 0) ::close(pinned);
+  if (rc != 0) {
     if (err == ENOENT)
       return Failed("socket", "no vsock socket at " + uds + " (is the VM running?)");
     return Retry("socket", "connect " + uds + ": " + std::strerror(err));

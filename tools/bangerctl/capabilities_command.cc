@@ -122,6 +122,7 @@ std::string RenderCapabilityDetail(const std::string& capability_json) {
 
 int RunCapabilitiesCommand(const GlobalOptions& global, const std::vector<std::string>& args) {
   std::string name, config_path, command;
+  std::vector<std::string> plugin_dirs;
   json command_args = json::object();
   bool offline = false, no_trunc = false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -130,6 +131,8 @@ int RunCapabilitiesCommand(const GlobalOptions& global, const std::vector<std::s
       offline = true;
     } else if (a == "--no-trunc") {
       no_trunc = true;
+    } else if (a == "--plugin-dir" && i + 1 < args.size()) {
+      plugin_dirs.push_back(args[++i]);
     } else if (a == "--config" && i + 1 < args.size()) {
       config_path = args[++i];
     } else if (a.rfind("--config=", 0) == 0) {
@@ -158,10 +161,13 @@ int RunCapabilitiesCommand(const GlobalOptions& global, const std::vector<std::s
   if (offline != !config_path.empty()) {
     return Fail("caps: --offline and --config F go together", 2);
   }
+  if (!plugin_dirs.empty() && !offline) {
+    return Fail("caps: --plugin-dir goes with --offline (the agent has its own)", 2);
+  }
 
   std::string report;
   if (offline) {
-    auto r = LoadOfflineReport(config_path);
+    auto r = LoadOfflineReport(config_path, plugin_dirs);
     if (!r) return Fail(r.status().message());
     report = *r;
   } else {
@@ -184,13 +190,25 @@ int RunCapabilitiesCommand(const GlobalOptions& global, const std::vector<std::s
     }
     if (!found) return Fail("no capability named '" + name + "' in that config's plugin dirs");
   }
+  // Offline, a check: non-zero when an enabled capability would not run.
+  int status = 0;
+  if (offline) {
+    json all = json::parse(report, nullptr, false);
+    const json& list = all.contains("capabilities") ? all["capabilities"] : json::array({all});
+    for (const auto& c : list) {
+      if (c.value("enabled", false) && c.value("status", "") == "error") status = 1;
+    }
+  }
   if (global.json) {
     std::cout << report;
   } else {
     std::cout << (name.empty() ? RenderCapabilityTable(report, no_trunc)
                                : RenderCapabilityDetail(report));
   }
-  return 0;
+  if (status != 0 && !global.json) {
+    std::cerr << "bangerctl: an enabled capability would not run (see above)\n";
+  }
+  return status;
 }
 
 }  // namespace bangerctl

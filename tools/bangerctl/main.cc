@@ -16,7 +16,8 @@ commands:
   capabilities, caps            list the capabilities the agent loaded (--no-trunc: whole status)
   caps NAME                     show one: description, config keys, hook counters, last error
   caps NAME COMMAND [k=v ...]   a capability-wide command, e.g. caps tap pool
-  caps --config F --offline     what config F would load, without an agent
+  caps --config F --offline [--plugin-dir D]  what config F would load, without an agent;
+                                exit 1 when an enabled capability would not run
   vm create NAME --kernel K --rootfs R [--boot-args A] [--vcpus N] [--memory MIB]
                  [--work-disk SIZE] [--opt CAPABILITY.KEY=VALUE ...]
   vm start|stop|kill NAME       stages are shown as they complete

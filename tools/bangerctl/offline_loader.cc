@@ -43,10 +43,12 @@ void WriteAll(int fd, const std::string& s) {
 
 }  // namespace
 
-banger::core::Result<std::string> LoadOfflineReport(const std::string& config_path) {
+banger::core::Result<std::string> LoadOfflineReport(const std::string& config_path,
+                                                    const std::vector<std::string>& plugin_dirs) {
   auto loaded = banger::core::LoadAgentConfigFile(config_path);
   if (!loaded) return loaded.status();
   banger::core::AgentConfig config = std::move(loaded.value());
+  if (!plugin_dirs.empty()) config.plugin_dirs = plugin_dirs;
   for (auto& d : config.plugin_dirs) d = std::filesystem::absolute(d).lexically_normal().string();
 
   std::map<std::string, std::string> crashed;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/base/status.h"
 
@@ -12,6 +13,8 @@ namespace bangerctl {
 
 // The capabilities report (same JSON as GET /v1/capabilities, with
 // "offline": true; no init hook is run) for the config file at `path`.
-banger::core::Result<std::string> LoadOfflineReport(const std::string& config_path);
+// `plugin_dirs`, when not empty, replaces the config's [core] plugin_dirs.
+banger::core::Result<std::string> LoadOfflineReport(
+    const std::string& config_path, const std::vector<std::string>& plugin_dirs = {});
 
 }  // namespace bangerctl

@@ -225,7 +225,10 @@ typedef struct banger_stat {
 enum banger_figure_kind { BANGER_FIGURE_GAUGE = 0, BANGER_FIGURE_COUNTER = 1 };
 
 /* Since ABI 1.2. One named number with its kind, unit and help, for
- * figures_publish. Grows at its end (struct_size). The name is
+ * figures_publish. Passed in arrays, so its layout is fixed for good (a later
+ * minor adds another struct and service): struct_size must be
+ * sizeof(banger_figure), and banger_vm_figures' sizeof(banger_vm_figures),
+ * else the host refuses the batch. The name is
  * [a-z][a-z0-9_]{0,62} in base units (Prometheus' naming): it ends with
  * "_<unit>" when it has a unit ("rx_bytes"), and a counter's ends with
  * "_total" after that ("rx_bytes_total"); the host checks both. Exported as
@@ -355,7 +358,7 @@ struct banger_host {
    * /v1/vms/{ref}/VERB) answered by this capability's query hook. Allowed only
    * during init. A verb is 1 to 32 of a-z 0-9 -, one namespace for every
    * capability, and not one the agent keeps (create, start, stop, kill, rm,
-   * remove, ls, list, show, touch, logs, ops, run). INVALID for a malformed,
+   * remove, ls, list, show, touch, logs, ops). INVALID for a malformed,
    * reserved or already registered verb (the message names its owner). */
   int (*verb_register)(const banger_host* host, const char* verb, const char* summary,
                        banger_message* msg);

@@ -76,6 +76,15 @@ class SkipError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Throw from the constructor (init) for a bad value in the capability's
+// config section: the host reports it as "config error: FILE:LINE: [name]
+// KEY: WHY", pointing the operator at the line, not "unhandled exception".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string_view key, std::string_view why)
+      : std::runtime_error("config key " + std::string(key) + ": " + std::string(why)) {}
+};
+
 // Read-only view of a banger_vm; valid only during the hook call.
 class Vm {
  public:
@@ -241,18 +250,20 @@ class Host {
   Result<std::string> HandleGet(std::string_view vm_id, std::string_view key,
                                 std::string_view capability = {}) const {
     std::string id(vm_id), k(key), cap(capability);
-    // Large enough for any value a host of 1.2 or later keeps; an older
-    // host's TRUNCATED says how large ("needs N bytes"): one more try.
+    // Large enough for any value a host of 1.2 or later keeps (which says
+    // how large a buffer it needs when not); an older host's values may be
+    // longer: the buffer grows, up to 1 MiB.
     std::vector<char> buf(BANGER_HANDLE_VALUE_MAX + 1);
     for (int attempt = 0;; ++attempt) {
       Message m;
       int rc = host_->handle_get(host_, id.c_str(), cap.empty() ? nullptr : cap.c_str(), k.c_str(),
                                  buf.data(), buf.size(), m.get());
       size_t needed = 0;
-      if (rc == BANGER_TRUNCATED && attempt == 0 &&
-          std::sscanf(m.str().c_str(), "needs %zu bytes", &needed) == 1 && needed > buf.size() &&
-          needed <= (size_t{1} << 24)) {
-        buf.resize(needed);
+      if (rc == BANGER_TRUNCATED && buf.size() < (size_t{1} << 20) && attempt < 8) {
+        // "needs N bytes" from a 1.2 host; an older one does not say: grow.
+        bool said = std::sscanf(m.str().c_str(), "needs %zu bytes", &needed) == 1 &&
+                    needed > buf.size() && needed <= (size_t{1} << 20);
+        buf.resize(said ? needed : buf.size() * 4);
         continue;
       }
       if (rc != BANGER_OK) return {Status::FromCode(rc, m.str()), {}};
@@ -583,8 +594,7 @@ inline int64_t Host::ConfigDurationMs(const char* key, const char* fallback) con
   std::string text = ConfigOr(key, fallback);
   auto ms = ParseDurationMs(text);
   if (!ms) {
-    throw std::runtime_error(std::string(key) + " '" + text +
-                             "' is not a duration; write it like 500ms, 10s, 2h or 0");
+    throw ConfigError(key, "'" + text + "' is not a duration; write it like 500ms, 10s, 2h or 0");
   }
   return *ms;
 }
@@ -619,6 +629,9 @@ int CatchAtBoundary(banger_message* msg, F&& f) noexcept {
   } catch (const SkipError& e) {
     banger_message_set(msg, "%s", e.what());
     return BANGER_SKIP;
+  } catch (const ConfigError& e) {
+    banger_message_set(msg, "%s", e.what());
+    return BANGER_INVALID;
   } catch (const std::exception& e) {
     banger_message_set(msg, "unhandled exception: %s", e.what());
     return BANGER_ERROR;
