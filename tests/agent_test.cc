@@ -363,6 +363,43 @@ TEST_F(AgentTest, CheckConfigAndOfflineCapsFailWhenAnEnabledCapabilityWouldNotRu
   EXPECT_EQ(elsewhere.exit_code, 1) << elsewhere.output;
 }
 
+// bangerctl plugin check: one line per check, exit 1 when the agent would
+// not load the file; a crash while loading is caught in the child.
+TEST_F(AgentTest, PluginCheckSaysWhatIsRightAndWrongWithAFile) {
+  CopyPlugins(dir_ / "plugins", {"recorder", "needs-plain-c", "newer-minor", "crash-on-load"});
+  auto good = RunCommand({BANGERCTL_PATH, "plugin", "check", dir_ / "plugins/recorder.so"});
+  EXPECT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_CONTAINS(good.output, "ok    entry: banger_capability_entry is exported\n");
+  EXPECT_CONTAINS(good.output, "ok    exports: nothing else is exported\n");
+  EXPECT_CONTAINS(good.output,
+                  "ok    descriptor: \"recorder\" 1.2.3 (records its hook calls), "
+                  "needs ABI 1.2");
+  EXPECT_CONTAINS(good.output, "ok    config keys: greeting, cleanup_delay_ms\n");
+
+  auto newer = RunCommand({BANGERCTL_PATH, "plugin", "check", dir_ / "plugins/newer-minor.so"});
+  EXPECT_EQ(newer.exit_code, 1) << newer.output;
+  EXPECT_CONTAINS(newer.output, "FAIL  descriptor: needs capability ABI 1.7 or later");
+
+  std::filesystem::create_directories(dir_ / "deps");
+  auto deps = RunCommand({BANGERCTL_PATH, "plugin", "check", dir_ / "plugins/needs-plain-c.so",
+                          "--plugin-dir", dir_ / "deps"});
+  EXPECT_EQ(deps.exit_code, 1) << deps.output;
+  EXPECT_CONTAINS(deps.output, "FAIL  dependency plain-c: no plugin dir given has it");
+
+  ::chmod((dir_ / "plugins/recorder.so").c_str(), 0666);
+  auto writable = RunCommand({BANGERCTL_PATH, "plugin", "check", dir_ / "plugins/recorder.so"});
+  EXPECT_EQ(writable.exit_code, 1);
+  EXPECT_CONTAINS(writable.output, "FAIL  file: ");
+
+  for (const char* var : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
+    std::string options = std::getenv(var) ? std::getenv(var) : "";
+    ::setenv(var, (options + ":handle_segv=0").c_str(), 1);
+  }
+  auto crash = RunCommand({BANGERCTL_PATH, "plugin", "check", dir_ / "plugins/crash-on-load.so"});
+  EXPECT_EQ(crash.exit_code, 1);
+  EXPECT_CONTAINS(crash.output, "FAIL  load: the check died of signal 11");
+}
+
 // ---- socket permissions: real processes with other uids ----
 
 // Connects as uid/gid in a forked child; returns the HTTP status, or -1 when

@@ -6,6 +6,7 @@
 #include "banger/capability.h"
 #include "core/base/version.h"
 #include "tools/bangerctl/capabilities_command.h"
+#include "tools/bangerctl/plugin_check.h"
 #include "tools/bangerctl/vm_command.h"
 
 namespace {
@@ -16,6 +17,7 @@ commands:
   capabilities, caps            list the capabilities the agent loaded (--no-trunc: whole status)
   caps NAME                     show one: description, config keys, hook counters, last error
   caps NAME COMMAND [k=v ...]   a capability-wide command, e.g. caps tap pool
+  plugin check FILE.so [--plugin-dir D]  check a capability file offline, one line per check
   caps --config F --offline [--plugin-dir D]  what config F would load, without an agent;
                                 exit 1 when an enabled capability would not run
   vm create NAME --kernel K --rootfs R [--boot-args A] [--vcpus N] [--memory MIB]
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
     return bangerctl::RunCapabilitiesCommand(global, args);
   }
   if (command == "vm") return bangerctl::RunVmCommand(global, args);
+  if (command == "plugin") return bangerctl::RunPluginCommand(args);
   if (command == "ops" || command == "operations") {
     return bangerctl::RunOperationsCommand(global, args);
   }
