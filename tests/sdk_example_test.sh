@@ -2,7 +2,8 @@
 # The SDK as an outside author gets it: installs only the "sdk" component of
 # a build tree into a scratch prefix (and checks that nothing else came),
 # builds the C++ example with CMake and the C example with pkg-config
-# against it, checks their exports, installs the C++ one with
+# against it, runs the C++ one's unit tests against the SDK's fake host
+# (banger/testing.hpp), checks their exports, installs the C++ one with
 # `cmake --install` (banger_add_capability's rule), loads both offline, then
 # starts a real agent with them and calls their verbs.
 # usage: sdk_example_test.sh BUILD_DIR EXAMPLES_DIR BANGERCTL BANGERD FC_SIM
@@ -30,8 +31,10 @@ others=$(find "$tmp/prefix" -type f \( -name bangerd -o -name bangerctl -o -name
 
 # C++, with CMake (its own plugin dir, not the system's).
 cmake -S "$examples/hello" -B "$tmp/build" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" \
-  -DBANGER_PLUGIN_INSTALL_DIR="$tmp/plugins" > "$tmp/configure.log"
-cmake --build "$tmp/build" > "$tmp/build.log"
+  -DBANGER_PLUGIN_INSTALL_DIR="$tmp/plugins" -DBUILD_TESTING=ON > "$tmp/configure.log"
+cmake --build "$tmp/build" > "$tmp/build.log" || { cat "$tmp/build.log"; fail "the example did not build"; }
+# Its unit tests, against the installed SDK's fake host.
+(cd "$tmp/build" && ctest --output-on-failure > "$tmp/unit.log") || { cat "$tmp/unit.log"; fail "hello's unit tests"; }
 cmake --install "$tmp/build" > "$tmp/install-hello.log"
 [ -f "$tmp/plugins/hello.so" ] || fail "cmake --install did not put hello.so in the plugin dir"
 
@@ -84,4 +87,4 @@ reply=$("$bangerctl" --socket "$tmp/b.sock" vm hello web)
 echo "$reply" | grep -q '"greeting": "hi \\"there\\", web"' || fail "hello answered: $reply"
 reply=$("$bangerctl" --socket "$tmp/b.sock" vm hello-c web)
 echo "$reply" | grep -q '"greeting": "hej"' || fail "hello-c answered: $reply"
-echo "ok: the SDK installs alone; both examples build (CMake, pkg-config), install, load, and answer"
+echo "ok: the SDK installs alone; both examples build (CMake, pkg-config), pass their unit tests, install, load, and answer"
