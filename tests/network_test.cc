@@ -345,7 +345,7 @@ TEST_F(NetworkTest, PoolExhaustionIsAClearError) {
 TEST_F(NetworkTest, ACidrTooSmallForThePoolIsAnInitError) {
   Load("pool_size = 4\ncidr = 10.200.0.0/29\n", "uplink = up0\n", /*expect_ok=*/false);
   EXPECT_EQ(registry_->Find("tap")->StatusText(),
-            "error: init failed: unhandled exception: [tap] cidr 10.200.0.0/29 holds 2 /30 slots, "
+            "error: config error: test.conf:7: [tap] cidr: 10.200.0.0/29 holds 2 /30 slots, "
             "fewer than pool_size 4: widen the cidr or shrink the pool");
   EXPECT_CONTAINS(registry_->Find("nat")->StatusText(), "error: requires 'tap'");
 }

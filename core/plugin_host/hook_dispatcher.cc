@@ -318,8 +318,9 @@ Status HookDispatcher::ValidateOptions(const std::map<std::string, std::string>&
       keys.push_back(k.c_str());
       values.push_back(v.c_str());
     }
+    const size_t count = own.size();  // (a structured binding: not captured, for clang 14)
     HookOutcome r = Call(*p, "validate_options", [&](banger_message* m) {
-      return validate(p->self, keys.data(), values.data(), own.size(), m);
+      return validate(p->self, keys.data(), values.data(), count, m);
     });
     if (r.code != BANGER_OK) return Status::Invalid(capability + ": " + r.message);
   }

@@ -48,12 +48,11 @@ banger::Result<NatConfig> ParseNatConfig(const banger::Host& host) {
   NatConfig c;
   c.backend = host.ConfigOr("backend", c.backend);
   if (c.backend != "nftables" && c.backend != "iptables") {
-    return {banger::Status::Error("[nat] backend '" + c.backend + "' must be nftables or iptables"),
-            {}};
+    throw banger::ConfigError("backend", "'" + c.backend + "' must be nftables or iptables");
   }
   c.table = host.ConfigOr("table", c.table);
   if (!ValidIfName(c.table))
-    return {banger::Status::Error("[nat] table '" + c.table + "' is not a valid name"), {}};
+    throw banger::ConfigError("table", "'" + c.table + "' is not a valid name");
   c.uplink = host.ConfigOr("uplink", "");
   if (c.uplink.empty()) {
     c.uplink = DefaultRouteInterface();
@@ -64,7 +63,7 @@ banger::Result<NatConfig> ParseNatConfig(const banger::Host& host) {
     }
   }
   if (!ValidIfName(c.uplink)) {
-    return {banger::Status::Error("[nat] uplink '" + c.uplink + "' is not an interface name"), {}};
+    throw banger::ConfigError("uplink", "'" + c.uplink + "' is not an interface name");
   }
   return {banger::Status::Ok(), c};
 }

@@ -144,6 +144,14 @@ class FakeHost {
     return it->second;
   }
   void DropCache() { cache_.clear(); }  // an agent restart
+  // Another capability's handle (what a dependency such as tap recorded),
+  // for handle_get and handle_find with that capability's name.
+  void SetForeignHandle(const std::string& capability, const std::string& vm_id,
+                        const std::string& key, const std::string& value) {
+    foreign_[{capability, vm_id + "\n" + key}] = value;
+  }
+  // "<vm id> <key>" for each handle the capability's rediscover found.
+  const std::vector<std::string>& rediscovered() const { return rediscovered_; }
   void ForgetRecorded(const std::string& vm_id, const std::string& key) {
     record_.erase({vm_id, key});
     cache_.erase({vm_id, key});
@@ -250,6 +258,7 @@ class FakeHost {
     FakeVm* vm = FindVm(vm_id);
     if (rediscover && vm != nullptr && rediscover_) {
       if (auto found = rediscover_(*vm, key)) {
+        rediscovered_.push_back(vm_id + " " + key);
         *out = record_[{vm_id, key}] = cache_[{vm_id, key}] = *found;
         return BANGER_OK;
       }
@@ -265,7 +274,13 @@ class FakeHost {
     if (vm_id == nullptr || key == nullptr) return Fail(msg, BANGER_INVALID, "vm_id and key");
     FakeHost& host = Of(h);
     if (capability != nullptr && host.name_ != capability) {
-      return Fail(msg, BANGER_NOT_FOUND, "the fake host holds only " + host.name_ + "'s handles");
+      auto it = host.foreign_.find({capability, std::string(vm_id) + "\n" + key});
+      if (it == host.foreign_.end()) {
+        return Fail(msg, BANGER_NOT_FOUND,
+                    "no " + std::string(capability) + "." + key + " for vm " + vm_id +
+                        " (FakeHost::SetForeignHandle sets one)");
+      }
+      return Copy(msg, it->second, out, size);
     }
     std::string value;
     int rc = host.Lookup(vm_id, key, rediscover, &value, msg);
@@ -453,12 +468,12 @@ class FakeHost {
   std::string state_dir_;
   banger_host t_{};
   std::map<std::string, FakeVm> vms_;
-  std::map<std::pair<std::string, std::string>, std::string> record_, cache_;
+  std::map<std::pair<std::string, std::string>, std::string> record_, cache_, foreign_;
   std::function<std::optional<std::string>(const FakeVm&, const std::string&)> rediscover_;
   ExecHandler exec_;
   std::vector<std::vector<std::string>> exec_calls_;
   std::map<std::string, std::map<std::string, FakeFigure>> figures_;
-  std::vector<std::string> logs_, verbs_, commands_;
+  std::vector<std::string> logs_, verbs_, commands_, rediscovered_;
   std::map<std::string, std::vector<std::string>> ifaces_;
   std::map<std::string, std::string> boot_args_;
   std::vector<std::pair<std::string, std::string>> stops_;
@@ -508,9 +523,13 @@ class Harness {
   }
   Status Cleanup(const std::string& vm_ref) {
     if (!d_->cleanup) return Status::Ok();
-    banger_vm view = Vm(vm_ref)->View();
+    FakeVm* vm = Vm(vm_ref);
+    banger_vm view = vm->View();
     Msg m;
-    return Status::FromCode(d_->cleanup(self_, &view, m.get()), m.str());
+    int rc = d_->cleanup(self_, &view, m.get());
+    // As the agent does: a cleanup that succeeded has its handles cleared.
+    if (rc == BANGER_OK) FakeHost::HandleClear(host_.table(), vm->id.c_str(), nullptr, m.get());
+    return Status::FromCode(rc, m.str());
   }
   Status Tick(int64_t now_unix_ms) {
     if (!d_->tick) return Status::Ok();
