@@ -350,7 +350,8 @@ TEST_F(AgentTest, CheckConfigAndOfflineCapsFailWhenAnEnabledCapabilityWouldNotRu
   WriteConfig("[plugins]\nenable = recorder, newer-minor\n[recorder]\ncolour = red\n");
   auto bad = RunCommand({BANGERD_PATH, "--config", config_path_, "--check-config"});
   EXPECT_EQ(bad.exit_code, 1) << bad.output;
-  EXPECT_CONTAINS(bad.output, "error recorder: error: config key recorder.colour (line ");
+  EXPECT_CONTAINS(bad.output, "error recorder: error: config error: " + config_path_ + ":");
+  EXPECT_CONTAINS(bad.output, ": [recorder] colour: unknown key; it takes: greeting");
   EXPECT_CONTAINS(bad.output, "error newer-minor: error: needs capability ABI 1.7 or later");
   EXPECT_CONTAINS(bad.output, "bangerd: --check-config: an enabled capability would not run");
   // --plugin-dir replaces the config's dirs: an empty one has no recorder.

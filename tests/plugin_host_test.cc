@@ -297,7 +297,7 @@ TEST_F(PluginHostTest, UnknownConfigKeyOfADeclaringPluginIsAnError) {
   CopyPlugins(plugin_dir_, {"recorder"});
   Discover("[plugins]\nenable = recorder\n[recorder]\ngreeting = hi\ncolour = blue\n");
   EXPECT_EQ(StatusOf("recorder"),
-            "error: config key recorder.colour (line 7) is unknown; it takes: greeting, "
+            "error: config error: test.conf:7: [recorder] colour: unknown key; it takes: greeting, "
             "cleanup_delay_ms");
 }
 
@@ -463,11 +463,12 @@ TEST_F(PluginHostTest, TickIntervalFromConfigOverridesTheDescriptors) {
   EXPECT_EQ(registry_->Find("recorder")->library->hooks.tick_interval_ms, 2000u);
   Discover("[plugins]\nenable = recorder\n[recorder]\ntick_interval = soon\n");
   EXPECT_EQ(StatusOf("recorder"),
-            "error: config key recorder.tick_interval (line 6): 'soon' is not a duration above 0; "
+            "error: config error: test.conf:6: [recorder] tick_interval: 'soon' is not a duration "
+            "above 0; "
             "write it like 500ms or 2s");
   Discover("[plugins]\nenable = plain-c\n[plain-c]\ntick_interval = 1s\n");
   EXPECT_EQ(StatusOf("plain-c"),
-            "error: config key plain-c.tick_interval (line 6): plain-c has no tick hook");
+            "error: config error: test.conf:6: [plain-c] tick_interval: plain-c has no tick hook");
 }
 
 TEST_F(PluginHostTest, HandleKeysAndValuesHaveStatedLimits) {

@@ -16,18 +16,13 @@ constexpr size_t kMaxReplyBytes = size_t{16} << 20;
 // file, line and section of that key.
 std::string InitFailure(const Plugin& p, const std::string& message) {
   const std::string prefix = "config key ";
-  if (message.rfind(prefix, 0) != 0) return "init failed: " + message;
   auto colon = message.find(':', prefix.size());
-  if (colon == std::string::npos) return "init failed: " + message;
-  std::string key = message.substr(prefix.size(), colon - prefix.size());
-  std::string why = message.substr(colon + 1);
-  std::string where = p.config_file.empty() ? "" : p.config_file + ":";
-  for (const auto& e : p.config) {
-    if (e.key == key) where += std::to_string(e.line) + ":";
+  if (message.rfind(prefix, 0) != 0 || colon == std::string::npos) {
+    return "init failed: " + message;
   }
-  if (where.empty() || where.back() != ':') where += ":";
-  return "config error: " + where + " [" + p.name + "] " + key + ":" + why +
-         (where.find_first_of("0123456789") == std::string::npos ? " (not set: the default)" : "");
+  std::string why = message.substr(colon + 1);
+  if (!why.empty() && why[0] == ' ') why.erase(0, 1);
+  return ConfigErrorAt(p, message.substr(prefix.size(), colon - prefix.size()), why);
 }
 
 struct HookOutcome {

@@ -60,6 +60,22 @@ std::vector<std::string> ListCandidates(const std::string& dir,
   return files;
 }
 
+}  // namespace
+
+std::string ConfigErrorAt(const Plugin& p, const std::string& key, const std::string& why) {
+  std::string where = p.config_file;
+  bool set = false;
+  for (const auto& e : p.config) {
+    if (e.key != key) continue;
+    where += (where.empty() ? "line " : ":") + std::to_string(e.line);
+    set = true;
+  }
+  return "config error: " + where + (where.empty() ? "" : ": ") + "[" + p.name + "] " + key + ": " +
+         why + (set ? "" : " (not set: its default)");
+}
+
+namespace {
+
 // Keys every capability's section may hold, read by the host itself.
 constexpr const char* kTickIntervalKey = "tick_interval";
 
@@ -68,12 +84,15 @@ constexpr const char* kTickIntervalKey = "tick_interval";
 std::string ApplyHostKeys(Plugin& p) {
   for (const auto& entry : p.config) {
     if (entry.key != kTickIntervalKey) continue;
-    std::string where =
-        "config key " + p.name + "." + entry.key + " (line " + std::to_string(entry.line) + ")";
-    if (p.library->hooks.tick == nullptr) return where + ": " + p.name + " has no tick hook";
+    if (p.library->hooks.tick == nullptr) {
+      return ConfigErrorAt(p, entry.key, p.name + " has no tick hook");
+    }
     auto ms = ParseDuration(entry.value);
     if (!ms || ms->count() <= 0 || ms->count() > 0xFFFFFFFFll) {
-      return where + ": '" + entry.value + "' is not a duration above 0; write it like 500ms or 2s";
+      return ConfigErrorAt(p, entry.key,
+                           "'" + entry.value +
+                               "' is not a duration above 0; write it like 500ms "
+                               "or 2s");
     }
     p.library->hooks.tick_interval_ms = static_cast<uint32_t>(ms->count());
   }
@@ -90,8 +109,8 @@ std::string UnknownConfigKey(const Plugin& p) {
     if (known) continue;
     std::string keys;
     for (const auto& k : p.library->config_keys) keys += (keys.empty() ? "" : ", ") + k.key;
-    return "config key " + p.name + "." + entry.key + " (line " + std::to_string(entry.line) +
-           ") is unknown; it takes: " + (keys.empty() ? "no keys" : keys);
+    return ConfigErrorAt(p, entry.key,
+                         "unknown key; it takes: " + (keys.empty() ? "no keys" : keys));
   }
   return "";
 }

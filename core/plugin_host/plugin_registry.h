@@ -31,6 +31,12 @@ enum class PluginState {
 
 std::string PluginStateName(PluginState s);  // "ok", "disabled", "skip", "error", "loaded"
 
+struct Plugin;
+// A problem with `key` of a capability's section, pointed at where the
+// operator fixes it: "config error: FILE:LINE: [name] KEY: why" (without the
+// line when the key is not set, i.e. its default is at fault).
+std::string ConfigErrorAt(const Plugin& p, const std::string& key, const std::string& why);
+
 struct Plugin {
   std::string name;
   std::string path;  // "" when an enabled name matched no file

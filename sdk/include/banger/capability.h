@@ -71,7 +71,8 @@ extern "C" {
  *   1.2  abi_minor means the oldest minor a capability needs; reserved
  *        slots must be zero; banger_vm's vmm_uid, vmm_gid, cgroup dirs;
  *        handle limits; state_dir; per-VM options (validate_options,
- *        vm_option_get) */
+ *        vm_option_get); handle_find; typed figures (banger_figure,
+ *        figures_publish); commands (the command hook, command_register) */
 #define BANGER_ABI_MAJOR 1
 #define BANGER_ABI_MINOR 2
 
@@ -425,7 +426,7 @@ typedef struct banger_config_key {
 typedef struct banger_capability {
   uint32_t struct_size; /* sizeof(banger_capability) as compiled */
   uint16_t abi_major;   /* BANGER_ABI_MAJOR as compiled */
-  uint16_t abi_minor;   /* BANGER_ABI_MINOR as compiled */
+  uint16_t abi_minor;   /* the oldest minor this capability needs (see Versioning) */
 
   const char* name;        /* unique, [a-z0-9][a-z0-9_-]{0,31} */
   const char* version;     /* the capability's own version, e.g. "1.2.0" */

@@ -3,8 +3,10 @@
 // The C ABI (capability.h) is what the host loads; this header builds the
 // descriptor and the hook trampolines for a class and converts between C and
 // C++ at the boundary: every exception thrown by the class is caught in the
-// trampoline and becomes BANGER_ERROR with what() as the message (a
-// banger::SkipError becomes BANGER_SKIP). Nothing C++ crosses the ABI.
+// trampoline and becomes BANGER_ERROR with "unhandled exception: what()" as
+// the message (a banger::SkipError becomes BANGER_SKIP with what(), a
+// banger::ConfigError BANGER_INVALID with "config key K: why"). Nothing C++
+// crosses the ABI.
 //
 //   class Hello {
 //    public:
@@ -241,8 +243,9 @@ class Host {
     return v ? *v : std::move(fallback);
   }
   // A duration key ("500ms", "10s", "2h", "0"; see ParseDurationMs) in
-  // milliseconds. Anything else throws std::runtime_error naming the key and
-  // the value: from the constructor, that fails init with the text.
+  // milliseconds. Anything else throws banger::ConfigError naming the key
+  // and the value: from the constructor, that fails init pointing at the
+  // key's line.
   int64_t ConfigDurationMs(const char* key, const char* fallback) const;
 
   // A handle of this capability (capability empty) or of another one.
@@ -608,7 +611,8 @@ struct Info {
   const banger_config_key* config_keys = nullptr;
   uint32_t tick_interval_ms = 0;
   // The oldest ABI minor this capability needs. MakeDescriptor works it out
-  // from the hooks the class has (rediscover: 1); state more when the
+  // from the hooks the class has (Rediscover: 1; ValidateOptions, Command:
+  // 2); state more when the
   // capability cannot do without a newer service (most have a fallback in
   // Host, or report UNAVAILABLE, on an older agent).
   uint16_t abi_minor = 0;

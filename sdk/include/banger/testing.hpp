@@ -8,7 +8,8 @@
 //     key; limits as the agent enforces them;
 //   - contributions (network interfaces, boot args) only inside prepare;
 //   - verb_register and command_register only inside init;
-//   - per-VM options, validated through validate_options at AddVm;
+//   - per-VM options given to AddVm (not validated there: call
+//     Harness::ValidateOptions, as the agent does at create);
 //   - exec: each argv is recorded and answered by a handler you set;
 //   - stats and figures: what was published, per VM and name;
 //   - log lines, config, the state dir (a directory you give).
