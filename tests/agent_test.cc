@@ -288,6 +288,18 @@ TEST_F(AgentTest, BangerctlFindsTheSocketFromTheEnvironment) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
+// A capability that crashes its loader is the point of some tests: under a
+// sanitizer (tools/dev/sanitize.sh) the child would report the crash and
+// exit 1 instead of dying of the signal that the tests expect.
+void LetLoadersDieOfTheirSignal() {
+  for (const char* var : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
+    std::string options = std::getenv(var) ? std::getenv(var) : "";
+    if (options.find("handle_segv=0") == std::string::npos) {
+      ::setenv(var, (options + ":handle_segv=0").c_str(), 1);
+    }
+  }
+}
+
 TEST(BangerctlTest, ExitCodesAndOneLineErrors) {
   auto no_agent = RunCommand({BANGERCTL_PATH, "--socket", "/tmp/banger-no-such.sock", "caps"});
   EXPECT_EQ(no_agent.exit_code, 1);
@@ -305,12 +317,7 @@ TEST_F(AgentTest, OfflineListingSurvivesACrashingPlugin) {
   InstallAllPlugins();
   CopyPlugins(dir_ / "plugins", {"crash-on-load"});
   WriteConfig("[plugins]\nenable = recorder, crash-on-load, init-error\n");
-  // The crash is the point: under a sanitizer (tools/dev/sanitize.sh) the
-  // child would report it and exit 1 instead of dying of the signal.
-  for (const char* var : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
-    std::string options = std::getenv(var) ? std::getenv(var) : "";
-    ::setenv(var, (options + ":handle_segv=0").c_str(), 1);
-  }
+  LetLoadersDieOfTheirSignal();
   auto r = RunCommand({BANGERCTL_PATH, "caps", "--config", config_path_, "--offline", "--json"});
   EXPECT_EQ(r.exit_code, 1) << "an enabled capability (crash-on-load) would not run";
   json j = json::parse(r.output);
@@ -392,10 +399,7 @@ TEST_F(AgentTest, PluginCheckSaysWhatIsRightAndWrongWithAFile) {
   EXPECT_EQ(writable.exit_code, 1);
   EXPECT_CONTAINS(writable.output, "FAIL  file: ");
 
-  for (const char* var : {"ASAN_OPTIONS", "TSAN_OPTIONS"}) {
-    std::string options = std::getenv(var) ? std::getenv(var) : "";
-    ::setenv(var, (options + ":handle_segv=0").c_str(), 1);
-  }
+  LetLoadersDieOfTheirSignal();
   auto crash = RunCommand({BANGERCTL_PATH, "plugin", "check", dir_ / "plugins/crash-on-load.so"});
   EXPECT_EQ(crash.exit_code, 1);
   EXPECT_CONTAINS(crash.output, "FAIL  load: the check died of signal 11");

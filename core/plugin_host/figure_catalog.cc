@@ -14,13 +14,23 @@ bool ValidName(const std::string& name) {
 
 }  // namespace
 
-Status FigureCatalog::Declare(const std::string& name, const FigureInfo& info) {
+Status FigureCatalog::Declare(std::string_view name_view, bool counter, std::string_view unit,
+                              std::string_view help, std::string_view capability) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = figures_.find(name_view);
+    if (it != figures_.end() && it->second.counter == counter && it->second.unit == unit &&
+        it->second.help == help && it->second.capability == capability) {
+      return Status::Ok();
+    }
+  }
+  const std::string name(name_view);
   const std::string figure = "figure '" + name + "'";
   if (!ValidName(name)) {
     return Status::Invalid(figure + ": a name is 1 to 63 of a-z 0-9 _, starting with a letter");
   }
   std::string base = name;
-  if (info.counter) {
+  if (counter) {
     if (!EndsWith(name, "_total")) {
       return Status::Invalid(figure + " is a counter: its name ends with _total");
     }
@@ -28,10 +38,11 @@ Status FigureCatalog::Declare(const std::string& name, const FigureInfo& info) {
   } else if (EndsWith(name, "_total")) {
     return Status::Invalid(figure + " is a gauge: _total is for counters");
   }
-  if (!info.unit.empty() && !EndsWith(base, "_" + info.unit)) {
-    return Status::Invalid(figure + " has unit '" + info.unit + "': its name ends with _" +
-                           info.unit + (info.counter ? "_total" : ""));
+  if (!unit.empty() && !EndsWith(base, "_" + std::string(unit))) {
+    return Status::Invalid(figure + " has unit '" + std::string(unit) + "': its name ends with _" +
+                           std::string(unit) + (counter ? "_total" : ""));
   }
+  FigureInfo info{counter, std::string(unit), std::string(help), std::string(capability)};
   std::lock_guard lock(mu_);
   auto [it, added] = figures_.emplace(name, info);
   if (!added) {

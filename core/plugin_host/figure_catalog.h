@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/base/status.h"
 
@@ -25,13 +26,15 @@ class FigureCatalog {
  public:
   // Checks a figure against the naming rules (capability.h, banger_figure)
   // and records it; Invalid, saying why, when it breaks one or when the
-  // name is already another kind or another capability's.
-  Status Declare(const std::string& name, const FigureInfo& info);
+  // name is already another kind or another capability's. A figure declared
+  // as before (every tick after the first) costs a lookup, no allocation.
+  Status Declare(std::string_view name, bool counter, std::string_view unit, std::string_view help,
+                 std::string_view capability);
   std::optional<FigureInfo> Find(const std::string& name) const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, FigureInfo> figures_;
+  std::map<std::string, FigureInfo, std::less<>> figures_;
 };
 
 }  // namespace banger::core

@@ -338,10 +338,15 @@ int PublishFigures(const banger_host* host, const banger_vm_figures* batch, size
     VmBackend* vm = VmOr(host, msg, "figures_publish");
     if (vm == nullptr) return BANGER_UNAVAILABLE;
     HostTable::Context& ctx = Ctx(host);
-    // Names and kinds first, all of them: a bad one writes nothing.
-    std::vector<std::vector<banger_stat>> values(count);
-    std::vector<VmBackend::VmSample> samples;
-    samples.reserve(count);
+    // Names and kinds first, all of them: a bad one writes nothing. The
+    // values go to buffers this thread reuses: a tick allocates nothing once
+    // they have grown to its size.
+    thread_local std::vector<banger_stat> values;
+    thread_local std::vector<size_t> starts;
+    thread_local std::vector<VmBackend::VmSample> samples;
+    values.clear();
+    starts.clear();
+    samples.clear();
     for (size_t i = 0; i < count; ++i) {
       const banger_vm_figures& f = batch[i];
       // Arrays are walked with this host's strides: another layout is refused.
@@ -355,7 +360,7 @@ int PublishFigures(const banger_host* host, const banger_vm_figures* batch, size
         return Fail(msg, BANGER_INVALID,
                     "figures_publish: entry " + std::to_string(i) + " has no vm_id or no figures");
       }
-      values[i].reserve(f.count);
+      starts.push_back(values.size());
       for (size_t j = 0; j < f.count; ++j) {
         const banger_figure& fig = f.figures[j];
         if (fig.struct_size != sizeof(banger_figure)) {
@@ -369,14 +374,17 @@ int PublishFigures(const banger_host* host, const banger_vm_figures* batch, size
                       "figures_publish: figure " + std::to_string(j) + " of vm " + f.vm_id +
                           " has no name");
         }
-        FigureInfo info{fig.kind == BANGER_FIGURE_COUNTER, Str(fig.unit), Str(fig.help),
-                        ctx.plugin->name};
-        if (Status s = ctx.table_owner->figures().Declare(fig.name, info); !s) {
+        if (Status s = ctx.table_owner->figures().Declare(
+                fig.name, fig.kind == BANGER_FIGURE_COUNTER, fig.unit ? fig.unit : "",
+                fig.help ? fig.help : "", ctx.plugin->name);
+            !s) {
           return Fail(msg, BANGER_INVALID, "figures_publish: " + s.message());
         }
-        values[i].push_back({fig.name, fig.value});
+        values.push_back({fig.name, fig.value});
       }
-      samples.push_back({f.vm_id, {values[i].data(), values[i].size()}});
+    }
+    for (size_t i = 0; i < count; ++i) {  // views once `values` is whole (no more moves)
+      samples.push_back({batch[i].vm_id, {values.data() + starts[i], batch[i].count}});
     }
     return Report(msg, vm->PublishStats(ctx.plugin->name, samples));
   });
