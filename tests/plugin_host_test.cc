@@ -675,6 +675,14 @@ TEST_F(PluginHostTest, TypedFiguresAreCheckedAndExportedWithTheirKind) {
        "letter"},
       {figure(BANGER_FIGURE_GAUGE, "rx_bytes_total", 1, "bytes", nullptr),
        "figures_publish: figure 'rx_bytes_total' is a gauge: _total is for counters"},
+      // Base units only, as Prometheus' naming guide (and promtool) wants.
+      {figure(BANGER_FIGURE_GAUGE, "latency_ms", 1, "", nullptr),
+       "figures_publish: figure 'latency_ms': 'ms' is not a base unit: use seconds"},
+      {figure(BANGER_FIGURE_GAUGE, "cpu_percent", 1, "percent", nullptr),
+       "figures_publish: figure 'cpu_percent': 'percent' is not a base unit: use ratio (0 to 1)"},
+      {figure(BANGER_FIGURE_GAUGE, "heap_size", 1, "pages", nullptr),
+       "figures_publish: figure 'heap_size' has unit 'pages': a unit is a base unit (seconds, "
+       "bytes, ratio, ...) or none"},
   };
   for (const auto& c : refused) {
     banger_vm_figures one[] = {{sizeof(banger_vm_figures), a.id.c_str(), &c.f, 1}};

@@ -157,8 +157,8 @@ TEST_F(StatsAgentTest, MemoryCpuDiskAndFirecrackerMetricsOfARunningVm) {
   CreateVm("web-1", 64ull << 20);
   ASSERT_EQ(Api("POST", "/v1/vms/web-1/start")["state"], "running");
   ASSERT_TRUE(testing::WaitFor([&] {
-    return Stat("web-1", "rss_bytes") >= (48ull << 20) && Stat("web-1", "cpu_percent") > 0 &&
-           Stat("web-1", "fc_metrics_lines_total") > 0;
+    return Stat("web-1", "rss_bytes") >= (48ull << 20) && Stat("web-1", "cpu_usage_ratio") > 0 &&
+           Stat("web-1", "cpu_seconds_total") > 0 && Stat("web-1", "fc_metrics_lines_total") > 0;
   })) << Api("GET", "/v1/vms/web-1")["stats"];
   EXPECT_GE(Stat("web-1", "vsz_bytes"), Stat("web-1", "rss_bytes"));
 
@@ -252,6 +252,35 @@ TEST_F(StatsAgentTest, PrometheusTextOverHttpOnALoopbackAddress) {
   auto other = testing::RunCommand({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                                     "http://127.0.0.1:" + std::to_string(port) + "/v1/vms"});
   EXPECT_EQ(other.output, "404");
+}
+
+// Prometheus' own linter on the text a real scrape gets: every family has
+// HELP and the right TYPE, counters end in _total, units are base units.
+// Several capabilities publish (stats, vsock-health) and count hook calls;
+// VMs in three states.
+TEST_F(StatsAgentTest, PromtoolFindsNothingToLintInTheExposition) {
+  if (testing::RunCommand({"promtool", "--version"}).exit_code != 0) {
+    GTEST_SKIP() << "promtool is not installed (Debian: prometheus; tools/dev/install-deps.sh)";
+  }
+  InstallCapabilities({}, {"stats", "vsock-health", "stale-reaper"});
+  WriteConfig("vmm_binary = " + FcSimWith("--burn-cpu 20 --metrics-interval-ms 100"),
+              "[plugins]\nenable = stats, vsock-health, stale-reaper\n[stats]\ninterval = "
+              "200ms\n[vsock-health]\ncheck_interval = 1s\n");
+  StartAgent();
+  for (const char* name : {"web-1", "web-2", "idle"}) CreateVm(name);
+  ASSERT_EQ(Api("POST", "/v1/vms/web-1/start")["state"], "running");
+  ASSERT_EQ(Api("POST", "/v1/vms/web-2/start")["state"], "running");
+  ASSERT_EQ(Api("POST", "/v1/vms/web-2/stop")["state"], "stopped");
+  ASSERT_TRUE(testing::WaitFor([&] { return Stat("web-1", "cpu_seconds_total") > 0; }));
+
+  auto metrics = testing::RunCommand({BANGERCTL_PATH, "--socket", socket_, "metrics"});
+  ASSERT_EQ(metrics.exit_code, 0) << metrics.output;
+  EXPECT_NE(metrics.output.find("# TYPE banger_vm_cpu_seconds_total counter\n"), std::string::npos);
+  EXPECT_NE(metrics.output.find("banger_vms{state=\"stopped\"} 1"), std::string::npos);
+  testing::WriteFile(dir_ / "metrics.txt", metrics.output);
+  auto lint = testing::RunCommand({"promtool", "check", "metrics"}, dir_ / "metrics.txt");
+  EXPECT_EQ(lint.exit_code, 0) << lint.output;
+  EXPECT_EQ(lint.output, "") << metrics.output;
 }
 
 // The files a VM's sampler keeps open (its metrics file among them) are

@@ -60,10 +60,11 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-CommandResult RunCommand(const std::vector<std::string>& argv) {
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_path) {
   CommandResult r;
-  auto outcome = RunProcess(argv, std::chrono::seconds(60),
-                            [&](std::string_view chunk) { r.output.append(chunk); });
+  auto outcome = RunProcess(
+      argv, std::chrono::seconds(60), [&](std::string_view chunk) { r.output.append(chunk); },
+      stdin_path);
   if (!outcome) {
     r.output = outcome.status().message();
     return r;

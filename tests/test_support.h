@@ -61,8 +61,9 @@ struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr
 };
-// Runs argv (no shell) with a 60 s limit.
-CommandResult RunCommand(const std::vector<std::string>& argv);
+// Runs argv (no shell) with a 60 s limit, stdin from `stdin_path`.
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::string& stdin_path = "/dev/null");
 
 // Polls `condition` every 10 ms until it holds or `timeout` passes.
 bool WaitFor(const std::function<bool()>& condition,

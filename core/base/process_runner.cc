@@ -31,7 +31,8 @@ ProcessOutcome Decode(int wstatus) {
 
 Result<ProcessOutcome> RunProcess(const std::vector<std::string>& argv,
                                   std::chrono::milliseconds timeout,
-                                  const std::function<void(std::string_view)>& on_output) {
+                                  const std::function<void(std::string_view)>& on_output,
+                                  const std::string& input_path) {
   if (argv.empty() || argv[0].empty()) return Status::Error("exec: empty argv");
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) {
@@ -42,6 +43,7 @@ Result<ProcessOutcome> RunProcess(const std::vector<std::string>& argv,
   SpawnOptions spawn;
   spawn.output_fd = write_end.get();
   spawn.search_path = true;
+  spawn.input_path = input_path;
   auto spawned = Spawn(argv, spawn);
   if (!spawned) return Status::Error("exec " + argv[0] + ": " + spawned.status().message());
   pid_t pid = *spawned;

@@ -1,7 +1,7 @@
 // RunProcess: runs a program from an argv vector (never a shell) with a
 // deadline, capturing stdout+stderr. Used by the exec host service. The child
 // starts with a clean signal mask and default dispositions (the agent blocks
-// its shutdown signals in every thread), stdin from /dev/null.
+// its shutdown signals in every thread), stdin from /dev/null or `input_path`.
 // Thread-safe: each call is independent.
 #pragma once
 
@@ -26,6 +26,7 @@ struct ProcessOutcome {
 // (may be empty to discard). Error only when it could not be started.
 Result<ProcessOutcome> RunProcess(const std::vector<std::string>& argv,
                                   std::chrono::milliseconds timeout,
-                                  const std::function<void(std::string_view)>& on_output = {});
+                                  const std::function<void(std::string_view)>& on_output = {},
+                                  const std::string& input_path = "/dev/null");
 
 }  // namespace banger::core

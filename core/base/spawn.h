@@ -1,5 +1,5 @@
 // Spawn: starting a program from an argv vector (posix_spawn; never a shell),
-// stdin from /dev/null, stdout and stderr to one place. The child starts with
+// stdin from /dev/null (or a file), stdout and stderr to one place. The child starts with
 // no signal blocked and every signal at its default, whatever the caller's
 // mask (bangerd blocks its shutdown signals in every thread). The one place
 // the agent, its exec service and the tests start programs. Thread-safe.
@@ -16,6 +16,7 @@
 namespace banger::core {
 
 struct SpawnOptions {
+  std::string input_path = "/dev/null";  // stdin, opened read-only
   // stdout and stderr: an open descriptor (duplicated onto both), else a
   // file opened with `output_flags` (created with `output_mode`).
   int output_fd = -1;

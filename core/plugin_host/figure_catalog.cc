@@ -1,5 +1,9 @@
 #include "core/plugin_host/figure_catalog.h"
 
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
 namespace banger::core {
 namespace {
 
@@ -10,6 +14,43 @@ bool EndsWith(const std::string& s, const std::string& tail) {
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > 63 || name[0] < 'a' || name[0] > 'z') return false;
   return name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+}
+
+// Prometheus' base units (its naming guide; `promtool check metrics` holds
+// names to them): a figure is in these or in none.
+constexpr const char* kBaseUnits[] = {"seconds", "bytes", "ratio",   "celsius", "joules",
+                                      "meters",  "volts", "amperes", "grams",   "kelvin"};
+// A name part that is a scaled or abbreviated unit, and what to use instead.
+constexpr std::pair<const char*, const char*> kNotBaseUnits[] = {{"milliseconds", "seconds"},
+                                                                 {"microseconds", "seconds"},
+                                                                 {"nanoseconds", "seconds"},
+                                                                 {"minutes", "seconds"},
+                                                                 {"hours", "seconds"},
+                                                                 {"days", "seconds"},
+                                                                 {"ms", "seconds"},
+                                                                 {"us", "seconds"},
+                                                                 {"ns", "seconds"},
+                                                                 {"kib", "bytes"},
+                                                                 {"mib", "bytes"},
+                                                                 {"gib", "bytes"},
+                                                                 {"kb", "bytes"},
+                                                                 {"mb", "bytes"},
+                                                                 {"gb", "bytes"},
+                                                                 {"percent", "ratio (0 to 1)"}};
+
+// "" when the name uses base units only, else why not.
+std::string NonBaseUnit(const std::string& name) {
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('_', start);
+    if (end == std::string::npos) end = name.size();
+    std::string part = name.substr(start, end - start);
+    for (const auto& [unit, instead] : kNotBaseUnits) {
+      if (part == unit) return "'" + part + "' is not a base unit: use " + instead;
+    }
+    start = end + 1;
+  }
+  return "";
 }
 
 }  // namespace
@@ -28,6 +69,14 @@ Status FigureCatalog::Declare(std::string_view name_view, bool counter, std::str
   const std::string figure = "figure '" + name + "'";
   if (!ValidName(name)) {
     return Status::Invalid(figure + ": a name is 1 to 63 of a-z 0-9 _, starting with a letter");
+  }
+  if (std::string why = NonBaseUnit(name); !why.empty()) {
+    return Status::Invalid(figure + ": " + why);
+  }
+  if (!unit.empty() &&
+      std::find(std::begin(kBaseUnits), std::end(kBaseUnits), unit) == std::end(kBaseUnits)) {
+    return Status::Invalid(figure + " has unit '" + std::string(unit) +
+                           "': a unit is a base unit (seconds, bytes, ratio, ...) or none");
   }
   std::string base = name;
   if (counter) {

@@ -61,8 +61,10 @@ banger_figure Counter(const char* name, double v, const char* unit, const char* 
 
 Sample::Figures Sample::Published() const {
   return {{
-      Gauge("cpu_percent", cpu_percent, "percent",
-            "CPU used by the VMM over the last interval, in percent of one CPU."),
+      Counter("cpu_seconds_total", cpu_seconds, "seconds",
+              "CPU time the VMM used (its cgroup's when jailed)."),
+      Gauge("cpu_usage_ratio", cpu_usage_ratio, "ratio",
+            "CPU the VMM used over the last interval, as a share of one CPU (1 = one whole CPU)."),
       Gauge("rss_bytes", static_cast<double>(rss_bytes), "bytes",
             "Memory the VMM holds (its cgroup's use when jailed)."),
       Gauge("vsz_bytes", static_cast<double>(vsz_bytes), "bytes",
@@ -170,12 +172,13 @@ void VmSampler::ReadProcess(const VmTarget& t, int64_t now_ms, Sample& s) {
     s.vsz_bytes = vsize;
     s.rss_bytes = rss_pages * static_cast<uint64_t>(kPage);
     uint64_t ticks = utime + stime;
+    s.cpu_seconds = static_cast<double>(ticks) / kTicks;
     if (last_ms_ > 0 && now_ms > last_ms_) {
-      s.cpu_percent = 100.0 * static_cast<double>(ticks - last_ticks_) / kTicks /
-                      (static_cast<double>(now_ms - last_ms_) / 1000.0);
+      s.cpu_usage_ratio = static_cast<double>(ticks - last_ticks_) / kTicks /
+                          (static_cast<double>(now_ms - last_ms_) / 1000.0);
     } else {
       double lived = Uptime() - static_cast<double>(start) / kTicks;
-      if (lived > 0) s.cpu_percent = 100.0 * static_cast<double>(ticks) / kTicks / lived;
+      if (lived > 0) s.cpu_usage_ratio = static_cast<double>(ticks) / kTicks / lived;
     }
     last_ticks_ = ticks;
     last_ms_ = now_ms;
@@ -197,9 +200,10 @@ bool VmSampler::ReadCgroup(int64_t now_ms, Sample& s) {
   }
   s.process_found = true;
   s.rss_bytes = std::strtoull(buf + 512, nullptr, 10);
+  s.cpu_seconds = static_cast<double>(cpu_ns) / 1e9;
   if (last_ms_ > 0 && now_ms > last_ms_ && cpu_ns >= last_cpu_ns_) {
-    s.cpu_percent = 100.0 * static_cast<double>(cpu_ns - last_cpu_ns_) / 1e6 /
-                    static_cast<double>(now_ms - last_ms_);
+    s.cpu_usage_ratio = static_cast<double>(cpu_ns - last_cpu_ns_) / 1e6 /  // ms of CPU per ms
+                        static_cast<double>(now_ms - last_ms_);
   }
   last_cpu_ns_ = cpu_ns;
   last_ms_ = now_ms;

@@ -40,7 +40,8 @@ struct VmTarget {
 
 struct Sample {
   bool process_found = false;
-  double cpu_percent = 0;
+  double cpu_usage_ratio = 0;  // of one CPU, over the interval (0.5: half a CPU)
+  double cpu_seconds = 0;      // the VMM's CPU time so far
   uint64_t rss_bytes = 0, vsz_bytes = 0;
   uint64_t overlay_allocated_bytes = 0, work_allocated_bytes = 0;
   uint64_t metrics_lines = 0, metrics_bad_lines = 0;
@@ -53,7 +54,7 @@ struct Sample {
   double fc[kFcCount] = {};
   // The figures published to the VM's record (a compact subset), under
   // static names.
-  static constexpr size_t kPublishedCount = 14;
+  static constexpr size_t kPublishedCount = 15;
   using Figures = std::array<banger_figure, kPublishedCount>;  // typed: counters, gauges
   Figures Published() const;
 };

@@ -232,7 +232,10 @@ enum banger_figure_kind { BANGER_FIGURE_GAUGE = 0, BANGER_FIGURE_COUNTER = 1 };
  * else the host refuses the batch. The name is
  * [a-z][a-z0-9_]{0,62} in base units (Prometheus' naming): it ends with
  * "_<unit>" when it has a unit ("rx_bytes"), and a counter's ends with
- * "_total" after that ("rx_bytes_total"); the host checks both. Exported as
+ * "_total" after that ("rx_bytes_total"); the host checks both, and
+ * refuses a unit that is not a base unit (seconds, bytes, ratio, celsius,
+ * joules, meters, volts, amperes, grams, kelvin) or a name part that is a
+ * scaled one ("ms", "minutes", "mib", "percent"). Exported as
  * banger_vm_<name>{vm="...",id="..."}. */
 typedef struct banger_figure {
   uint32_t struct_size;
