@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
                                          "\n[plugins]\nenable = stats\n[stats]\ninterval = 1s\n",
                                      "stats_bench");
   if (!config) return 1;
-  banger::core::Logger logger(banger::core::LogLevel::kWarn, STDERR_FILENO);
+  banger::core::Logger logger(banger::core::LogLevel::kWarn, banger::core::LogFormat::kText,
+                              STDERR_FILENO);
   banger::core::VerbRegistry verbs;
   banger::core::HandleStore handles(**store);
   banger::core::LifecycleBackend backend(**store, handles);

@@ -173,7 +173,7 @@ TEST_F(AgentTest, ConfigErrorIsOneLineNamingKeyAndLine) {
   EXPECT_EQ(agent->log(),
             "bangerd: " + config_path_ +
                 ":3: core.sokcet: unknown key; [core] takes state_dir, socket, "
-                "socket_group, plugin_dirs, log_level, allow_plugin_symlinks, "
+                "socket_group, plugin_dirs, log_level, log_format, allow_plugin_symlinks, "
                 "store_map_size_mib, vmm_binary, vmm_ready_timeout, "
                 "vmm_stop_timeout, vmm_api_timeout, reconcile_interval, metrics_listen, "
                 "image_dirs, jailer_binary, chroot_base, jailer_uids, cgroup_version, "

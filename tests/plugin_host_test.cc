@@ -33,7 +33,7 @@ class PluginHostTest : public ::testing::Test {
       : plugin_dir_(dir_ / "plugins"),
         log_path_(dir_ / "agent.log"),
         log_fd_(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644)),
-        logger_(LogLevel::kDebug, log_fd_) {
+        logger_(LogLevel::kDebug, LogFormat::kText, log_fd_) {
     std::filesystem::create_directories(plugin_dir_);
   }
   ~PluginHostTest() override {

@@ -52,7 +52,7 @@ TEST_F(StaleReaperTest, AnUntouchedVmIsStoppedAndCleanedATouchedOneIsLeft) {
       << idle;
   EXPECT_GT(idle["stopped_at_ms"].get<int64_t>(), 0);
   EXPECT_NE(agent_->log().find("recorder: hook cleanup idle"), std::string::npos);
-  EXPECT_NE(agent_->log().find("\"op\":\"vm.stop_stale\""), std::string::npos);
+  EXPECT_NE(agent_->log().find("op=vm.stop_stale"), std::string::npos);
   bool found = false;
   json ops = Api("GET", "/v1/operations");  // a local: iterating a temporary's member dangles
   for (const auto& op : ops["operations"]) {
@@ -91,7 +91,7 @@ TEST_F(StaleReaperTest, AStopRacingTheReaperLeavesOneCleanStop) {
   json vm = Api("GET", "/v1/vms/web-1");
   EXPECT_EQ(vm["last_error"], "");
   EXPECT_EQ(Count(agent_->log(), "recorder: hook cleanup web-1"), 1u) << agent_->log();
-  EXPECT_NE(agent_->log().find("\"detail\":\"already stopped\""), std::string::npos)
+  EXPECT_NE(agent_->log().find("detail=\"already stopped\""), std::string::npos)
       << "the user's stop found nothing left to do: " << agent_->log();
 }
 

@@ -233,6 +233,30 @@ void Agent::Stop() {
   logger_.Info("core", "stopped");
 }
 
+Status Agent::Alive(std::chrono::milliseconds timeout) const {
+  if (!server_ || !server_->Responsive(timeout)) {
+    return Status::Error("the control socket's I/O thread did not answer within " +
+                         std::to_string(timeout.count()) + " ms");
+  }
+  if (metrics_server_ && !metrics_server_->Responsive(timeout)) {
+    return Status::Error("the metrics listener's I/O thread did not answer within " +
+                         std::to_string(timeout.count()) + " ms");
+  }
+  // A read transaction: NOT_FOUND is the answer expected.
+  if (auto probe = store_->Get("liveness-probe"); probe.ok()) {
+    return Status::Error("the store answered a read of a record that cannot exist");
+  }
+  return Status::Ok();
+}
+
+std::string Agent::Summary() const {
+  VmListing vms = store_->List();
+  size_t running = 0;
+  for (const auto& r : vms.records) running += r->state == VmState::kRunning;
+  return "serving " + std::to_string(vms.records.size()) + " VMs (" + std::to_string(running) +
+         " running) with " + std::to_string(dispatcher_->Running().size()) + " capabilities";
+}
+
 HttpResponse Agent::RunCommand(const std::string& name, const std::string& verb,
                                const std::string& body) {
   if (registry_->Find(name) == nullptr) {

@@ -38,6 +38,12 @@ class Agent {
   // required capability that did not come up, a socket that cannot be bound.
   Status Start();
   void Stop();
+  // Ok when the agent does its work: the control socket's I/O thread runs a
+  // task within `timeout` and the store answers a read. What a watchdog
+  // pings on; the error says which part did not answer.
+  Status Alive(std::chrono::milliseconds timeout) const;
+  // "serving N VMs (M running) with K capabilities": a status line.
+  std::string Summary() const;
 
  private:
   // The steps of Start, in order.

@@ -174,6 +174,13 @@ const CoreKey kCoreKeys[] = {
        c.log_level = *level;
        return std::nullopt;
      }},
+    {"log_format",
+     [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
+       auto format = ParseLogFormat(v);
+       if (!format) return "'" + v + "' is not a log format; use text or json";
+       c.log_format = *format;
+       return std::nullopt;
+     }},
     {"allow_plugin_symlinks",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        auto b = ParseBool(v);

@@ -27,6 +27,7 @@ struct AgentConfig : PluginSelection {
   std::string socket_path = "/run/banger/bangerd.sock";
   std::string socket_group;  // "" = no group: root and the agent's uid only
   LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kText;
   bool allow_plugin_symlinks = false;
   uint64_t store_map_size_mib = 64;                        // initial LMDB map size; grows when full
   std::string vmm_binary = "firecracker";                  // a path, or a name looked up in PATH

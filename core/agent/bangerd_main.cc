@@ -15,6 +15,8 @@
 #include "banger/capability.h"
 #include "core/agent/agent.h"
 #include "core/agent/agent_config.h"
+#include "core/base/periodic_task.h"
+#include "core/base/service_notifier.h"
 #include "core/base/version.h"
 #include "core/lifecycle/store_recovery.h"
 #include "core/plugin_host/plugin_registry.h"
@@ -45,6 +47,7 @@ po::options_description Flags() {
       "plugin-dir", po::value<std::vector<std::string>>(),
       "override [core] plugin_dirs (repeat for several)")(
       "log-level", po::value<std::string>(), "override [core] log_level (debug|info|warn|error)")(
+      "log-format", po::value<std::string>(), "override [core] log_format (text|json)")(
       "vmm-binary", po::value<std::string>(), "override [core] vmm_binary")(
       "check-config",
       "parse the config, load every enabled capability's file (no init: nothing on the host "
@@ -85,6 +88,14 @@ Result<AgentConfig> ConfigFromFlags(const po::variables_map& vm, int* exit_code)
       return Status::Invalid("--log-level: use debug, info, warn or error");
     }
     config.log_level = *level;
+  }
+  if (vm.count("log-format")) {
+    auto format = ParseLogFormat(vm["log-format"].as<std::string>());
+    if (!format) {
+      *exit_code = kExitUsage;
+      return Status::Invalid("--log-format: use text or json");
+    }
+    config.log_format = *format;
   }
   config.state_dir = Absolute(config.state_dir);
   config.socket_path = Absolute(config.socket_path);
@@ -177,21 +188,48 @@ int RecoverStoreCommand(const AgentConfig& config, bool force) {
   return 0;
 }
 
-// Runs the agent until SIGTERM or SIGINT.
+// Runs the agent until SIGTERM or SIGINT. Under a service manager
+// (NOTIFY_SOCKET): READY=1 once capabilities are initialised, reconcile has
+// run and the socket serves; WATCHDOG=1 while Agent::Alive says so;
+// STOPPING=1 when shutting down.
 int Serve(const AgentConfig& config) {
+  // Before any thread: it takes the variables out of the environment.
+  const ServiceNotifier notifier = ServiceNotifier::FromEnvironment();
   sigset_t stop_signals = PrepareProcess();
-  Logger logger(config.log_level);
+  Logger logger(config.log_level, config.log_format);
+  auto notify = [&](const std::string& message) {
+    if (Status s = notifier.Notify(message); !s) logger.Warn("core", s.message());
+  };
   Agent agent(config, logger);
   if (Status s = agent.Start(); !s) {
     logger.Error("core", "cannot start: " + s.message());
+    notify("STATUS=cannot start: " + s.message());
     agent.Stop();
     std::cerr << "bangerd: cannot start: " << s.message() << "\n";
     return kExitFailure;
+  }
+  notify("READY=1\nSTATUS=" + agent.Summary());
+  std::unique_ptr<PeriodicTask> watchdog;
+  if (notifier.watchdog_interval().count() > 0) {
+    // A ping only when the agent answers: a wedged agent is restarted.
+    const auto every = notifier.watchdog_interval();
+    watchdog = std::make_unique<PeriodicTask>(every, [&agent, &logger, &notify, every] {
+      if (Status alive = agent.Alive(every); alive) {
+        notify("WATCHDOG=1");
+      } else {
+        logger.Error("core", "watchdog: not pinged: " + alive.message());
+      }
+    });
+    watchdog->Start();
+    logger.Info("core", "watchdog: pinging the service manager every " +
+                            std::to_string(every.count()) + " ms while the agent answers");
   }
   int sig = 0;
   sigwait(&stop_signals, &sig);
   logger.Info("core", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
                           ", shutting down");
+  notify("STOPPING=1\nSTATUS=shutting down");
+  if (watchdog) watchdog->Stop();
   agent.Stop();
   return 0;
 }

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -644,6 +645,15 @@ void ControlServer::Stop() {
     ::unlink(path_.c_str());
     path_.clear();
   }
+}
+
+bool ControlServer::Responsive(std::chrono::milliseconds timeout) const {
+  if (!impl_) return false;
+  // Shared: the task may run after this call gave up on it.
+  auto ran = std::make_shared<std::promise<void>>();
+  std::future<void> done = ran->get_future();
+  asio::post(impl_->io, [ran] { ran->set_value(); });
+  return done.wait_for(timeout) == std::future_status::ready;
 }
 
 HttpResponse ControlServer::Answer(HttpRequest& request, bool allowed) const {

@@ -63,6 +63,9 @@ class ControlServer {
   // Stops accepting, closes open connections, waits for handlers, removes
   // the socket file. Idempotent.
   void Stop();
+  // True when the I/O thread (which accepts and reads every request) runs
+  // a task posted to it within `timeout`: the liveness a watchdog wants.
+  bool Responsive(std::chrono::milliseconds timeout) const;
 
  private:
   struct Impl;  // Asio and Beast stay in the .cc

@@ -30,7 +30,57 @@ std::string_view LogLevelName(LogLevel level) {
   return "info";
 }
 
-void Logger::Log(LogLevel level, std::string_view source, std::string_view text) const {
+std::optional<LogFormat> ParseLogFormat(std::string_view text) {
+  if (text == "text") return LogFormat::kText;
+  if (text == "json") return LogFormat::kJson;
+  return std::nullopt;
+}
+
+LogField LogField::Number(std::string_view key, double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return {key, buf, true};
+}
+
+namespace {
+
+// A JSON string's contents: quote, backslash and control bytes escaped.
+void AppendJsonString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('"');
+}
+
+// Text: one event, one line; a newline inside would forge a new entry.
+void AppendText(std::string& out, std::string_view s) {
+  for (char c : s) out.push_back(c == '\n' ? ' ' : c);
+}
+
+// A text field's value: bare when it is one word, else quoted.
+void AppendTextValue(std::string& out, std::string_view s) {
+  bool bare = !s.empty() && s.find_first_of(" \t\n\"=") == std::string_view::npos;
+  if (bare) {
+    out.append(s);
+  } else {
+    AppendJsonString(out, s);
+  }
+}
+
+}  // namespace
+
+void Logger::Log(LogLevel level, std::string_view source, std::string_view text,
+                 const std::vector<LogField>& fields) const {
   if (!Enabled(level)) return;
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
@@ -42,12 +92,36 @@ void Logger::Log(LogLevel level, std::string_view source, std::string_view text)
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(ms % 1000));
   std::string line;
-  line.reserve(64 + text.size());
-  line.append(stamp).append(" ").append(LogLevelName(level)).append(" ");
-  line.append(source).append(": ");
-  // One event, one line: a newline inside the text would forge a new entry.
-  for (char c : text) line.push_back(c == '\n' ? ' ' : c);
-  line.push_back('\n');
+  line.reserve(96 + text.size() + 24 * fields.size());
+  if (format_ == LogFormat::kJson) {
+    line.append("{\"time\":\"").append(stamp).append("\",\"level\":\"");
+    line.append(LogLevelName(level)).append("\",\"capability\":");
+    AppendJsonString(line, source);
+    line.append(",\"msg\":");
+    AppendJsonString(line, text);
+    for (const auto& f : fields) {
+      line.push_back(',');
+      AppendJsonString(line, f.key);
+      line.push_back(':');
+      if (f.number) {
+        line.append(f.value);
+      } else {
+        AppendJsonString(line, f.value);
+      }
+    }
+    line.append("}\n");
+  } else {
+    line.append(stamp).append(" ").append(LogLevelName(level)).append(" ");
+    line.append(source).append(": ");
+    AppendText(line, text);
+    for (const auto& f : fields) {
+      if (f.value.empty()) continue;
+      line.push_back(' ');
+      line.append(f.key).push_back('=');
+      AppendTextValue(line, f.value);
+    }
+    line.push_back('\n');
+  }
   // Best effort: a log write that fails has nowhere to be reported.
   ssize_t unused = ::write(fd_, line.data(), line.size());
   (void)unused;

@@ -39,10 +39,16 @@ void OperationLog::AddStage(const std::string& id, const OperationStage& stage) 
       }
     }
   }
-  nlohmann::json line{{"op", kind},          {"op_id", id},    {"vm", vm},
-                      {"stage", stage.name}, {"ms", stage.ms}, {"error", stage.error}};
-  if (!stage.detail.empty()) line["detail"] = stage.detail;
-  logger_.Log(stage.error.empty() ? LogLevel::kInfo : LogLevel::kWarn, "op", line.dump());
+  // Fields, not text: a shipper filters on vm or stage without parsing.
+  std::vector<LogField> fields{{"op", kind},
+                               {"vm", vm},
+                               {"stage", stage.name},
+                               LogField::Number("ms", stage.ms),
+                               {"op_id", id}};
+  if (!stage.error.empty()) fields.push_back({"error", stage.error});
+  if (!stage.detail.empty()) fields.push_back({"detail", stage.detail});
+  logger_.Log(stage.error.empty() ? LogLevel::kInfo : LogLevel::kWarn, "core",
+              stage.error.empty() ? "stage done" : "stage failed", fields);
 }
 
 void OperationLog::End(const std::string& id, double ms, const std::string& error) {
