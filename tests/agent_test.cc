@@ -178,7 +178,7 @@ TEST_F(AgentTest, ConfigErrorIsOneLineNamingKeyAndLine) {
                 "vmm_stop_timeout, vmm_api_timeout, reconcile_interval, metrics_listen, "
                 "image_dirs, jailer_binary, chroot_base, jailer_uids, cgroup_version, "
                 "api_head_timeout, api_body_timeout, api_connections_per_uid, "
-                "store_copy_interval, store_copies_keep\n");
+                "store_copy_interval, store_copies_keep, console_log_max, console_log_keep\n");
 }
 
 // An operator's damaged store, as the agent answers it: one line naming the

@@ -371,6 +371,36 @@ TEST_F(LifecycleTest, AVmmThatDiedWhileTheAgentWasDownIsCleanedUpAtStart) {
   EXPECT_CONTAINS(Log("agent2.log"), "plain-c: hook cleanup web-1");
 }
 
+// A VMM that exits while the agent runs (the guest powered off, the VMM
+// crashed or was killed) is noticed at once, not at the next reconcile (an
+// hour away here): the VM is stopped and every capability cleaned up. Both
+// a VMM the agent started and one it re-adopted after a restart.
+TEST_F(LifecycleTest, AVmmThatExitsIsNoticedAtOnceNotAtTheNextReconcile) {
+  WriteConfig(FC_SIM_PATH, "reconcile_interval = 1h");
+  StartAgent();
+  ASSERT_EQ(Create("web-1").status, 201);
+  ASSERT_EQ(Create("web-2").status, 201);
+  ApiReply a = Api("POST", "/v1/vms/web-1/start");
+  ApiReply b = Api("POST", "/v1/vms/web-2/start");
+  ASSERT_EQ(b.status, 200) << b.body;
+  ASSERT_EQ(::kill(a.body["runtime"]["pid"].get<pid_t>(), SIGKILL), 0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Api("GET", "/v1/vms/web-1").body["state"] == "stopped";
+  })) << Api("GET", "/v1/vms/web-1").body;
+  EXPECT_EQ(Api("GET", "/v1/vms/web-1").body["last_stop_reason"], "VMM exited (noticed at once)");
+  EXPECT_CONTAINS(Log(), "recorder: hook cleanup web-1");
+  EXPECT_EQ(Api("GET", "/v1/vms/web-2").body["state"], "running");
+
+  agent_->Stop(SIGKILL);
+  StartAgent("agent2.log");  // web-2 is re-adopted, not started by this agent
+  ASSERT_EQ(::kill(b.body["runtime"]["pid"].get<pid_t>(), SIGKILL), 0);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return Api("GET", "/v1/vms/web-2").body["state"] == "stopped";
+  })) << Api("GET", "/v1/vms/web-2").body;
+  EXPECT_CONTAINS(Log("agent2.log"), "recorder: hook cleanup web-2");
+  EXPECT_TRUE(VmmsOfThisTest().empty());
+}
+
 TEST_F(LifecycleTest, AVmmRunningForAStoppedVmIsStopped) {
   WriteConfig(FC_SIM_PATH, "reconcile_interval = 100ms");
   StartAgent();

@@ -16,6 +16,11 @@
 #include "core/vmm/jail.h"
 #include "core/vmm/vmm_process.h"
 
+// Where banger-vmm-log is installed (CMake sets it from the install prefix).
+#ifndef BANGER_LIBEXEC_DIR
+#define BANGER_LIBEXEC_DIR "/usr/local/libexec/banger"
+#endif
+
 namespace banger::core {
 
 Agent::Agent(AgentConfig config, Logger& logger) : config_(std::move(config)), logger_(logger) {}
@@ -33,6 +38,7 @@ Status Agent::Start() {
   int changed = lifecycle_->Reconcile(/*at_start=*/true);
   logger_.Info("core", "reconcile at start: " + std::to_string(store_->List().records.size()) +
                            " VMs, " + std::to_string(changed) + " changed");
+  lifecycle_->StartWatching();
   if (Status s = Serve(); !s) return s;
   StartBackgroundWork();
   logger_.Info("core", "serving the control API on " + config_.socket_path + " with " +
@@ -141,6 +147,21 @@ Result<VmmJailOptions> Agent::JailOptions() const {
   return jail;
 }
 
+Result<std::string> Agent::FindVmmLogWriter() const {
+  // Next to bangerd (the build tree), else where it is installed.
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::vector<std::string> tried;
+  if (!ec) tried.push_back((self.parent_path() / "banger-vmm-log").string());
+  tried.push_back(std::string(BANGER_LIBEXEC_DIR) + "/banger-vmm-log");
+  for (const auto& path : tried) {
+    if (::access(path.c_str(), X_OK) == 0) return path;
+  }
+  return Status::Error("banger-vmm-log (which writes each VM's console log) is not in " +
+                       tried.front() + (tried.size() > 1 ? " nor " + tried.back() : "") +
+                       "; reinstall banger");
+}
+
 Status Agent::LoadCapabilities() {
   PluginFilePolicy policy{config_.allow_plugin_symlinks, ::geteuid()};
   registry_ = PluginRegistry::Discover(config_, policy);
@@ -152,10 +173,20 @@ Status Agent::LoadCapabilities() {
   ops_ = std::make_unique<OperationLog>(logger_);
   auto jail = JailOptions();
   if (!jail) return jail.status();
-  lifecycle_ = std::make_unique<VmLifecycle>(
-      VmLifecycleOptions{config_.state_dir, config_.vmm_binary, config_.vmm_ready_timeout,
-                         config_.vmm_stop_timeout, config_.vmm_api_timeout, ImageDirs(), *jail},
-      *store_, *handles_, *dispatcher_, *ops_, logger_);
+  auto log_writer = FindVmmLogWriter();
+  if (!log_writer) return log_writer.status();
+  VmLifecycleOptions options{config_.state_dir,
+                             config_.vmm_binary,
+                             config_.vmm_ready_timeout,
+                             config_.vmm_stop_timeout,
+                             config_.vmm_api_timeout,
+                             ImageDirs(),
+                             *jail,
+                             *log_writer,
+                             config_.console_log_max_bytes,
+                             static_cast<int>(config_.console_log_keep)};
+  lifecycle_ = std::make_unique<VmLifecycle>(std::move(options), *store_, *handles_, *dispatcher_,
+                                             *ops_, logger_);
   backend_->AttachLifecycle(lifecycle_.get());
   backend_->AttachRediscoverer(
       [this](const std::string& capability, const VmRecord& vm, const std::string& key) {
@@ -227,6 +258,7 @@ void Agent::Stop() {
   if (ticks_) ticks_->Stop();
   if (metrics_server_) metrics_server_->Stop();
   if (server_) server_->Stop();
+  if (lifecycle_) lifecycle_->StopWatching();
   dispatcher_->ShutdownAll();
   // Nothing writes any more: the copy is the store as this agent leaves it.
   TakeStoreCopy("shutdown");
@@ -295,7 +327,8 @@ void Agent::AddRoutes() {
   routes_.Add("POST", "/v1/capabilities/{name}/{verb}", [this](const HttpRequest& req) {
     return RunCommand(req.params.at("name"), req.params.at("verb"), req.body);
   });
-  AddVmRoutes(routes_, *lifecycle_, *store_, verbs_, *ops_);
+  AddVmRoutes(routes_, *lifecycle_, *store_, verbs_, *ops_,
+              static_cast<int>(config_.console_log_keep));
   routes_.Add("GET", "/v1/metrics", [this](const HttpRequest&) {
     return JsonResponse(200, PrometheusText(store_->List(), *registry_, host_table_->figures()),
                         "text/plain; version=0.0.4");

@@ -59,6 +59,7 @@ class Agent {
                           const std::string& body);
   std::vector<std::string> ImageDirs() const;
   Result<VmmJailOptions> JailOptions() const;  // checked: [core] jailer_binary and friends
+  Result<std::string> FindVmmLogWriter() const;
 
   AgentConfig config_;
   Logger& logger_;

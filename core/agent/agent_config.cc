@@ -94,6 +94,28 @@ std::optional<std::string> SetDuration(const std::string& value, std::chrono::mi
   return std::nullopt;
 }
 
+// "64K", "8M", "1G" or bytes; from 64 KiB to 1 TiB.
+std::optional<std::string> SetBytes(const std::string& value, uint64_t& out) {
+  size_t used = 0;
+  unsigned long long n = 0;
+  try {
+    n = std::stoull(value, &used);
+  } catch (...) {
+    used = 0;
+  }
+  std::string unit = value.substr(used);
+  uint64_t mult = unit == ""    ? 1
+                  : unit == "K" ? 1ull << 10
+                  : unit == "M" ? 1ull << 20
+                  : unit == "G" ? 1ull << 30
+                                : 0;
+  if (used == 0 || mult == 0 || n > (1ull << 40) / mult || n * mult < (64ull << 10)) {
+    return "'" + value + "' is not a size from 64K to 1024G (a number, then K, M or G)";
+  }
+  out = n * mult;
+  return std::nullopt;
+}
+
 std::optional<std::string> SetCount(const std::string& value, size_t min, size_t max,
                                     const char* what, size_t& out) {
   size_t used = 0;
@@ -270,6 +292,12 @@ const CoreKey kCoreKeys[] = {
     {"store_copies_keep",
      [](const std::string& v, AgentConfig& c) {
        return SetCount(v, 1, 100, "copies", c.store_copies_keep);
+     }},
+    {"console_log_max",
+     [](const std::string& v, AgentConfig& c) { return SetBytes(v, c.console_log_max_bytes); }},
+    {"console_log_keep",
+     [](const std::string& v, AgentConfig& c) {
+       return SetCount(v, 1, 100, "files", c.console_log_keep);
      }},
 };
 

@@ -37,6 +37,8 @@ struct AgentConfig : PluginSelection {
   std::chrono::milliseconds reconcile_interval{30000};     // periodic reconcile of VMs
   std::chrono::milliseconds store_copy_interval{3600000};  // 0: copies at shutdown only
   size_t store_copies_keep = 3;                            // newest copies kept
+  uint64_t console_log_max_bytes = 8ull << 20;             // a VM's console log file, then rotated
+  size_t console_log_keep = 1;                             // rotated files kept per VM
   std::vector<std::string> image_dirs;                // images anyone who may create a VM may use
   std::chrono::milliseconds api_head_timeout{10000};  // a request head must arrive by then
   std::chrono::milliseconds api_body_timeout{30000};

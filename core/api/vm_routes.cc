@@ -1,5 +1,8 @@
 #include "core/api/vm_routes.h"
 
+#include "core/api/console_log.h"
+#include "core/vmm/vmm_process.h"
+
 #include "core/base/clock.h"
 
 #include <sys/statvfs.h>
@@ -402,10 +405,44 @@ HttpResponse VmAction(const HttpRequest& req, VmLifecycle& vms, const VmStore& s
   return RunVerb(req, *verb, vms);
 }
 
+HttpResponse VmLogs(const HttpRequest& req, const VmStore& store, int keep) {
+  auto vm = store.Resolve(req.params.at("ref"));
+  if (!vm) return Fail(vm.status().Prefixed("logs " + req.params.at("ref")));
+  ConsoleLogRequest request;
+  request.path = (*vm)->runtime.log_path;
+  request.keep = keep;
+  if (request.path.empty()) {
+    return ErrorResponse(404, "vm \"" + (*vm)->name + "\" has no console log (it never started)");
+  }
+  auto follow = QueryFlag(req, "follow");
+  if (!follow) return Fail(follow.status());
+  request.follow = *follow;
+  auto boot = QueryFlag(req, "boot");
+  if (!boot) return Fail(boot.status());
+  request.last_boot = *boot;
+  if (auto t = req.query.find("tail"); t != req.query.end()) {
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(t->second.c_str(), &end, 10);
+    if (t->second.empty() || *end || n > 1000000) {
+      return ErrorResponse(400, "?tail=" + t->second + ": a number of lines from 0 to 1000000");
+    }
+    request.tail_lines = n;
+  }
+  HttpResponse res;
+  res.content_type = "text/plain; charset=utf-8";
+  res.stream = [&store, request, id = (*vm)->id](const HttpResponse::Emit& emit) {
+    StreamConsoleLog(request, kVmmStartMarker, emit, [&] {
+      auto now = store.Get(id);
+      return now && IsActive((*now)->state);
+    });
+  };
+  return res;
+}
+
 }  // namespace
 
 void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegistry& verbs,
-                 OperationLog& ops) {
+                 OperationLog& ops, int console_log_keep) {
   routes.Add("GET", "/v1/vms", [&store, &vms](const HttpRequest&) { return ListVms(store, vms); });
   routes.Add("POST", "/v1/vms", [&vms](const HttpRequest& req) {
     auto create = ParseCreateRequest(req.body, vms.MaxDiskBytes());
@@ -431,6 +468,9 @@ void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegis
   });
   routes.Add("POST", "/v1/vms/{ref}/{action}",
              [&](const HttpRequest& req) { return VmAction(req, vms, store, verbs); });
+  routes.Add("GET", "/v1/vms/{ref}/logs", [&store, console_log_keep](const HttpRequest& req) {
+    return VmLogs(req, store, console_log_keep);
+  });
   routes.Add("GET", "/v1/operations", [&ops](const HttpRequest&) { return ListOperations(ops); });
 }
 

@@ -5,6 +5,9 @@
 //   DELETE /v1/vms/{ref}[?force=1]          remove
 //   POST   /v1/vms/{ref}/{start|stop|kill|touch}[?stream=1]
 //   POST   /v1/vms/{ref}/{verb}             a capability's verb (body: its args)
+//   GET    /v1/vms/{ref}/logs[?tail=N|boot=1][&follow=1]  the console log, as
+//          text (boot: from the last VMM start on; follow: as it is written,
+//          until the VM stops)
 //   GET    /v1/operations                   recent operations and their stages
 // With ?stream=1 the reply is NDJSON, one event per completed stage, then
 // the result: {"event":"stage",...} ... {"event":"result","vm":{...}} or
@@ -20,7 +23,7 @@
 namespace banger::core {
 
 void AddVmRoutes(RouteTable& routes, VmLifecycle& vms, VmStore& store, VerbRegistry& verbs,
-                 OperationLog& ops);
+                 OperationLog& ops, int console_log_keep);
 
 // The body of POST /v1/vms, checked field by field (types, ranges, NUL,
 // lengths, unknown fields); `max_disk_bytes` bounds the work disk. Exposed

@@ -17,7 +17,11 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& op
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, options.input_path.c_str(), O_RDONLY, 0);
+  if (options.input_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, options.input_fd, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, options.input_path.c_str(), O_RDONLY, 0);
+  }
   if (options.output_fd >= 0) {
     posix_spawn_file_actions_adddup2(&actions, options.output_fd, 1);
   } else {

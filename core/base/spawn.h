@@ -16,7 +16,8 @@
 namespace banger::core {
 
 struct SpawnOptions {
-  std::string input_path = "/dev/null";  // stdin, opened read-only
+  int input_fd = -1;                     // stdin: an open descriptor (duplicated), else
+  std::string input_path = "/dev/null";  // a file opened read-only
   // stdout and stderr: an open descriptor (duplicated onto both), else a
   // file opened with `output_flags` (created with `output_mode`).
   int output_fd = -1;

@@ -47,11 +47,16 @@ VmLifecycle::VmLifecycle(VmLifecycleOptions options, VmStore& store, HandleStore
       handles_(handles),
       dispatcher_(dispatcher),
       ops_(ops),
-      logger_(logger) {
+      logger_(logger),
+      exit_watcher_([this](const std::string& vm_id) { VmmExited(vm_id); }) {
   // CIDs of VMs that may still be running stay taken until reconcile says.
   for (const auto& r : store_.List().records) {
     if (IsActive(r->state) && r->runtime.vsock_cid >= 3) cids_in_use_.insert(r->runtime.vsock_cid);
   }
+}
+
+VmLifecycle::~VmLifecycle() {
+  exit_watcher_.Stop();
 }
 
 uint32_t VmLifecycle::AllocateCid() {
@@ -91,6 +96,9 @@ VmmLaunchSpec VmLifecycle::LaunchSpecFor(const VmRecord& vm) const {
   spec.vsock_path = vm.runtime.vsock_path;
   spec.metrics_path = vm.runtime.metrics_path;
   spec.log_path = vm.runtime.log_path;
+  spec.log_writer = options_.vmm_log_writer;
+  spec.log_max_bytes = options_.console_log_max_bytes;
+  spec.log_keep = options_.console_log_keep;
   spec.ready_timeout = options_.vmm_ready_timeout;
   if (!vm.runtime.jail_root.empty()) {
     const VmmJailOptions& o = options_.jail;
@@ -337,6 +345,7 @@ Status VmLifecycle::StartLocked(const VmRecordPtr& vm, Operation& op) {
     FailStart(id, failed_stage, s, vmm, /*capabilities_cleaned=*/false, {}, op);
     return s.Prefixed(who + ": start failed at " + failed_stage);
   }
+  exit_watcher_.Watch(id, vmm);
   return Status::Ok();
 }
 

@@ -28,6 +28,7 @@
 #include "core/lifecycle/operation_log.h"
 #include "core/lifecycle/state_audit.h"
 #include "core/lifecycle/vm_locks.h"
+#include "core/lifecycle/vmm_exit_watcher.h"
 #include "core/plugin_host/hook_dispatcher.h"
 #include "core/store/handle_store.h"
 #include "core/store/vm_store.h"
@@ -59,6 +60,11 @@ struct VmLifecycleOptions {
   // VM; any other path only by a caller who can read it ([core] image_dirs).
   std::vector<std::string> image_dirs = {};
   VmmJailOptions jail = {};
+  // The VMM's output: through this log writer (banger-vmm-log), capped and
+  // rotated; empty: appended by the VMM itself, unbounded.
+  std::string vmm_log_writer = {};
+  uint64_t console_log_max_bytes = 8ull << 20;
+  int console_log_keep = 1;
 };
 
 // A new VM: its name and what it runs (the record's spec, with its defaults).
@@ -79,6 +85,7 @@ class VmLifecycle : public LifecycleRequests {
  public:
   VmLifecycle(VmLifecycleOptions options, VmStore& store, HandleStore& handles,
               HookDispatcher& dispatcher, OperationLog& ops, const Logger& logger);
+  ~VmLifecycle();
 
   Result<VmRecordPtr> Create(const CreateVmRequest& request, const StageObserver& observer = {});
   Result<VmRecordPtr> Start(const std::string& ref, const StageObserver& observer = {});
@@ -111,6 +118,11 @@ class VmLifecycle : public LifecycleRequests {
   // Reconciles every VM. At agent start it waits for each VM's lock; later
   // (periodic) it skips VMs that are busy. Returns how many VMs it changed.
   int Reconcile(bool at_start);
+  // From here on a running VM's VMM that exits is noticed at once (not at
+  // the next reconcile) and its VM stopped with every capability cleaned up.
+  // Call after the first Reconcile; StopWatching before the lifecycle goes.
+  void StartWatching();
+  void StopWatching();
 
   // What the last reconcile's audit found (StateAudit): directories, records
   // and VMMs that do not match. Each is logged once, when first found.
@@ -173,7 +185,10 @@ class VmLifecycle : public LifecycleRequests {
   // Removes the files and the record of a create the agent did not finish.
   void FinishInterruptedCreate(const VmRecord& vm);
   bool ReconcileOne(const VmRecordPtr& vm,
-                    const std::map<std::string, std::vector<ProcessIdentity>>& scan);
+                    const std::map<std::string, std::vector<ProcessIdentity>>& scan,
+                    const char* noticed_by = "found by reconcile");
+  // The exit watcher's report: reconciles that VM under its lock.
+  void VmmExited(const std::string& vm_id);
   VmmLaunchSpec LaunchSpecFor(const VmRecord& vm) const;
 
   // Jailed VMMs: the VMM processes as seen through jails too, a VM's jail,
@@ -195,6 +210,7 @@ class VmLifecycle : public LifecycleRequests {
   OperationLog& ops_;
   const Logger& logger_;
   VmLocks locks_;
+  VmmExitWatcher exit_watcher_;
 
   mutable std::mutex mu_;                // guards the four below
   std::vector<AuditFinding> findings_;   // confirmed

@@ -112,8 +112,32 @@ std::vector<AuditFinding> VmLifecycle::Findings() const {
   return findings_;
 }
 
+void VmLifecycle::StartWatching() {
+  for (const auto& rec : store_.List().records) {
+    if (rec->state == VmState::kRunning && rec->runtime.pid > 0) {
+      exit_watcher_.Watch(rec->id,
+                          {static_cast<pid_t>(rec->runtime.pid), rec->runtime.pid_start_time});
+    }
+  }
+  exit_watcher_.Start();
+}
+
+void VmLifecycle::StopWatching() {
+  exit_watcher_.Stop();
+}
+
+void VmLifecycle::VmmExited(const std::string& vm_id) {
+  // Waits for the VM's lock: an operation under way (a stop, whose own
+  // doing the exit may be) finishes first, and is then seen in the record.
+  HeldVmLock guard = locks_.Acquire(vm_id);
+  auto current = store_.Get(vm_id);
+  if (!current || (*current)->state != VmState::kRunning) return;
+  ReconcileOne(*current, ScanVmms(), "noticed at once");
+}
+
 bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
-                               const std::map<std::string, std::vector<ProcessIdentity>>& scan) {
+                               const std::map<std::string, std::vector<ProcessIdentity>>& scan,
+                               const char* noticed_by) {
   const std::string who = Quoted(vm->name);
   if (vm->state == VmState::kCreating) {
     FinishInterruptedCreate(*vm);
@@ -156,7 +180,7 @@ bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
     uint32_t cid = vm->runtime.vsock_cid;
     std::lock_guard lock(mu_);
     if (cid >= 3) cids_in_use_.insert(cid);
-    return false;  // re-adopted as it was
+    return false;  // re-adopted as it was (watched since StartWatching)
   }
   Operation op(ops_, "vm.reconcile", vm->name, vm->id);
   if (alive && vm->state == VmState::kStarting && vmm_state == "Running") {
@@ -170,6 +194,7 @@ bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
       });
     });
     op.Finish(s);
+    if (s) exit_watcher_.Watch(vm->id, vmm);
     logger_.Info("core", who + ": re-adopted VMM pid " + std::to_string(vmm.pid));
     return true;
   }
@@ -177,10 +202,10 @@ bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
   // capability cleans up and nothing is left behind.
   // Said as what was under way: a start or a stop the agent did not live to
   // finish, else a VMM that went away by itself.
-  std::string reason = vm->state == VmState::kStarting
-                           ? "agent restarted during start (found by reconcile)"
-                       : vm->state == VmState::kStopping ? "stop finished by reconcile"
-                                                         : "VMM exited (found by reconcile)";
+  std::string reason =
+      vm->state == VmState::kStarting   ? "agent restarted during start (found by reconcile)"
+      : vm->state == VmState::kStopping ? "stop finished by reconcile"
+                                        : "VMM exited (" + std::string(noticed_by) + ")";
   if (!alive) {
     op.Stage("vmm.gone", [&](std::string& d) {
       int n = KillStrays(*vm, scan);  // an unrecorded or unresponsive VMM

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -60,6 +61,14 @@ bool WaitExit(int pidfd, milliseconds timeout) {
   }
 }
 
+}  // namespace
+
+int OpenProcessPidfd(const ProcessIdentity& p) {
+  return OpenPidfd(p).Release();
+}
+
+namespace {
+
 bool SendSignal(int pidfd, int sig) {
   return ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0 || errno == ESRCH;
 }
@@ -69,6 +78,16 @@ void RemoveStale(const std::string& path) {
 }
 
 std::string LastLogLine(const std::string& path) {
+  // Through a log writer the last lines land a moment after the VMM wrote
+  // them: wait (at most half a second) until the file stops growing.
+  struct stat st {};
+  off_t size = ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+  for (int quiet = 0, waited = 0; quiet < 5 && waited < 50; ++waited) {
+    std::this_thread::sleep_for(milliseconds(10));
+    off_t now = ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+    quiet = now == size ? quiet + 1 : 0;
+    size = now;
+  }
   std::ifstream in(path);
   std::string line, last;
   while (std::getline(in, line)) {
@@ -135,6 +154,55 @@ std::string ExitText(int status) {
                                : "unknown status";
 }
 
+// Where the VMM's stdout and stderr go: the log file itself, or the write end
+// of a pipe to a log writer started (detached: it forks and its first process
+// exits at once, reaped here) in a session of its own.
+Result<UniqueFd> VmmOutput(const VmmLaunchSpec& spec) {
+  {
+    UniqueFd log(::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    time_t now = ::time(nullptr);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char line[96];
+    size_t n = std::strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ --\n", &tm);
+    std::string marker = std::string(kVmmStartMarker) + std::string(line, n);
+    if (!log.valid() || ::write(log.get(), marker.data(), marker.size()) < 0) {
+      return Status::Error("cannot write " + spec.log_path + ": " + std::strerror(errno));
+    }
+  }
+  if (spec.log_writer.empty()) {
+    UniqueFd fd(::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    if (!fd.valid()) {
+      return Status::Error("cannot open " + spec.log_path + ": " + std::strerror(errno));
+    }
+    return fd;
+  }
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) {
+    return Status::Error(std::string("log pipe: ") + std::strerror(errno));
+  }
+  UniqueFd read_end(ends[0]), write_end(ends[1]);
+  SpawnOptions spawn;
+  spawn.input_fd = read_end.get();
+  spawn.new_session = true;
+  auto writer = Spawn(
+      {spec.log_writer, "--file", spec.log_path, "--max-bytes", std::to_string(spec.log_max_bytes),
+       "--keep", std::to_string(spec.log_keep), "--detach"},
+      spawn);
+  if (!writer) {
+    return Status::Error("cannot start the log writer " + spec.log_writer + ": " +
+                         writer.status().message());
+  }
+  int status = 0;
+  while (::waitpid(*writer, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::Error("the log writer " + spec.log_writer + " failed (" + ExitText(status) +
+                         ") for " + spec.log_path);
+  }
+  return write_end;
+}
+
 // Runs the jailer, which builds the jail, puts the VMM in its own PID
 // namespace and exits; the VMM's PID is then in the jail's pid file.
 Result<ProcessIdentity> SpawnJailed(const VmmLaunchSpec& spec, const std::string& exec_file) {
@@ -160,8 +228,10 @@ Result<ProcessIdentity> SpawnJailed(const VmmLaunchSpec& spec, const std::string
   for (const auto& r : j.resource_limits) argv.insert(argv.end(), {"--resource-limit", r});
   argv.insert(argv.end(), {"--new-pid-ns", "--", "--api-sock", j.api_socket});
   argv.insert(argv.end(), spec.extra_args.begin(), spec.extra_args.end());
+  auto output = VmmOutput(spec);  // the VMM's output follows the jailer's there
+  if (!output) return output.status();
   SpawnOptions spawn;
-  spawn.output_path = spec.log_path;  // the VMM's output follows it there
+  spawn.output_fd = output->get();
   spawn.new_session = true;
   auto spawned = Spawn(argv, spawn);
   if (!spawned) return Status::Error("cannot start " + *jailer + ": " + spawned.status().message());
@@ -223,8 +293,10 @@ Result<ProcessIdentity> SpawnVmm(const VmmLaunchSpec& spec) {
   if (spec.jail) return SpawnJailed(spec, *binary);
   std::vector<std::string> argv{*binary, "--api-sock", spec.api_socket, "--id", spec.id};
   argv.insert(argv.end(), spec.extra_args.begin(), spec.extra_args.end());
+  auto output = VmmOutput(spec);
+  if (!output) return output.status();
   SpawnOptions spawn;
-  spawn.output_path = spec.log_path;
+  spawn.output_fd = output->get();
   // Its own session: it outlives the agent and takes no signal meant for the
   // agent's terminal or process group.
   spawn.new_session = true;

@@ -42,9 +42,20 @@ struct VmmLaunchSpec {
   std::string vsock_path;    // removed before launch if stale
   std::string metrics_path;  // created empty (truncated) before launch
   std::string log_path;      // stdout and stderr, appended
+  // When set, the VMM's output goes through this program (banger-vmm-log)
+  // to log_path, capped at log_max_bytes and rotated keeping log_keep older
+  // files; else the VMM appends to log_path itself, unbounded.
+  std::string log_writer;
+  uint64_t log_max_bytes = 8 << 20;
+  int log_keep = 1;
   std::chrono::milliseconds ready_timeout{5000};
   std::optional<VmmJail> jail;  // none: the VMM is run directly, as the agent's user
 };
+
+// The line written to a VM's log before each VMM start ("-- banger: VMM
+// started 2026-11-30T05:06:07Z --"), as journalctl marks a boot: where a
+// boot's console begins (GET /v1/vms/{ref}/logs?boot=1).
+inline constexpr const char* kVmmStartMarker = "-- banger: VMM started ";
 
 // Resolves `binary` to an executable path (PATH lookup for a bare name).
 Result<std::string> ResolveVmmBinary(const std::string& binary);
@@ -87,5 +98,9 @@ Status KillVmm(const ProcessIdentity& vmm);
 // Reaps `pid` if it is a child of this process that has exited (no-op
 // otherwise).
 void ReapIfExitedChild(pid_t pid);
+
+// A pidfd for exactly this process (readable once it exits), or -1 when the
+// PID is gone or now belongs to another process. The caller closes it.
+int OpenProcessPidfd(const ProcessIdentity& p);
 
 }  // namespace banger::core

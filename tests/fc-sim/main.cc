@@ -22,7 +22,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: fc-sim --api-sock PATH [--id ID]\n"
     "              [--guest-vsock-dir DIR] [--metrics-interval-ms N] [--ignore-ctrl-alt-del]\n"
-    "              [--hold-mib N] [--burn-cpu PERCENT] [--api-delay-ms N] [--exit-delay-ms N]\n";
+    "              [--hold-mib N] [--burn-cpu PERCENT] [--api-delay-ms N] [--exit-delay-ms N]\n"
+    "              [--console-rate BYTES_PER_S] [--poweroff-after-ms N]\n";
 
 int Usage(const std::string& why) {
   // The reason last: it is the line a launcher shows from the log's tail.
@@ -92,6 +93,14 @@ int main(int argc, char** argv) {
     } else if (a == "--exit-delay-ms") {
       if (!(v = value(a.c_str())) || !ParseInt(v, 0, 600000, &options.exit_delay_ms)) {
         return Usage("--exit-delay-ms takes 0..600000");
+      }
+    } else if (a == "--console-rate") {
+      if (!(v = value(a.c_str())) || !ParseInt(v, 0, 100 << 20, &options.console_bytes_per_s)) {
+        return Usage("--console-rate takes 0..104857600 bytes a second");
+      }
+    } else if (a == "--poweroff-after-ms") {
+      if (!(v = value(a.c_str())) || !ParseInt(v, 0, 3600000, &options.poweroff_after_ms)) {
+        return Usage("--poweroff-after-ms takes 0..3600000");
       }
     } else if (a == "--api-delay-ms") {
       if (!(v = value(a.c_str())) || !ParseInt(v, 0, 600000, &options.api_delay_ms)) {

@@ -60,6 +60,7 @@ SimVmm::~SimVmm() {
   exit_cv_.notify_all();
   if (metrics_thread_.joinable()) metrics_thread_.join();
   if (burn_thread_.joinable()) burn_thread_.join();
+  if (console_thread_.joinable()) console_thread_.join();
 }
 
 void SimVmm::AddRoutes(banger::core::RouteTable& routes) {
@@ -157,6 +158,7 @@ HttpResponse SimVmm::BootSource(const json& body) {
     if (!ifd.valid()) return Fault("The initrd file cannot be opened: " + OsError(errno));
   }
   std::lock_guard lock(mu_);
+  boot_args_ = body.value("boot_args", "");
   kernel_fd_ = std::move(fd);
   has_boot_source_ = true;
   return NoContent();
@@ -280,6 +282,7 @@ HttpResponse SimVmm::Action(const json& body) {
   if (!running_) return Fault(kBeforeStart);
   metrics_.Add("i8042", "write_count");
   if (!options_.ignore_ctrl_alt_del) {
+    Console("reboot: Restarting system\n");
     // The guest reboots, and Firecracker exits: a moment after this answer.
     std::thread([this] {
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.exit_delay_ms));
@@ -291,13 +294,59 @@ HttpResponse SimVmm::Action(const json& body) {
   return NoContent();
 }
 
+void SimVmm::Console(const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(STDOUT_FILENO, text.data() + done, text.size() - done);
+    if (n <= 0) return;  // nobody reads the console: the guest goes on
+    done += static_cast<size_t>(n);
+  }
+}
+
 void SimVmm::StartGuest() {
+  Console(
+      "[    0.000000] Linux version 6.1.0-fc-sim (banger fc-sim) #1 SMP\n"
+      "[    0.000000] Command line: " +
+      boot_args_ + "\n[    0.000000] Memory: " + std::to_string(mem_mib_) + "MiB, " +
+      std::to_string(vcpus_) + " vCPUs\n[    0.100000] Run /sbin/init as init process\n" +
+      options_.id + " login: \n");
+  if (options_.console_bytes_per_s > 0 || options_.poweroff_after_ms > 0) {
+    console_thread_ = std::thread([this] { ConsoleLoop(); });
+  }
   if (vsock_) vsock_->SetGuestRunning(true);
   if (options_.hold_mib > 0) {
     // Touch every page so the memory is resident, as a guest's would be.
     held_memory_.assign(static_cast<size_t>(options_.hold_mib) << 20, 1);
   }
   if (options_.burn_cpu_percent > 0) burn_thread_ = std::thread([this] { BurnLoop(); });
+}
+
+void SimVmm::ConsoleLoop() {
+  using clock = std::chrono::steady_clock;
+  const auto began = clock::now();
+  const auto tick = std::chrono::milliseconds(100);
+  uint64_t line = 0;
+  std::unique_lock lock(mu_);
+  while (!stopping_ && !exit_requested_) {
+    exit_cv_.wait_for(lock, tick);
+    if (stopping_ || exit_requested_) break;
+    if (options_.poweroff_after_ms > 0 &&
+        clock::now() - began >= std::chrono::milliseconds(options_.poweroff_after_ms)) {
+      lock.unlock();
+      Console("reboot: Power down\n");
+      lock.lock();
+      exit_requested_ = true;  // Firecracker exits when its guest powers off
+      exit_cv_.notify_all();
+      break;
+    }
+    lock.unlock();
+    std::string text;
+    while (text.size() < static_cast<size_t>(options_.console_bytes_per_s) / 10) {
+      text += "[ " + std::to_string(++line) + "] console line of the guest, for the log\n";
+    }
+    Console(text);
+    lock.lock();
+  }
 }
 
 void SimVmm::BurnLoop() {

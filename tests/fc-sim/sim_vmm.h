@@ -33,6 +33,10 @@ struct SimOptions {
   int burn_cpu_percent = 0;          // --burn-cpu
   int api_delay_ms = 0;              // --api-delay-ms: answer every request this late
   int exit_delay_ms = 100;           // after SendCtrlAltDel
+  // The guest's serial console (Firecracker writes it to its stdout): boot
+  // lines at InstanceStart, then this many bytes a second of console lines.
+  int console_bytes_per_s = 0;  // --console-rate
+  int poweroff_after_ms = 0;    // --poweroff-after-ms: the guest powers off by itself
 };
 
 class SimVmm {
@@ -59,6 +63,9 @@ class SimVmm {
   void StartGuest();
   void MetricsLoop();
   void BurnLoop();
+  void ConsoleLoop();
+  // One write of `text` to stdout (the console), unbuffered.
+  static void Console(const std::string& text);
 
   SimOptions options_;
   std::mutex mu_;
@@ -76,7 +83,8 @@ class SimVmm {
   std::unique_ptr<VsockRelay> vsock_;
   std::vector<char> held_memory_;
   std::atomic<bool> stopping_{false};
-  std::thread metrics_thread_, burn_thread_;
+  std::string boot_args_;
+  std::thread metrics_thread_, burn_thread_, console_thread_;
 };
 
 }  // namespace fcsim

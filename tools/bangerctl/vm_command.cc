@@ -23,6 +23,9 @@ constexpr const char* kVmUsage =
     "  start|stop|kill NAME        (stages are shown as they complete)\n"
     "  rm NAME [--force]           (--force stops a running VM first)\n"
     "  ls | show NAME | touch NAME\n"
+    "  run NAME [create options] [--rm]   create (with a spec), start, stream the console\n"
+    "                              until the VM stops; SIGINT/SIGTERM stop it (exit 0)\n"
+    "  logs NAME [-f] [--tail N]   the console log (-f: follow until the VM stops)\n"
     "  VERB NAME [key=value ...]   a capability's verb, e.g. health, stats\n"
     "NAME is a VM's name, id, or a unique id prefix. Every command takes --json.\n";
 
@@ -36,7 +39,9 @@ int Usage(const std::string& why) {
   return 2;
 }
 
-std::string Url(const std::string& ref) {
+}  // namespace
+
+std::string VmUrl(const std::string& ref) {
   std::string out;
   for (unsigned char c : ref) {
     if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
@@ -49,6 +54,8 @@ std::string Url(const std::string& ref) {
   }
   return "/v1/vms/" + out;
 }
+
+namespace {
 
 // The guest IP, by convention the "guest_ip" handle of whichever capability
 // gives the VM its network.
@@ -82,7 +89,9 @@ std::string Bytes(uint64_t b) {
   return buf;
 }
 
-void PrintStage(const json& e) {
+}  // namespace
+
+void PrintStage(const json& e, std::ostream& out) {
   char line[256];
   std::snprintf(line, sizeof line, "  %-18s %8.1f ms  %s", e.value("stage", "").c_str(),
                 e.value("ms", 0.0),
@@ -90,13 +99,15 @@ void PrintStage(const json& e) {
                                              : ("FAILED: " + e.value("error", "")).c_str());
   std::string s = line;
   while (!s.empty() && s.back() == ' ') s.pop_back();
-  std::cout << s << "\n" << std::flush;
+  out << s << "\n" << std::flush;
 }
+
+namespace {
 
 int Lifecycle(const GlobalOptions& g, const std::string& action, const std::string& ref) {
   AgentClient client(ResolveSocket(g.socket));
   if (g.json) {
-    auto r = client.Call("POST", Url(ref) + "/" + action);
+    auto r = client.Call("POST", VmUrl(ref) + "/" + action);
     if (!r) return Fail(r.status().message());
     std::cout << r->dump(2) << "\n";
     return 0;
@@ -104,9 +115,9 @@ int Lifecycle(const GlobalOptions& g, const std::string& action, const std::stri
   std::string error;
   json vm;
   banger::core::Status s =
-      client.Stream("POST", Url(ref) + "/" + action + "?stream=1", "", [&](const json& e) {
+      client.Stream("POST", VmUrl(ref) + "/" + action + "?stream=1", "", [&](const json& e) {
         std::string kind = e.value("event", "");
-        if (kind == "stage") PrintStage(e);
+        if (kind == "stage") PrintStage(e, std::cout);
         if (kind == "result") vm = e["vm"];
         if (kind == "error") error = e.value("error", "");
       });
@@ -121,36 +132,10 @@ int Lifecycle(const GlobalOptions& g, const std::string& action, const std::stri
 
 int Create(const GlobalOptions& g, const std::vector<std::string>& args) {
   if (args.empty() || args[0].empty() || args[0][0] == '-') return Usage("vm create: NAME first");
-  json body{{"name", args[0]}};
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (i + 1 >= args.size()) return Usage("vm create: " + a + " needs a value");
-    const std::string& v = args[++i];
-    if (a == "--kernel" || a == "--rootfs") {
-      // Paths are the caller's: make them absolute before they reach the agent.
-      body[a.substr(2)] = std::filesystem::absolute(v).lexically_normal().string();
-    } else if (a == "--boot-args") {
-      body["boot_args"] = v;
-    } else if (a == "--vcpus" || a == "--memory") {
-      char* end = nullptr;
-      unsigned long n = std::strtoul(v.c_str(), &end, 10);
-      if (end == v.c_str() || *end) return Usage("vm create: " + a + " takes a number");
-      body[a == "--vcpus" ? "vcpus" : "memory_mib"] = n;
-    } else if (a == "--work-disk") {
-      auto size = ParseSize(v);
-      if (!size) return Usage("vm create: --work-disk takes a size like 512M or 4G");
-      body["work_disk_bytes"] = *size;
-    } else if (a == "--opt") {
-      // Told to the capability that owns the prefix, which checks it.
-      auto eq = v.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return Usage("vm create: --opt takes CAPABILITY.KEY=VALUE, e.g. nat.egress=off");
-      }
-      body["options"][v.substr(0, eq)] = v.substr(eq + 1);
-    } else {
-      return Usage("vm create: unknown option " + a);
-    }
-  }
+  json body;
+  std::vector<std::string> rest;
+  if (auto why = ParseCreateFlags(args, body, rest)) return Usage("vm create: " + *why);
+  if (!rest.empty()) return Usage("vm create: unknown option " + rest.front());
   if (!body.contains("kernel") || !body.contains("rootfs")) {
     return Usage("vm create: --kernel and --rootfs are required");
   }
@@ -198,7 +183,7 @@ int List(const GlobalOptions& g) {
 }
 
 int Show(const GlobalOptions& g, const std::string& ref) {
-  auto r = AgentClient(ResolveSocket(g.socket)).Call("GET", Url(ref));
+  auto r = AgentClient(ResolveSocket(g.socket)).Call("GET", VmUrl(ref));
   if (!r) return Fail(r.status().message());
   const json& vm = *r;
   if (g.json) {
@@ -280,13 +265,52 @@ int Verb(const GlobalOptions& g, const std::string& verb, const std::vector<std:
     body[args[i].substr(0, eq)] = args[i].substr(eq + 1);
   }
   auto r = AgentClient(ResolveSocket(g.socket))
-               .Call("POST", Url(args[0]) + "/" + verb, body.empty() ? "" : body.dump());
+               .Call("POST", VmUrl(args[0]) + "/" + verb, body.empty() ? "" : body.dump());
   if (!r) return Fail(r.status().message());
   std::cout << r->dump(2) << "\n";
   return 0;
 }
 
 }  // namespace
+
+std::optional<std::string> ParseCreateFlags(const std::vector<std::string>& args, json& body,
+                                            std::vector<std::string>& rest) {
+  body = json{{"name", args[0]}};
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    bool takes_value = a == "--kernel" || a == "--rootfs" || a == "--boot-args" || a == "--vcpus" ||
+                       a == "--memory" || a == "--work-disk" || a == "--opt";
+    if (!takes_value) {
+      rest.push_back(a);
+      continue;
+    }
+    if (i + 1 >= args.size()) return a + " needs a value";
+    const std::string& v = args[++i];
+    if (a == "--kernel" || a == "--rootfs") {
+      // Paths are the caller's: make them absolute before they reach the agent.
+      body[a.substr(2)] = std::filesystem::absolute(v).lexically_normal().string();
+    } else if (a == "--boot-args") {
+      body["boot_args"] = v;
+    } else if (a == "--vcpus" || a == "--memory") {
+      char* end = nullptr;
+      unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end) return a + " takes a number";
+      body[a == "--vcpus" ? "vcpus" : "memory_mib"] = n;
+    } else if (a == "--work-disk") {
+      auto size = ParseSize(v);
+      if (!size) return "--work-disk takes a size like 512M or 4G";
+      body["work_disk_bytes"] = *size;
+    } else {
+      // --opt: told to the capability that owns the prefix, which checks it.
+      auto eq = v.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return "--opt takes CAPABILITY.KEY=VALUE, e.g. portfwd.tcp=8080:80";
+      }
+      body["options"][v.substr(0, eq)] = v.substr(eq + 1);
+    }
+  }
+  return std::nullopt;
+}
 
 std::optional<uint64_t> ParseSize(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -329,20 +353,22 @@ int RunVmCommand(const GlobalOptions& g, const std::vector<std::string>& args) {
     }
   }
   if (cmd == "create") return Create(g, rest);
+  if (cmd == "run") return RunVmRun(g, rest);
+  if (cmd == "logs" || cmd == "log") return RunVmLogs(g, rest);
   if (cmd == "ls" || cmd == "list") return List(g);
   if (positional.empty()) return Usage("vm " + cmd + ": NAME is required");
   const std::string& ref = positional[0];
   if (cmd == "start" || cmd == "stop" || cmd == "kill") return Lifecycle(g, cmd, ref);
   if (cmd == "show") return Show(g, ref);
   if (cmd == "touch") {
-    auto r = AgentClient(ResolveSocket(g.socket)).Call("POST", Url(ref) + "/touch");
+    auto r = AgentClient(ResolveSocket(g.socket)).Call("POST", VmUrl(ref) + "/touch");
     if (!r) return Fail(r.status().message());
     if (g.json) std::cout << r->dump(2) << "\n";
     return 0;
   }
   if (cmd == "rm" || cmd == "remove") {
     auto r =
-        AgentClient(ResolveSocket(g.socket)).Call("DELETE", Url(ref) + (force ? "?force=1" : ""));
+        AgentClient(ResolveSocket(g.socket)).Call("DELETE", VmUrl(ref) + (force ? "?force=1" : ""));
     if (!r) return Fail(r.status().message());
     if (g.json) {
       std::cout << r->dump(2) << "\n";
