@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <banger/capability.hpp>
+#include <banger/testing.hpp>
 
 #include "core/agent/agent_config.h"
 #include "core/api/metrics_exposition.h"
@@ -787,6 +788,22 @@ TEST(SdkDescriptorTest, TheMinorIsTheOldestTheCapabilityNeeds) {
       banger::MakeDescriptor<SdkPlain>({.name = "p", .version = "1", .abi_minor = 1}).abi_minor, 1);
   EXPECT_EQ(banger::MakeDescriptor<SdkPlain>({.name = "p", .version = "1"}).struct_size,
             sizeof(banger_capability));
+}
+
+// The SDK's wrappers kept the host's message only by luck of evaluation
+// order: `FromCode(host_->call(..., m.get()), m.str())` read the message
+// before the call under GCC, so every failed service said nothing (found by
+// portfwd's unit tests, whose validate_options errors came back empty).
+TEST(SdkHostTest, AFailedServiceCallKeepsTheHostsMessage) {
+  banger::testing::FakeHost fake("cap");
+  banger::Host host(fake.table());
+  banger::Status stop = host.RequestStop("no-such-vm", "test");
+  EXPECT_EQ(stop.code(), BANGER_NOT_FOUND);
+  EXPECT_EQ(stop.message(), "no such VM");
+  banger_vm_figures bad{sizeof(banger_vm_figures), nullptr, nullptr, 0};
+  banger::Status figures = host.PublishFigures(&bad, 1);
+  EXPECT_EQ(figures.code(), BANGER_INVALID);
+  EXPECT_EQ(figures.message(), "a banger_vm_figures of another layout, or no vm_id");
 }
 
 // sdk/examples/hello answered invalid JSON for a greeting with a quote in it.

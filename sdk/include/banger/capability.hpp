@@ -420,19 +420,20 @@ class Host {
     std::string id(vm_id), i(iface_id), d(host_dev_name), mac(guest_mac);
     banger_net_iface n{sizeof(banger_net_iface), i.c_str(), d.c_str(), mac.c_str()};
     Message m;
-    return Status::FromCode(host_->vmm_add_network_interface(host_, id.c_str(), &n, m.get()),
-                            m.str());
+    int rc = host_->vmm_add_network_interface(host_, id.c_str(), &n, m.get());
+    return Status::FromCode(rc, m.str());
   }
   Status AppendBootArgs(std::string_view vm_id, std::string_view args) const {
     std::string id(vm_id), a(args);
     Message m;
-    return Status::FromCode(host_->vmm_append_boot_args(host_, id.c_str(), a.c_str(), m.get()),
-                            m.str());
+    int rc = host_->vmm_append_boot_args(host_, id.c_str(), a.c_str(), m.get());
+    return Status::FromCode(rc, m.str());
   }
   Status RequestStop(std::string_view vm_id, std::string_view reason) const {
     std::string id(vm_id), r(reason);
     Message m;
-    return Status::FromCode(host_->vm_request_stop(host_, id.c_str(), r.c_str(), m.get()), m.str());
+    int rc = host_->vm_request_stop(host_, id.c_str(), r.c_str(), m.get());
+    return Status::FromCode(rc, m.str());
   }
   // A capability-wide command (`bangerctl caps NAME VERB`), answered by the
   // class's Command member. UNAVAILABLE from a host before 1.2.
@@ -442,12 +443,14 @@ class Host {
     }
     std::string v(verb), s(summary);
     Message m;
-    return Status::FromCode(host_->command_register(host_, v.c_str(), s.c_str(), m.get()), m.str());
+    int rc = host_->command_register(host_, v.c_str(), s.c_str(), m.get());
+    return Status::FromCode(rc, m.str());
   }
   Status RegisterVerb(std::string_view verb, std::string_view summary) const {
     std::string v(verb), s(summary);
     Message m;
-    return Status::FromCode(host_->verb_register(host_, v.c_str(), s.c_str(), m.get()), m.str());
+    int rc = host_->verb_register(host_, v.c_str(), s.c_str(), m.get());
+    return Status::FromCode(rc, m.str());
   }
 
   // One VM's samples for PublishStats.
@@ -463,21 +466,23 @@ class Host {
       batch.push_back({samples[i].vm_id.c_str(), stats[i].data(), stats[i].size()});
     }
     Message m;
-    return Status::FromCode(host_->stats_publish(host_, batch.data(), batch.size(), m.get()),
-                            m.str());
+    int rc = host_->stats_publish(host_, batch.data(), batch.size(), m.get());
+    return Status::FromCode(rc, m.str());
   }
   // The same with the C batch itself: nothing copied, the caller owns every
   // string (a capability that publishes every tick can reuse its buffers).
   Status PublishStats(const banger_vm_stats* batch, size_t count) const {
     Message m;
-    return Status::FromCode(host_->stats_publish(host_, batch, count, m.get()), m.str());
+    int rc = host_->stats_publish(host_, batch, count, m.get());
+    return Status::FromCode(rc, m.str());
   }
   // Typed figures (counter or gauge, unit, help: banger_figure), nothing
   // copied. A host before 1.2 gets them as untyped stats (copied).
   Status PublishFigures(const banger_vm_figures* batch, size_t count) const {
     Message m;
     if (BANGER_HAS_FIELD(host_, banger_host, figures_publish) && host_->figures_publish) {
-      return Status::FromCode(host_->figures_publish(host_, batch, count, m.get()), m.str());
+      int rc = host_->figures_publish(host_, batch, count, m.get());
+      return Status::FromCode(rc, m.str());
     }
     std::vector<std::vector<banger_stat>> stats(count);
     std::vector<banger_vm_stats> plain;

@@ -535,7 +535,9 @@ class Harness {
   Status Tick(int64_t now_unix_ms) {
     if (!d_->tick) return Status::Ok();
     Msg m;
-    return Status::FromCode(d_->tick(self_, now_unix_ms, m.get()), m.str());
+    // The hook first, then its message: arguments have no order of evaluation.
+    int rc = d_->tick(self_, now_unix_ms, m.get());
+    return Status::FromCode(rc, m.str());
   }
   Result<std::string> Query(const std::string& verb, const std::string& vm_ref,
                             const std::string& args_json = "{}") {
@@ -563,8 +565,8 @@ class Harness {
       values.push_back(v.c_str());
     }
     Msg m;
-    return Status::FromCode(
-        d_->validate_options(self_, keys.data(), values.data(), options.size(), m.get()), m.str());
+    int rc = d_->validate_options(self_, keys.data(), values.data(), options.size(), m.get());
+    return Status::FromCode(rc, m.str());
   }
   void Shutdown() {
     if (inited_ && d_->shutdown) d_->shutdown(self_);
