@@ -79,7 +79,10 @@ class NetworkTest : public ::testing::Test {
                                 "test.conf");
     ASSERT_TRUE(cfg.ok()) << cfg.status().message();
     registry_ = PluginRegistry::Discover(*cfg, {false, ::geteuid()});
-    host_table_ = std::make_unique<HostTable>(logger_, verbs_);
+    // A fresh agent each load: what the last one registered is gone.
+    if (dispatcher_) dispatcher_->ShutdownAll();
+    verbs_ = std::make_unique<VerbRegistry>();
+    host_table_ = std::make_unique<HostTable>(logger_, *verbs_);
     host_table_->AttachVmBackend(backend_.get());
     dispatcher_ = std::make_unique<HookDispatcher>(*registry_, *host_table_, logger_);
     Status init = dispatcher_->InitAll();
@@ -146,7 +149,7 @@ class NetworkTest : public ::testing::Test {
 
   TempDir dir_;
   Logger logger_{LogLevel::kWarn};
-  VerbRegistry verbs_;
+  std::unique_ptr<VerbRegistry> verbs_;
   testing::ContributionRecorder lifecycle_;
   std::unique_ptr<VmStore> store_;
   std::unique_ptr<HandleStore> handles_;

@@ -190,6 +190,44 @@ TEST_F(ServiceTest, JsonLogLinesCarryTheStageAsFields) {
   EXPECT_EQ(stages, 1) << agent_->log();
 }
 
+// What a fleet scheduler asks before placing work, and drain: no creates or
+// starts, running VMs stopped gracefully with a report; it outlives an agent
+// restart until undrain.
+TEST_F(ServiceTest, HostReportAndADrainThatOutlivesARestart) {
+  WriteConfig("vmm_binary = " + std::string(FC_SIM_PATH), "");
+  StartAgent();
+  for (const char* name : {"a", "b", "idle"}) CreateVm(name);
+  ASSERT_EQ(Api("POST", "/v1/vms/a/start")["state"], "running");
+  ASSERT_EQ(Api("POST", "/v1/vms/b/start")["state"], "running");
+  json host = Api("GET", "/v1/host");
+  EXPECT_EQ(host["draining"], false);
+  EXPECT_EQ(host["vms"]["running"], 2);
+  EXPECT_EQ(host["vms"]["created"], 1);
+  EXPECT_EQ(host["vcpus"]["committed"], 2);
+  EXPECT_EQ(host["memory_mib"]["committed"], 256);
+  EXPECT_GT(host["memory_mib"]["host"].get<int64_t>(), 256);
+
+  auto drain = testing::RunCommand({BANGERCTL_PATH, "--socket", socket_, "drain"});
+  EXPECT_EQ(drain.exit_code, 0) << drain.output;
+  EXPECT_NE(drain.output.find("stopped a\n"), std::string::npos) << drain.output;
+  EXPECT_NE(drain.output.find("stopped b\n"), std::string::npos) << drain.output;
+  EXPECT_EQ(Api("GET", "/v1/vms/a")["last_stop_reason"], "drain");
+  std::string refused =
+      "the agent is draining: it takes no creates or starts (bangerctl undrain ends it)";
+  EXPECT_EQ(Api("POST", "/v1/vms/idle/start").value("error", ""), "vm \"idle\": start: " + refused);
+  EXPECT_EQ(CreateVm("new").value("error", ""), "vm \"new\": create: " + refused);
+
+  agent_->Stop(SIGTERM);
+  StartAgent("agent2.log");
+  EXPECT_EQ(Api("GET", "/v1/host")["draining"], true);
+  EXPECT_EQ(Api("POST", "/v1/vms/a/start").value("error", ""), "vm \"a\": start: " + refused);
+  auto undrain = testing::RunCommand({BANGERCTL_PATH, "--socket", socket_, "undrain"});
+  EXPECT_EQ(undrain.exit_code, 0) << undrain.output;
+  EXPECT_EQ(Api("POST", "/v1/vms/a/start")["state"], "running");
+  auto shown = testing::RunCommand({BANGERCTL_PATH, "--socket", socket_, "host"});
+  EXPECT_NE(shown.output.find("vcpus:     1 of "), std::string::npos) << shown.output;
+}
+
 TEST_F(ServiceTest, ABadLogFormatIsAConfigErrorNamingTheKey) {
   WriteConfig("log_format = yaml", "");
   auto r = testing::RunCommand({BANGERD_PATH, "--config", dir_ / "bangerd.conf"});

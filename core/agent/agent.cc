@@ -333,6 +333,7 @@ void Agent::AddRoutes() {
     return JsonResponse(200, PrometheusText(store_->List(), *registry_, host_table_->figures()),
                         "text/plain; version=0.0.4");
   });
+  AddHostRoutes();
   routes_.Add("GET", "/v1/info", [this](const HttpRequest&) {
     auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
                                                                started_)

@@ -54,6 +54,12 @@ class Agent {
   void StartBackgroundWork();  // ticks, periodic reconcile, store copies
   void TakeStoreCopy(const char* why);
   void AddRoutes();
+  // GET /v1/host, POST /v1/host/drain|undrain (agent_host.cc).
+  void AddHostRoutes();
+  HttpResponse HostReport() const;
+  HttpResponse Drain();
+  HttpResponse Undrain();
+  std::string DrainMarker() const;
   // POST /v1/capabilities/{name}/{verb}: a capability-wide command.
   HttpResponse RunCommand(const std::string& name, const std::string& verb,
                           const std::string& body);

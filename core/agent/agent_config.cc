@@ -83,6 +83,8 @@ namespace {
 struct CoreKey {
   const char* name;
   std::optional<std::string> (*set)(const std::string& value, AgentConfig& config);
+  const char* default_value = "";  // as written in the config file
+  const char* help = "";           // one sentence, for bangerd.conf(5)
 };
 
 std::optional<std::string> SetDuration(const std::string& value, std::chrono::milliseconds& out) {
@@ -176,56 +178,81 @@ const CoreKey kCoreKeys[] = {
        if (v.empty()) return "must not be empty";
        c.state_dir = v;
        return std::nullopt;
-     }},
-    {"socket", SetSocketPath},
+     },
+     "/var/lib/banger",
+     "Where the agent keeps its state: VM records (LMDB), VM directories, capability state. "
+     "Created 0700."},
+    {"socket", SetSocketPath, "/run/banger/bangerd.sock",
+     "The control socket (HTTP/1.1 and JSON; bangerctl and curl --unix-socket use it), created "
+     "mode 0660."},
     {"socket_group",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        c.socket_group = v;
        return std::nullopt;
-     }},
+     },
+     "",
+     "A group whose members may use the control socket besides root and the agent's own user. "
+     "Empty: nobody else."},
     {"plugin_dirs",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        c.plugin_dirs = SplitList(v);
        if (c.plugin_dirs.empty()) return "needs at least one directory";
        return std::nullopt;
-     }},
+     },
+     "(the installed plugin dir)",
+     "Comma-separated directories scanned for capabilities (*.so): regular files owned by root or "
+     "the agent's user, not writable by group or others."},
     {"log_level",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        auto level = ParseLogLevel(v);
        if (!level) return "'" + v + "' is not a log level; use debug, info, warn or error";
        c.log_level = *level;
        return std::nullopt;
-     }},
+     },
+     "info", "debug, info, warn or error."},
     {"log_format",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        auto format = ParseLogFormat(v);
        if (!format) return "'" + v + "' is not a log format; use text or json";
        c.log_format = *format;
        return std::nullopt;
-     }},
+     },
+     "text",
+     "text: \"<time> <level> <source>: <message> key=value ...\"; json: one object a line with "
+     "time, level, capability, msg and the event's fields (op, vm, stage, ms, ...)."},
     {"allow_plugin_symlinks",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        auto b = ParseBool(v);
        if (!b) return "'" + v + "' is not a boolean; use true or false";
        c.allow_plugin_symlinks = *b;
        return std::nullopt;
-     }},
-    {"store_map_size_mib", SetMapSize},
+     },
+     "false", "Load capability files that are symbolic links (the target is checked)."},
+    {"store_map_size_mib", SetMapSize, "64",
+     "Initial size of the store's memory map in MiB; it bounds address space only and doubles when "
+     "full."},
     {"vmm_binary",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        if (v.empty()) return "must not be empty (firecracker, or a path)";
        c.vmm_binary = v;
        return std::nullopt;
-     }},
+     },
+     "firecracker", "The VMM: a name looked up in PATH, or a path."},
     {"vmm_ready_timeout",
-     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.vmm_ready_timeout); }},
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.vmm_ready_timeout); }, "5s",
+     "How long a new VMM may take to answer its API before the start fails."},
     {"vmm_stop_timeout",
-     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.vmm_stop_timeout); }},
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.vmm_stop_timeout); }, "10s",
+     "How long a stop waits after SendCtrlAltDel before SIGKILL."},
     {"vmm_api_timeout",
-     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.vmm_api_timeout); }},
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.vmm_api_timeout); }, "5s",
+     "Deadline of each call to the VMM's API."},
     {"reconcile_interval",
-     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.reconcile_interval); }},
-    {"metrics_listen", SetMetricsListen},
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.reconcile_interval); },
+     "30s", "How often records are checked against running processes (also once at every start)."},
+    {"metrics_listen", SetMetricsListen, "",
+     "Serve the Prometheus text at GET /metrics on this loopback address (127.0.0.1:9464). Empty: "
+     "off."},
     {"image_dirs",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        c.image_dirs = SplitList(v);
@@ -234,19 +261,27 @@ const CoreKey kCoreKeys[] = {
          while (d.size() > 1 && d.back() == '/') d.pop_back();
        }
        return std::nullopt;
-     }},
+     },
+     "",
+     "Directories of images anyone who may create a VM may use; any other path is opened with the "
+     "caller's own credentials."},
     {"jailer_binary",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        c.jailer_binary = v;  // "" turns jailing off
        return std::nullopt;
-     }},
+     },
+     "",
+     "Firecracker's jailer: each VMM runs under a uid of its own, chrooted, in cgroups. Empty: "
+     "VMMs run unjailed as the agent's user."},
     {"chroot_base",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        if (v.empty() || v[0] != '/') return "'" + v + "' is not an absolute directory";
        c.chroot_base = v;
        while (c.chroot_base.size() > 1 && c.chroot_base.back() == '/') c.chroot_base.pop_back();
        return std::nullopt;
-     }},
+     },
+     "/srv/jailer",
+     "Where jails are made; on the state dir's file system (jails hard-link the VM's disks)."},
     {"jailer_uids",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        auto dash = v.find('-');
@@ -266,21 +301,26 @@ const CoreKey kCoreKeys[] = {
        c.jailer_uid_first = first;
        c.jailer_uid_last = last;
        return std::nullopt;
-     }},
+     },
+     "900000-965535", "The uid (and gid) range jailed VMMs take theirs from."},
     {"cgroup_version",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        if (v != "auto" && v != "1" && v != "2") return "'" + v + "' is not auto, 1 or 2";
        c.cgroup_version = v == "auto" ? 0 : v == "1" ? 1 : 2;
        return std::nullopt;
-     }},
+     },
+     "auto", "auto, 1 or 2: the cgroup hierarchy jailed VMMs are limited in."},
     {"api_head_timeout",
-     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.api_head_timeout); }},
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.api_head_timeout); }, "10s",
+     "A request head must arrive within this (also how long an idle keep-alive connection stays)."},
     {"api_body_timeout",
-     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.api_body_timeout); }},
+     [](const std::string& v, AgentConfig& c) { return SetDuration(v, c.api_body_timeout); }, "30s",
+     "A request body must arrive within this."},
     {"api_connections_per_uid",
      [](const std::string& v, AgentConfig& c) {
        return SetCount(v, 1, 100000, "connections", c.api_connections_per_uid);
-     }},
+     },
+     "64", "Connections a uid other than root's and the agent's may hold."},
     {"store_copy_interval",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        if (v == "off") {
@@ -288,17 +328,21 @@ const CoreKey kCoreKeys[] = {
          return std::nullopt;
        }
        return SetDuration(v, c.store_copy_interval);
-     }},
+     },
+     "1h", "How often a copy of the store is taken for --recover-store (off: at shutdown only)."},
     {"store_copies_keep",
      [](const std::string& v, AgentConfig& c) {
        return SetCount(v, 1, 100, "copies", c.store_copies_keep);
-     }},
+     },
+     "3", "Store copies kept."},
     {"console_log_max",
-     [](const std::string& v, AgentConfig& c) { return SetBytes(v, c.console_log_max_bytes); }},
+     [](const std::string& v, AgentConfig& c) { return SetBytes(v, c.console_log_max_bytes); },
+     "8M", "A VM's console log (vmm.log) is never larger; then it is rotated to vmm.log.1."},
     {"console_log_keep",
      [](const std::string& v, AgentConfig& c) {
        return SetCount(v, 1, 100, "files", c.console_log_keep);
-     }},
+     },
+     "1", "Rotated console logs kept per VM."},
 };
 
 std::optional<std::string> SetCoreKey(const std::string& key, const std::string& value,
@@ -348,6 +392,12 @@ void CompleteSelection(AgentConfig& config) {
 }
 
 }  // namespace
+
+std::vector<ConfigKeyDoc> CoreConfigKeys() {
+  std::vector<ConfigKeyDoc> keys;
+  for (const auto& k : kCoreKeys) keys.push_back({k.name, k.default_value, k.help});
+  return keys;
+}
 
 Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string& source) {
   po::parsed_options parsed(nullptr);

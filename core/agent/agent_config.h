@@ -16,6 +16,7 @@
 
 #include "core/base/logger.h"
 #include "core/base/status.h"
+#include "core/plugin_host/capability_library.h"
 #include "core/plugin_host/plugin_selection.h"
 
 namespace banger::core {
@@ -59,6 +60,10 @@ std::string StoreCopiesDir(const AgentConfig& config);
 // Where an installed agent looks for capabilities when the config names none.
 const char* DefaultPluginDir();
 // The config file bangerd reads when --config is not given (if it exists).
+// The [core] keys as bangerd.conf(5) documents them: from the table the
+// parser itself uses, so the page cannot name a key the agent does not take.
+std::vector<ConfigKeyDoc> CoreConfigKeys();
+
 inline constexpr const char* kDefaultConfigPath = "/etc/banger/bangerd.conf";
 
 // Parses bangerd.conf text. `source` names the file in error messages.

@@ -15,6 +15,7 @@
 #include "banger/capability.h"
 #include "core/agent/agent.h"
 #include "core/agent/agent_config.h"
+#include "core/agent/man_pages.h"
 #include "core/base/periodic_task.h"
 #include "core/base/service_notifier.h"
 #include "core/base/version.h"
@@ -56,7 +57,10 @@ po::options_description Flags() {
       "recover-store",
       "with the agent stopped: rebuild the store from its newest good copy, then from the VM "
       "directories and running VMMs; report each VM; the old store is kept aside")(
-      "force", "with --recover-store: also when the store itself opens and reads whole");
+      "force", "with --recover-store: also when the store itself opens and reads whole")(
+      "man", po::value<std::string>()->value_name("PAGE"),
+      "print a manual page in roff: bangerd.8, or bangerd.conf.5 (with the capabilities in "
+      "the plugin dirs)");
   return flags;
 }
 
@@ -271,6 +275,10 @@ int main(int argc, char** argv) {
     std::cout << flags << "\n";
     return 0;
   }
+  if (vm.count("man") && vm["man"].as<std::string>() == "bangerd.8") {
+    std::cout << BangerdManPage(flags);
+    return 0;
+  }
   if (vm.count("version")) {
     std::cout << "bangerd " << kBangerVersion << " (capability ABI " << BANGER_ABI_MAJOR << "."
               << BANGER_ABI_MINOR << ")\n";
@@ -281,6 +289,14 @@ int main(int argc, char** argv) {
   if (!config) {
     std::cerr << "bangerd: " << config.status().message() << "\n";
     return exit_code;
+  }
+  if (vm.count("man")) {
+    if (vm["man"].as<std::string>() != "bangerd.conf.5") {
+      std::cerr << "bangerd: --man takes bangerd.8 or bangerd.conf.5\n";
+      return kExitUsage;
+    }
+    std::cout << BangerdConfManPage(*config);
+    return 0;
   }
   if (vm.count("check-config")) return CheckConfigCommand(*config);
   if (vm.count("recover-store")) return RecoverStoreCommand(*config, vm.count("force") > 0);

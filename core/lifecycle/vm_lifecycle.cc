@@ -55,6 +55,11 @@ VmLifecycle::VmLifecycle(VmLifecycleOptions options, VmStore& store, HandleStore
   }
 }
 
+Status VmLifecycle::DrainingError() {
+  return Status::Unavailable(
+      "the agent is draining: it takes no creates or starts (bangerctl undrain ends it)");
+}
+
 VmLifecycle::~VmLifecycle() {
   exit_watcher_.Stop();
 }
@@ -219,6 +224,7 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
     op.Finish(out);
     return out;
   };
+  if (draining_) return fail(DrainingError());
   if (!ValidVmName(req.name)) {
     return fail(Status::Invalid("'" + req.name +
                                 "' is not a VM name: use 1 to 63 of a-z, 0-9 and '-', starting "
@@ -294,6 +300,7 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
 Result<VmRecordPtr> VmLifecycle::Start(const std::string& ref, const StageObserver& observer) {
   auto found = store_.Resolve(ref);
   if (!found) return found.status().Prefixed("start " + ref);
+  if (draining_) return DrainingError().Prefixed(Quoted((*found)->name) + ": start");
   Operation op(ops_, "vm.start", (*found)->name, (*found)->id, observer);
   auto guard = locks_.Acquire((*found)->id);
   auto current = store_.Get((*found)->id);  // it may have changed while we waited
@@ -548,8 +555,13 @@ Result<VmRecordPtr> VmLifecycle::Kill(const std::string& ref, const StageObserve
   return StopByRef(ref, /*kill=*/true, observer);
 }
 
+Result<VmRecordPtr> VmLifecycle::StopFor(const std::string& ref, const std::string& reason) {
+  return StopByRef(ref, /*kill=*/false, {}, reason);
+}
+
 Result<VmRecordPtr> VmLifecycle::StopByRef(const std::string& ref, bool kill,
-                                           const StageObserver& observer) {
+                                           const StageObserver& observer,
+                                           const std::string& reason) {
   const char* verb = kill ? "kill" : "stop";
   auto found = store_.Resolve(ref);
   if (!found) return found.status().Prefixed(std::string(verb) + " " + ref);
@@ -560,7 +572,7 @@ Result<VmRecordPtr> VmLifecycle::StopByRef(const std::string& ref, bool kill,
     op.Finish(current.status());
     return current.status();
   }
-  auto r = StopLocked(*current, kill, kill ? "user (kill)" : "user", op);
+  auto r = StopLocked(*current, kill, !reason.empty() ? reason : kill ? "user (kill)" : "user", op);
   op.Finish(r ? Status::Ok() : r.status());
   return r;
 }

@@ -14,6 +14,7 @@
 // different VMs run in parallel. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -90,6 +91,13 @@ class VmLifecycle : public LifecycleRequests {
   Result<VmRecordPtr> Create(const CreateVmRequest& request, const StageObserver& observer = {});
   Result<VmRecordPtr> Start(const std::string& ref, const StageObserver& observer = {});
   Result<VmRecordPtr> Stop(const std::string& ref, const StageObserver& observer = {});
+  // A stop for a reason other than a user's ("drain"), recorded as the VM's
+  // last_stop_reason.
+  Result<VmRecordPtr> StopFor(const std::string& ref, const std::string& reason);
+  // Draining: creates and starts are refused (Unavailable, naming the way
+  // out); what runs is left to the caller. Thread-safe.
+  void SetDraining(bool draining) { draining_ = draining; }
+  bool draining() const { return draining_; }
   Result<VmRecordPtr> Kill(const std::string& ref, const StageObserver& observer = {});
   // Refuses a running VM (Conflict) unless force, which stops it first. A
   // VM whose record is corrupt is refused (kCorrupt) unless force, which
@@ -147,6 +155,7 @@ class VmLifecycle : public LifecycleRequests {
                             const std::string& reason) override;
 
  private:
+  static Status DrainingError();
   // `vm "name"`, as messages name a VM.
   static std::string Quoted(const std::string& name) { return "vm \"" + name + "\""; }
 
@@ -159,7 +168,8 @@ class VmLifecycle : public LifecycleRequests {
 
   Status RemoveCorrupt(const CorruptRecord& c, const StageObserver& observer);
   // Stop or Kill: resolve, lock, then StopLocked as the user.
-  Result<VmRecordPtr> StopByRef(const std::string& ref, bool kill, const StageObserver& observer);
+  Result<VmRecordPtr> StopByRef(const std::string& ref, bool kill, const StageObserver& observer,
+                                const std::string& reason = "");
   Result<VmRecordPtr> StopLocked(const VmRecordPtr& vm, bool kill, const std::string& reason,
                                  Operation& op);
   Status StartLocked(const VmRecordPtr& vm, Operation& op);
@@ -211,6 +221,7 @@ class VmLifecycle : public LifecycleRequests {
   const Logger& logger_;
   VmLocks locks_;
   VmmExitWatcher exit_watcher_;
+  std::atomic<bool> draining_{false};
 
   mutable std::mutex mu_;                // guards the four below
   std::vector<AuditFinding> findings_;   // confirmed

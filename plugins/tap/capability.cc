@@ -1,19 +1,29 @@
 // The tap capability's descriptor and entry point.
 #include <banger/capability.hpp>
 
+#include <stdexcept>
+
 #include "plugins/tap/tap_pool.h"
 
 namespace {
 
 class Tap {
  public:
-  explicit Tap(banger::Host host) : pool_(host) {}
+  explicit Tap(banger::Host host) : pool_(host) {
+    banger::Status s = host.RegisterCommand("pool", "the warm pool: size, in use, free");
+    if (!s.ok()) throw std::runtime_error(s.message());
+  }
   banger::Status Prepare(const banger::Vm& vm) { return pool_.Prepare(vm); }
   banger::Status Cleanup(const banger::Vm& vm) { return pool_.Cleanup(vm); }
   std::optional<std::string> Rediscover(const banger::Vm& vm, std::string_view key) {
     return pool_.Rediscover(vm, key);
   }
   void Shutdown() { pool_.Shutdown(); }
+  banger::Status Command(std::string_view verb, std::string_view, std::string& reply) {
+    if (verb != "pool") return banger::Status::FromCode(BANGER_NOT_FOUND, "no such command");
+    reply = pool_.PoolJson();
+    return banger::Status::Ok();
+  }
 
  private:
   tapcap::TapPool pool_;

@@ -17,6 +17,14 @@ namespace tapcap {
 
 using banger::Status;
 
+std::string TapPool::PoolJson() {
+  std::lock_guard lock(mu_);
+  size_t in_use = 0;
+  for (const auto& o : owner_) in_use += !o.empty();
+  return "{\"size\": " + std::to_string(owner_.size()) + ", \"in_use\": " + std::to_string(in_use) +
+         ", \"free\": " + std::to_string(owner_.size() - in_use) + "}";
+}
+
 TapPool::TapPool(banger::Host host) : host_(host) {
   auto config = ParseTapConfig(host_);
   if (!config.ok()) throw std::runtime_error(config.status.message());

@@ -40,6 +40,9 @@ class TapPool {
   // alias is the VM's id (after the record lost its handles).
   std::optional<std::string> Rediscover(const banger::Vm& vm, std::string_view key) const;
   void Shutdown();
+  // {"size": N, "in_use": N, "free": N}: the `pool` command's answer (and a
+  // fleet scheduler's, through GET /v1/host).
+  std::string PoolJson();
 
   std::string TapName(uint32_t slot) const { return config_.prefix + std::to_string(slot); }
   uint32_t HostIp(uint32_t slot) const { return config_.cidr_base + 4 * slot + 1; }

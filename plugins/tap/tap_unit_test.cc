@@ -36,6 +36,11 @@ TEST_F(TapUnitTest, PrepareRecordsTheHandlesContributesTheInterfaceAndCleanupUnd
   auto& vm = host.AddVm("web");
   banger::Status s = tap.Prepare("web");
   ASSERT_TRUE(s.ok()) << s.message();
+  // The pool as `caps tap pool` and GET /v1/host show it.
+  auto pool = tap.Command("pool");
+  ASSERT_TRUE(pool.ok()) << pool.status.message();
+  EXPECT_EQ(pool.value, "{\"size\": 2, \"in_use\": 1, \"free\": 1}");
+  EXPECT_EQ(tap.Command("flush").status.code(), BANGER_NOT_FOUND);
   EXPECT_EQ(host.Recorded(vm.id, "tap_name"), "ut0");
   EXPECT_EQ(host.Recorded(vm.id, "guest_ip"), "10.250.0.2");
   EXPECT_EQ(host.Recorded(vm.id, "host_ip"), "10.250.0.1");

@@ -1,10 +1,16 @@
 #include "tools/bangerctl/agent_client.h"
 
 #include <cstdlib>
+#include <iostream>
 
 #include "core/base/unix_http_client.h"
 
 namespace bangerctl {
+
+int Fail(const std::string& message, int code) {
+  std::cerr << "bangerctl: " << message << "\n";
+  return code;
+}
 
 constexpr const char* kDefaultSocket = "/run/banger/bangerd.sock";
 

@@ -11,6 +11,9 @@
 
 namespace bangerctl {
 
+// "bangerctl: <message>" on stderr; returns `code` (1 failure, 2 usage).
+int Fail(const std::string& message, int code = 1);
+
 // --socket value ("" when not given) -> the socket to use.
 std::string ResolveSocket(const std::string& flag_value);
 

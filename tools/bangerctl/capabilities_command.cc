@@ -26,11 +26,6 @@ std::string Ms(double ms) {
   return buf;
 }
 
-int Fail(const std::string& message, int code = 1) {
-  std::cerr << "bangerctl: " << message << "\n";
-  return code;
-}
-
 }  // namespace
 
 std::string RenderCapabilityTable(const std::string& report_json, bool no_trunc) {

@@ -6,37 +6,10 @@
 #include "banger/capability.h"
 #include "core/base/version.h"
 #include "tools/bangerctl/capabilities_command.h"
+#include "tools/bangerctl/command_table.h"
+#include "tools/bangerctl/host_command.h"
 #include "tools/bangerctl/plugin_check.h"
 #include "tools/bangerctl/vm_command.h"
-
-namespace {
-
-constexpr const char* kUsage = R"(usage: bangerctl [--socket PATH] [--json] COMMAND [ARGS]
-
-commands:
-  capabilities, caps            list the capabilities the agent loaded (--no-trunc: whole status)
-  caps NAME                     show one: description, config keys, hook counters, last error
-  caps NAME COMMAND [k=v ...]   a capability-wide command, e.g. caps tap pool
-  plugin check FILE.so [--plugin-dir D]  check a capability file offline, one line per check
-  caps --config F --offline [--plugin-dir D]  what config F would load, without an agent;
-                                exit 1 when an enabled capability would not run
-  vm create NAME --kernel K --rootfs R [--boot-args A] [--vcpus N] [--memory MIB]
-                 [--work-disk SIZE] [--opt CAPABILITY.KEY=VALUE ...]
-  vm start|stop|kill NAME       stages are shown as they complete
-  vm rm NAME [--force]          --force stops a running VM first
-  vm ls | vm show NAME | vm touch NAME
-  vm VERB NAME [key=value ...]  a capability's verb (e.g. health, stats)
-  ops                           recent operations and their stages
-  metrics                       every VM's figures and the agent's, Prometheus text format
-  version                       print bangerctl's version
-
-options:
-  --socket PATH   the agent's control socket (else $BANGER_SOCKET, else /run/banger/bangerd.sock)
-  --json          print JSON instead of text
-  -h, --help      show this help
-)";
-
-}  // namespace
 
 int main(int argc, char** argv) {
   bangerctl::GlobalOptions global;
@@ -54,14 +27,18 @@ int main(int argc, char** argv) {
     } else if (a == "--json") {
       global.json = true;
     } else if (a == "-h" || a == "--help") {
-      std::cout << kUsage;
+      std::cout << bangerctl::HelpText();
+      return 0;
+    } else if (a == "--man") {
+      // bangerctl.8, generated at build time from the same table as --help.
+      std::cout << bangerctl::ManPage(banger::core::kBangerVersion);
       return 0;
     } else {
       rest.push_back(a);
     }
   }
   if (rest.empty()) {
-    std::cerr << kUsage;
+    std::cerr << bangerctl::HelpText();
     return 2;
   }
   std::string command = rest.front();
@@ -75,6 +52,17 @@ int main(int argc, char** argv) {
     return bangerctl::RunOperationsCommand(global, args);
   }
   if (command == "metrics") return bangerctl::RunMetricsCommand(global, args);
+  if (command == "host") return bangerctl::RunHostCommand(global, args);
+  if (command == "drain") return bangerctl::RunDrainCommand(global, args);
+  if (command == "undrain") return bangerctl::RunUndrainCommand(global, args);
+  if (command == "completion") {
+    if (args.size() != 1 || args[0] != "bash") {
+      std::cerr << "bangerctl: completion takes one shell: bash\n";
+      return 2;
+    }
+    std::cout << bangerctl::BashCompletion();
+    return 0;
+  }
   if (command == "version") {
     std::cout << "bangerctl " << banger::core::kBangerVersion << " (capability ABI "
               << BANGER_ABI_MAJOR << "." << BANGER_ABI_MINOR << ")\n";

@@ -9,6 +9,7 @@
 
 #include "core/base/unix_http_client.h"
 #include "tools/bangerctl/agent_client.h"
+#include "tools/bangerctl/command_table.h"
 #include "tools/bangerctl/table.h"
 
 namespace bangerctl {
@@ -16,26 +17,13 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kVmUsage =
-    "usage: bangerctl vm COMMAND ...\n"
-    "  create NAME --kernel PATH --rootfs PATH [--boot-args ARGS] [--vcpus N] [--memory MIB]\n"
-    "              [--work-disk SIZE] [--opt CAPABILITY.KEY=VALUE ...]\n"
-    "  start|stop|kill NAME        (stages are shown as they complete)\n"
-    "  rm NAME [--force]           (--force stops a running VM first)\n"
-    "  ls | show NAME | touch NAME\n"
-    "  run NAME [create options] [--rm]   create (with a spec), start, stream the console\n"
-    "                              until the VM stops; SIGINT/SIGTERM stop it (exit 0)\n"
-    "  logs NAME [-f] [--tail N]   the console log (-f: follow until the VM stops)\n"
-    "  VERB NAME [key=value ...]   a capability's verb, e.g. health, stats\n"
-    "NAME is a VM's name, id, or a unique id prefix. Every command takes --json.\n";
-
-int Fail(const std::string& message, int code = 1) {
-  std::cerr << "bangerctl: " << message << "\n";
-  return code;
-}
-
 int Usage(const std::string& why) {
-  std::cerr << "bangerctl: " << why << "\n" << kVmUsage;
+  std::cerr << "bangerctl: " << why << "\nusage:\n";
+  for (const auto& c : Commands()) {
+    if (std::string(c.name).rfind("vm", 0) == 0)
+      std::cerr << "  " << c.name << " " << c.args << "\n";
+  }
+  std::cerr << "NAME is a VM's name, id, or a unique id prefix. Every command takes --json.\n";
   return 2;
 }
 
@@ -254,6 +242,40 @@ int Show(const GlobalOptions& g, const std::string& ref) {
   return 0;
 }
 
+bool EndsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// `vm stats NAME`: the figures, one a row, in the units their names say.
+std::string StatsTable(const json& reply) {
+  Table t({"FIGURE", "VALUE"});
+  for (const auto& [name, value] : reply.items()) {
+    if (!value.is_number()) continue;
+    double v = value.get<double>();
+    char buf[64];
+    std::string shown;
+    if (EndsWith(name, "_bytes") || EndsWith(name, "_bytes_total")) {
+      shown = Bytes(static_cast<uint64_t>(v));
+    } else if (EndsWith(name, "_seconds_total") || EndsWith(name, "_seconds")) {
+      std::snprintf(buf, sizeof buf, "%.2f s", v);
+      shown = buf;
+    } else if (EndsWith(name, "_ratio")) {
+      std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
+      shown = buf;
+    } else {
+      std::snprintf(buf, sizeof buf, "%.15g", v);
+      shown = buf;
+    }
+    t.AddRow({name, shown});
+  }
+  std::string out = t.Render();
+  if (reply.contains("firecracker") && reply["firecracker"].is_object()) {
+    out += "and " + std::to_string(reply["firecracker"].size()) +
+           " of Firecracker's own metrics (--json shows them)\n";
+  }
+  return out;
+}
+
 int Verb(const GlobalOptions& g, const std::string& verb, const std::vector<std::string>& args) {
   if (args.empty()) return Usage("vm " + verb + ": NAME is required");
   json body = json::object();
@@ -267,6 +289,10 @@ int Verb(const GlobalOptions& g, const std::string& verb, const std::vector<std:
   auto r = AgentClient(ResolveSocket(g.socket))
                .Call("POST", VmUrl(args[0]) + "/" + verb, body.empty() ? "" : body.dump());
   if (!r) return Fail(r.status().message());
+  if (verb == "stats" && !g.json && r->is_object()) {
+    std::cout << StatsTable(*r);
+    return 0;
+  }
   std::cout << r->dump(2) << "\n";
   return 0;
 }

@@ -29,11 +29,6 @@ using nlohmann::json;
 constexpr auto kForever = std::chrono::hours(24 * 365 * 10);
 constexpr auto kAgentGoneLimit = std::chrono::minutes(5);
 
-int Fail(const std::string& message, int code = 1) {
-  std::cerr << "bangerctl: " << message << "\n";
-  return code;
-}
-
 // The agent's {"error": ...} text of a failed reply, else its HTTP status.
 std::string ReplyError(const banger::core::HttpCallResult& r) {
   auto j = json::parse(r.reply.body, nullptr, false);
