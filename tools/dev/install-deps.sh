@@ -11,7 +11,7 @@ packages=(
   curl iproute2 procps
   clang-14 libclang-rt-14-dev
   abigail-tools util-linux
-  prometheus systemd
+  prometheus systemd man-db groff-base dpkg-dev
 )
 
 missing=()
