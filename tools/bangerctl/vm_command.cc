@@ -270,8 +270,8 @@ std::string StatsTable(const json& reply) {
   }
   std::string out = t.Render();
   if (reply.contains("firecracker") && reply["firecracker"].is_object()) {
-    out += "and " + std::to_string(reply["firecracker"].size()) +
-           " of Firecracker's own metrics (--json shows them)\n";
+    out += "Firecracker's own metrics: " + std::to_string(reply["firecracker"].size()) +
+           " (--json shows them)\n";
   }
   return out;
 }
