@@ -124,6 +124,43 @@ TEST_F(VmRunTest, ARunThatCannotStartExitsOneAndLeavesNothing) {
       << usage.output;
 }
 
+// A log follow waits on a quiet VM, holding a handler thread: a reader that
+// goes away is noticed without anything to send, and the agent's shutdown is
+// not held until the VM stops (systemctl stop would wait its whole timeout).
+TEST_F(VmRunTest, AFollowerThatLeavesIsNoticedAndNoneHoldsTheAgentsShutdown) {
+  Start();
+  ASSERT_EQ(CreateVm("quiet")["name"], "quiet");
+  ASSERT_EQ(Api("POST", "/v1/vms/quiet/start")["state"], "running");
+  auto threads = [&] {
+    size_t n = 0;
+    for (const auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(agent_->pid()) + "/task")) {
+      (void)e;
+      ++n;
+    }
+    return n;
+  };
+  size_t before = threads();
+  std::vector<std::unique_ptr<BackgroundProcess>> followers;
+  for (int i = 0; i < 8; ++i) {
+    followers.push_back(std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{BANGERCTL_PATH, "--socket", socket_, "vm", "logs", "quiet", "-f"},
+        dir_ / ("follow-" + std::to_string(i) + ".out")));
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return threads() >= before + 8; }, std::chrono::seconds(30)))
+      << threads();
+  for (auto& f : followers) f->Kill(SIGKILL);
+  EXPECT_TRUE(testing::WaitFor([&] { return threads() <= before; }, std::chrono::seconds(30)))
+      << threads() << " threads, " << before << " before the followers";
+
+  auto follower = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{BANGERCTL_PATH, "--socket", socket_, "vm", "logs", "quiet", "-f"},
+      dir_ / "follow.out");
+  ASSERT_TRUE(OutHas("follow.out", "quiet login:"));
+  EXPECT_EQ(agent_->Stop(SIGTERM), 0) << agent_->log();
+  EXPECT_GE(follower->WaitExit(std::chrono::seconds(10)), 0);
+}
+
 // The console log: `vm logs` (all, --tail N, -f until the VM stops), and the
 // file never past console_log_max, rotated to vmm.log.1 (keep 1: no .2).
 TEST_F(VmRunTest, LogsFollowTailAndACappedRotatedFile) {

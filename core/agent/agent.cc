@@ -123,7 +123,8 @@ Result<VmmJailOptions> Agent::JailOptions() const {
     return j.status().Prefixed(where + "the jailer");
   }
   jail.jailer = config_.jailer_binary;
-  jail.chroot_base = config_.chroot_base;
+  jail.chroot_base =
+      config_.chroot_base.empty() ? config_.state_dir + "/jail" : config_.chroot_base;
   jail.uid_first = config_.jailer_uid_first;
   jail.uid_last = config_.jailer_uid_last;
   jail.cgroup_version = config_.cgroup_version;

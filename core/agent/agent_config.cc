@@ -275,13 +275,17 @@ const CoreKey kCoreKeys[] = {
      "VMMs run unjailed as the agent's user."},
     {"chroot_base",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
-       if (v.empty() || v[0] != '/') return "'" + v + "' is not an absolute directory";
+       // Empty: <state_dir>/jail, on the state dir's file system and mount
+       // (a hard link cannot cross a bind mount either: systemd's
+       // ProtectSystem makes the state dir one).
+       if (!v.empty() && v[0] != '/') return "'" + v + "' is not an absolute directory";
        c.chroot_base = v;
        while (c.chroot_base.size() > 1 && c.chroot_base.back() == '/') c.chroot_base.pop_back();
        return std::nullopt;
      },
-     "/srv/jailer",
-     "Where jails are made; on the state dir's file system (jails hard-link the VM's disks)."},
+     "",
+     "Where jails are made (empty: <state_dir>/jail); on the state dir's file system and mount "
+     "(jails hard-link the VM's disks)."},
     {"jailer_uids",
      [](const std::string& v, AgentConfig& c) -> std::optional<std::string> {
        auto dash = v.find('-');

@@ -48,7 +48,7 @@ struct AgentConfig : PluginSelection {
   // Jailed VMMs (docs/SECURITY.md): the jailer, where jails go, the uids
   // (and gids) VMMs run as, the cgroup version ("" = detect).
   std::string jailer_binary;  // "" = VMMs run unjailed, as the agent's user
-  std::string chroot_base = "/srv/jailer";
+  std::string chroot_base;    // "": <state_dir>/jail
   uint32_t jailer_uid_first = 900000, jailer_uid_last = 965535;
   int cgroup_version = 0;            // 0 = detect
   std::map<std::string, int> lines;  // "core.socket" -> line it was set on

@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "core/agent/agent.h"
@@ -80,30 +81,37 @@ HttpResponse Agent::Drain() {
   }
   if (!lifecycle_->draining()) logger_.Info("core", "draining: creates and starts are refused");
   lifecycle_->SetDraining(true);
-  std::vector<std::pair<std::string, std::string>> running;  // id, name
-  for (const auto& r : store_->List().records) {
-    if (r->state == VmState::kRunning || r->state == VmState::kStarting) {
-      running.emplace_back(r->id, r->name);
-    }
-  }
   std::mutex mu;
   json stopped = json::array(), failed = json::array();
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> workers;
-  for (size_t w = 0; w < std::min(kDrainParallel, running.size()); ++w) {
-    workers.emplace_back([&] {
-      for (size_t i = next++; i < running.size(); i = next++) {
-        auto r = lifecycle_->StopFor(running[i].first, "drain");
-        std::lock_guard lock(mu);
-        if (r) {
-          stopped.push_back(running[i].second);
-        } else {
-          failed.push_back({{"vm", running[i].second}, {"error", r.status().message()}});
-        }
+  std::set<std::string> tried;
+  // Rounds until one finds nothing new running: a start that was already
+  // under way when the drain began finishes, and is then stopped too.
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::pair<std::string, std::string>> running;  // id, name
+    for (const auto& r : store_->List().records) {
+      if ((r->state == VmState::kRunning || r->state == VmState::kStarting) &&
+          tried.insert(r->id).second) {
+        running.emplace_back(r->id, r->name);
       }
-    });
+    }
+    if (running.empty()) break;
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> workers;
+    for (size_t w = 0; w < std::min(kDrainParallel, running.size()); ++w) {
+      workers.emplace_back([&] {
+        for (size_t i = next++; i < running.size(); i = next++) {
+          auto r = lifecycle_->StopFor(running[i].first, "drain");
+          std::lock_guard lock(mu);
+          if (r) {
+            stopped.push_back(running[i].second);
+          } else {
+            failed.push_back({{"vm", running[i].second}, {"error", r.status().message()}});
+          }
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
   }
-  for (auto& w : workers) w.join();
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count();
   logger_.Log(LogLevel::kInfo, "core",

@@ -139,10 +139,13 @@ void StreamConsoleLog(const ConsoleLogRequest& request, const std::string& marke
     if (rotated) {
       if (current.valid() && !Drain(current.get(), emit, &sent)) return;
       current = UniqueFd(::open(request.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-      continue;
+      if (current.valid()) continue;  // at once: the new file's first lines
     }
     // Stopped, and everything it wrote was sent: the end.
     if (!running && !sent) return;
+    // A reader gone (or the agent stopping) is noticed even while the VM is
+    // quiet: the probe, between waits.
+    if (!emit("")) return;
     std::this_thread::sleep_for(kPoll);
   }
 }

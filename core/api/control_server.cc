@@ -541,7 +541,18 @@ void ControlServer::Impl::Handle(std::shared_ptr<Connection> c) {
           "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
       bool ok = SendAll(fd, head, deadline);
       response.stream([&](const std::string& chunk) {
-        if (!ok || chunk.empty()) return ok;
+        if (!ok) return false;
+        if (chunk.empty()) {
+          // A probe from a stream with nothing to send: is the reader still
+          // there, and is the server not shutting down? Either ends it.
+          {
+            std::lock_guard lock(mu);
+            if (stopping) return ok = false;
+          }
+          pollfd p{fd, POLLRDHUP, 0};
+          if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) ok = false;
+          return ok;
+        }
         char size[24];
         std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
         ok = SendAll(fd, size, Clock::now() + server.limits_.write_timeout) &&

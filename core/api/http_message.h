@@ -29,7 +29,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   // When set, the response is streamed instead of `body`: the server sends
   // the status with chunked transfer encoding and calls `stream`, whose
-  // `emit` sends one chunk (returns false once the client is gone).
+  // `emit` sends one chunk (returns false once the client is gone). An empty
+  // chunk sends nothing and asks: false when the client is gone or the server
+  // is stopping (a stream that waits long, a log follow, probes between waits).
   using Emit = std::function<bool(const std::string& chunk)>;
   std::function<void(const Emit& emit)> stream;
 };

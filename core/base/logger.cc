@@ -44,27 +44,53 @@ LogField LogField::Number(std::string_view key, double v) {
 
 namespace {
 
-// A JSON string's contents: quote, backslash and control bytes escaped.
+// The length of the well-formed UTF-8 sequence at s[i], or 0.
+size_t Utf8Length(std::string_view s, size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (n == 0 || i + n > s.size() || (n == 2 && c < 0xc2)) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
+// A JSON string: quote, backslash and control bytes escaped, and a byte
+// that is not UTF-8 (text from a guest's console can be anything) made
+// U+FFFD, so that every line parses.
 void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = Utf8Length(s, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+    } else if (c == '"' || c == '\\') {
       out.push_back('\\');
       out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
       out += buf;
+      ++i;
     } else {
-      out.push_back(static_cast<char>(c));
+      out.append(s.substr(i, n));
+      i += n;
     }
   }
   out.push_back('"');
 }
 
-// Text: one event, one line; a newline inside would forge a new entry.
+// Text: one event, one line; a newline inside would forge a new entry, and
+// a carriage return or an escape sequence would rewrite what a terminal
+// shows: control bytes become '?'.
 void AppendText(std::string& out, std::string_view s) {
-  for (char c : s) out.push_back(c == '\n' ? ' ' : c);
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    out.push_back(c == '\n' ? ' ' : (u < 0x20 && c != '\t') || u == 0x7f ? '?' : c);
+  }
 }
 
 // A text field's value: bare when it is one word, else quoted.

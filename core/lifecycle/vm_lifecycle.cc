@@ -315,6 +315,12 @@ Result<VmRecordPtr> VmLifecycle::Start(const std::string& ref, const StageObserv
     op.Finish(busy);
     return busy;
   }
+  if (draining_) {
+    // Again under the lock: a drain that began while this start waited for it.
+    Status refused = DrainingError().Prefixed(Quoted((*current)->name) + ": start");
+    op.Finish(refused);
+    return refused;
+  }
   Status s = StartLocked(*current, op);
   op.Finish(s);
   if (!s) return s;

@@ -101,13 +101,42 @@ class StopOnSignal {
         continue;
       }
       std::cerr << "bangerctl: " << name << ": stopping vm " << name_ << "\n";
-      std::thread([this] {
-        auto r = Lifecycle(socket_, name_, "stop");
-        if (!r) std::cerr << "bangerctl: " << r.status().message() << "\n";
-        stop_ok_ = r.ok();
-        stop_finished_ = true;
-      }).detach();
+      std::thread([this] { StopUntilStopped(); }).detach();
     }
+  }
+
+  // Asks for the stop until the VM is not running (or gone): an agent that
+  // is away (restarting) is waited for, not taken as the end of it.
+  void StopUntilStopped() {
+    auto deadline = std::chrono::steady_clock::now() + kAgentGoneLimit;
+    bool said = false;
+    for (;;) {
+      auto r = Lifecycle(socket_, name_, "stop");
+      if (r) {
+        stop_ok_ = true;
+        break;
+      }
+      auto now = UnixHttpCall(socket_, "GET", VmUrl(name_), "", std::chrono::seconds(10));
+      if (now.ok() && now.reply.status == 404) {
+        stop_ok_ = true;  // gone: nothing runs
+        break;
+      }
+      if (now.ok() && now.reply.status < 300) {
+        std::string state = json::parse(now.reply.body, nullptr, false).value("state", "");
+        if (state != "running" && state != "starting" && state != "stopping") {
+          stop_ok_ = true;  // not running (stopped meanwhile, or never started)
+          break;
+        }
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::cerr << "bangerctl: " << r.status().message() << "\n";
+        break;
+      }
+      if (!said) std::cerr << "bangerctl: stop: " << r.status().message() << "; trying again\n";
+      said = true;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    stop_finished_ = true;
   }
 
   std::string socket_, name_;
@@ -118,33 +147,32 @@ class StopOnSignal {
 };
 
 // Streams the console of the VM's current boot until the VM stops. The
-// agent going away (a restart) is waited out: the stream is taken up again,
-// without what was already shown. Ok, or why following had to end.
+// agent going away (a restart) is waited out and the stream taken up again
+// from what is written next: what the VM wrote meanwhile is said to be in
+// `vm logs`, never silently skipped. Ok, or why following had to end.
 banger::core::Status FollowConsole(const std::string& socket, const std::string& name) {
-  uint64_t shown = 0;
   auto gone_since = std::chrono::steady_clock::time_point::min();
+  std::string query = "boot=1&follow=1";
   for (;;) {
-    uint64_t skip = shown;
-    auto r = UnixHttpStream(socket, "GET", VmUrl(name) + "/logs?boot=1&follow=1", "", kForever,
+    bool got = false;
+    auto r = UnixHttpStream(socket, "GET", VmUrl(name) + "/logs?" + query, "", kForever,
                             [&](std::string_view chunk) {
-                              if (skip >= chunk.size()) {
-                                skip -= chunk.size();
-                                return;
-                              }
-                              chunk.remove_prefix(skip);
-                              skip = 0;
-                              shown += chunk.size();
+                              got = true;
                               Out(chunk);
                             });
     if (r.ok() && r.reply.status < 300) return banger::core::Status::Ok();
     if (r.ok()) return banger::core::Status::Error(ReplyError(r));
     auto now = std::chrono::steady_clock::now();
+    if (got) gone_since = std::chrono::steady_clock::time_point::min();  // it was back
     if (gone_since == std::chrono::steady_clock::time_point::min()) {
       gone_since = now;
-      std::cerr << "bangerctl: lost bangerd (" << r.error << "); the VM runs on; retrying\n";
+      std::cerr << "bangerctl: lost bangerd (" << r.error << "); the VM runs on; following "
+                << "again when it is back (what the VM writes meanwhile: bangerctl vm logs " << name
+                << ")\n";
     } else if (now - gone_since > kAgentGoneLimit) {
       return banger::core::Status::Error("bangerd has been unreachable for 5 minutes: " + r.error);
     }
+    query = "tail=0&follow=1";
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 }
@@ -243,6 +271,11 @@ int RunVmRun(const GlobalOptions& g, const std::vector<std::string>& args) {
       return 1;
     }
     std::cerr << "started " << name << " (" << started->value("short_id", "") << ")\n";
+    if (signals.signal() != 0 && signals.StopSucceeded()) {
+      // The signal's stop may have come before the start took the VM: the
+      // start won, so stop again (what the signal asked for).
+      (void)Lifecycle(socket, name, "stop");
+    }
   } else if (state == "running") {
     std::cerr << "attached to " << name << " (running)\n";
   }
