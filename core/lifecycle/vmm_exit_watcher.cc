@@ -95,7 +95,9 @@ void VmmExitWatcher::Run() {
     {
       std::lock_guard lock(mu_);
       for (int i = 0; i < n; ++i) {
-        if (events[i].data.u64 == kWakeKey) {
+        // A copy: epoll_event is packed, its u64 not aligned for a reference.
+        const uint64_t key = events[i].data.u64;
+        if (key == kWakeKey) {
           if (stopping_) return;
           uint64_t count;
           ssize_t unused = ::read(wake_.get(), &count, sizeof count);
@@ -104,7 +106,7 @@ void VmmExitWatcher::Run() {
           gone_.clear();
           continue;
         }
-        auto it = by_key_.find(events[i].data.u64);
+        auto it = by_key_.find(key);
         if (it == by_key_.end()) continue;  // forgotten meanwhile
         exited.push_back(it->second.first);
         key_of_.erase(it->second.first);
