@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -410,26 +409,12 @@ TEST_F(AgentTest, PluginCheckSaysWhatIsRightAndWrongWithAFile) {
 // Connects as uid/gid in a forked child; returns the HTTP status, or -1 when
 // the connection itself was refused by file permissions.
 int StatusAs(const std::string& socket, uid_t uid, gid_t gid) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) ::_exit(90);
-    auto r = UnixHttpCall(socket, "GET", "/v1/capabilities", "", std::chrono::seconds(5));
-    if (!r.ok()) ::_exit(r.error.find("ermission denied") != std::string::npos ? 91 : 92);
-    ::_exit(r.reply.status == 200 ? 0 : r.reply.status == 403 ? 3 : 93);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 99;
-  switch (code) {
-    case 0:
-      return 200;
-    case 3:
-      return 403;
-    case 91:
-      return -1;
-    default:
-      return 1000 + code;
-  }
+  auto sent = testing::ExchangeAsUser(
+      uid, gid, socket, {testing::Request(testing::HttpRequestBytes("GET", "/v1/capabilities"))});
+  if (sent[0].connect_errno == EACCES) return -1;
+  if (sent[0].connect_errno != 0) return 1000;
+  int status = testing::ReplyStatus(sent[0].reply);
+  return status == 200 || status == 403 ? status : 1000 + status;
 }
 
 TEST_F(AgentTest, SocketPermissionsRefuseOtherUids) {

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -384,18 +383,6 @@ TEST_F(HostileClientTest, IdleAndSlowConnectionsStarveNobody) {
 
 // ---- other users ----
 
-// Runs `body` in a child as uid 65534 with `gid`; its exit code.
-int AsNobody(gid_t gid, const std::function<int()>& body) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(65534) != 0) ::_exit(90);
-    ::_exit(body());
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
-}
-
 class OtherUserTest : public HostileClientTest {
  protected:
   void SetUp() override {
@@ -413,25 +400,16 @@ class OtherUserTest : public HostileClientTest {
     ::chmod(dir_.path().c_str(), 0755);
     ::chmod((dir_ / "img").c_str(), 0755);
   }
-  // A create as uid 65534 in the socket group: its HTTP status (or 1000+).
-  int CreateAsMember(const std::string& kernel, const std::string& rootfs, std::string* error,
+  // A create as uid 65534 in the socket group: its HTTP status (0: none)
+  // and what the agent said.
+  int CreateAsMember(const std::string& kernel, const std::string& rootfs, std::string* said,
                      const std::string& name = "deputy") {
-    int pipe_fds[2];
-    if (::pipe(pipe_fds) != 0) return -1;
     json body{{"name", name}, {"kernel", kernel}, {"rootfs", rootfs}};
-    int code = AsNobody(nogroup_, [&] {
-      auto r = UnixHttpCall(socket_, "POST", "/v1/vms", body.dump(), 10s);
-      std::string out = r.ok() ? r.reply.body : r.error;
-      ssize_t unused = ::write(pipe_fds[1], out.data(), out.size());
-      (void)unused;
-      return r.ok() ? r.reply.status % 256 : 200;
-    });
-    ::close(pipe_fds[1]);
-    char buf[4096] = {};
-    ssize_t n = ::read(pipe_fds[0], buf, sizeof buf - 1);
-    ::close(pipe_fds[0]);
-    if (error) *error = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-    return code;
+    auto sent = testing::ExchangeAsUser(
+        65534, nogroup_, socket_,
+        {testing::Request(testing::HttpRequestBytes("POST", "/v1/vms", body.dump()))});
+    if (said) *said = testing::ReplyBody(sent[0].reply);
+    return testing::ReplyStatus(sent[0].reply);
   }
   gid_t nogroup_ = 0;
 };
@@ -440,13 +418,13 @@ class OtherUserTest : public HostileClientTest {
 // only root can read; the agent (root) does not read it on their behalf.
 TEST_F(OtherUserTest, AMemberCannotMakeTheAgentReadAFileForThem) {
   std::string error;
-  EXPECT_EQ(CreateAsMember(dir_ / "secret", dir_ / "img/rootfs", &error), 403 % 256) << error;
+  EXPECT_EQ(CreateAsMember(dir_ / "secret", dir_ / "img/rootfs", &error), 403) << error;
   EXPECT_NE(error.find("kernel " + (dir_ / "secret") +
                        " cannot be read: Permission denied (as "
                        "uid 65534, the caller)"),
             std::string::npos)
       << error;
-  EXPECT_EQ(CreateAsMember(dir_ / "img/vmlinux", "/etc/shadow", &error), 403 % 256) << error;
+  EXPECT_EQ(CreateAsMember(dir_ / "img/vmlinux", "/etc/shadow", &error), 403) << error;
   EXPECT_NE(error.find("rootfs /etc/shadow cannot be read: Permission denied"), std::string::npos)
       << error;
   EXPECT_TRUE(Api("GET", "/v1/vms")["vms"].empty()) << "nothing was made";
@@ -503,22 +481,26 @@ TEST_F(OtherUserTest, ASymlinkSwappedDuringTheCheckGivesNothing) {
 }
 
 // A uid other than root's and the agent's holds at most
-// api_connections_per_uid connections; root still gets in.
+// api_connections_per_uid connections; root still gets in. Connections the
+// client closed no longer count, even when the agent accepts the next one
+// before it has read their end: a client that closed and reconnected at
+// once was refused now and then (one round in three under ASan, where the
+// agent is slow enough to accept before it reads); rounds make it show.
 TEST_F(OtherUserTest, ConnectionsAreCappedPerUidButRootGetsIn) {
-  int code = AsNobody(nogroup_, [&] {
-    std::vector<int> held;
-    for (int i = 0; i < 4; ++i) held.push_back(Connect(socket_));
-    RawReply fifth = Raw(socket_, Get("/v1/vms"), 3s);
-    for (int fd : held) ::close(fd);
-    if (fifth.status != 503) return 1;
-    if (fifth.body.value("error", "").find("too many connections from uid 65534 (at most 4)") ==
-        std::string::npos) {
-      return 2;
-    }
-    RawReply later = Raw(socket_, Get("/v1/vms"), 3s);  // the four are gone
-    return later.status == 200 ? 0 : 3;
-  });
-  EXPECT_EQ(code, 0);
+  using testing::Hold, testing::CloseHeld, testing::Request;
+  const std::string get = testing::HttpRequestBytes("GET", "/v1/vms");
+  for (int round = 0; round < 8; ++round) {
+    SCOPED_TRACE(round);
+    auto sent = testing::ExchangeAsUser(
+        65534, nogroup_, socket_,
+        {Hold(), Hold(), Hold(), Hold(), Request(get), CloseHeld(), Request(get)});
+    EXPECT_EQ(testing::ReplyStatus(sent[0].reply), 503) << sent[0].reply;
+    EXPECT_NE(
+        testing::ReplyBody(sent[0].reply).find("too many connections from uid 65534 (at most 4)"),
+        std::string::npos)
+        << sent[0].reply;
+    EXPECT_EQ(testing::ReplyStatus(sent[1].reply), 200) << "the four closed: " << sent[1].reply;
+  }
   EXPECT_EQ(UnixHttpCall(socket_, "GET", "/v1/vms", "", 5s).reply.status, 200);
 }
 

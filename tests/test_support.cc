@@ -1,6 +1,7 @@
 #include "tests/test_support.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -119,6 +121,177 @@ int ConnectUnix(const std::string& path) {
     return -1;
   }
   return fd;
+}
+
+std::string HttpRequestBytes(const std::string& method, const std::string& target,
+                             const std::string& body) {
+  std::string head = method + " " + target + " HTTP/1.1\r\nHost: banger\r\nConnection: close\r\n";
+  if (!body.empty()) {
+    head +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  return head + "\r\n" + body;
+}
+
+namespace {
+
+// Writes all of `size` bytes; false when the reader is gone.
+bool WriteAll(int fd, const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+int ConnectTo(const sockaddr_un& addr) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Exactly `size` bytes from `fd`; false at an early end.
+bool ReadExactly(int fd, void* data, size_t size) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    ssize_t n = ::read(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// True once `reply` holds a head with a Content-Length and that much body.
+// No allocation: called in a forked child.
+bool AnswerComplete(const char* reply, size_t size) {
+  const char* end = static_cast<const char*>(memmem(reply, size, "\r\n\r\n", 4));
+  if (end == nullptr) return false;
+  static const char kLength[] = "\r\nContent-Length: ";
+  const char* at = static_cast<const char*>(
+      memmem(reply, static_cast<size_t>(end - reply), kLength, sizeof kLength - 1));
+  if (at == nullptr) return false;
+  size_t length = 0;
+  for (at += sizeof kLength - 1; *at >= '0' && *at <= '9'; ++at) {
+    length = length * 10 + static_cast<size_t>(*at - '0');
+  }
+  return size >= static_cast<size_t>(end + 4 - reply) + length;
+}
+
+// The forked client: ExchangeAsUser's steps, each answer reported on `out`
+// as its connect errno, length and bytes.
+[[noreturn]] void ExchangeChild(uid_t uid, gid_t gid, const sockaddr_un& addr,
+                                const std::vector<ClientStep>& steps, int out) {
+  if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) ::_exit(90);
+  int held[256];
+  int holding = 0;
+  static char reply[1 << 16];
+  for (const ClientStep& step : steps) {
+    if (step.kind == ClientStep::kHold) {
+      if (holding < 256) held[holding++] = ConnectTo(addr);
+      continue;
+    }
+    if (step.kind == ClientStep::kCloseHeld) {
+      while (holding > 0) ::close(held[--holding]);
+      continue;
+    }
+    int32_t err = 0;
+    uint32_t size = 0;
+    int fd = ConnectTo(addr);
+    if (fd < 0) {
+      err = errno;
+    } else {
+      const std::string& bytes = step.request;
+      for (size_t sent = 0; sent < bytes.size();) {
+        ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;  // the server may answer and close before reading it all
+        sent += static_cast<size_t>(n);
+      }
+    }
+    if (fd >= 0) {
+      timeval tv{10, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      for (ssize_t n;
+           size < sizeof reply && (n = ::recv(fd, reply + size, sizeof reply - size, 0)) > 0;) {
+        size += static_cast<uint32_t>(n);
+        if (AnswerComplete(reply, size)) break;  // as a keep-alive client would
+      }
+      ::close(fd);
+    }
+    if (!WriteAll(out, &err, sizeof err) || !WriteAll(out, &size, sizeof size) ||
+        !WriteAll(out, reply, size)) {
+      ::_exit(91);
+    }
+  }
+  ::_exit(0);
+}
+
+}  // namespace
+
+ClientStep Hold() {
+  return {ClientStep::kHold, ""};
+}
+ClientStep CloseHeld() {
+  return {ClientStep::kCloseHeld, ""};
+}
+ClientStep Request(std::string bytes) {
+  return {ClientStep::kRequest, std::move(bytes)};
+}
+
+std::vector<ExchangeAs> ExchangeAsUser(uid_t uid, gid_t gid, const std::string& socket,
+                                       const std::vector<ClientStep>& steps) {
+  std::vector<ExchangeAs> result;
+  for (const auto& step : steps) {
+    if (step.kind == ClientStep::kRequest) result.emplace_back();
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return result;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    ExchangeChild(uid, gid, addr, steps, pipe_fds[1]);
+  }
+  ::close(pipe_fds[1]);
+  // Read as the child goes (the answers may not fit in the pipe), then wait.
+  for (auto& exchange : result) {
+    int32_t err = 0;
+    uint32_t size = 0;
+    if (!ReadExactly(pipe_fds[0], &err, sizeof err) ||
+        !ReadExactly(pipe_fds[0], &size, sizeof size)) {
+      break;
+    }
+    std::string reply(size, '\0');
+    if (!ReadExactly(pipe_fds[0], reply.data(), size)) break;
+    exchange.connect_errno = err;
+    exchange.reply = std::move(reply);
+  }
+  ::close(pipe_fds[0]);
+  if (pid > 0) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return result;
+}
+
+int ReplyStatus(const std::string& reply) {
+  if (reply.rfind("HTTP/1.", 0) != 0 || reply.size() < 12) return 0;
+  return std::atoi(reply.substr(9, 3).c_str());
+}
+
+std::string ReplyBody(const std::string& reply) {
+  auto head_end = reply.find("\r\n\r\n");
+  return head_end == std::string::npos ? "" : reply.substr(head_end + 4);
 }
 
 bool IsRoot() {

@@ -74,6 +74,40 @@ bool IsRoot();
 // A connected UNIX stream socket to `path` (close it yourself), or -1.
 int ConnectUnix(const std::string& path);
 
+// One HTTP/1.1 request as bytes, with `Connection: close` (the server
+// closes once it has answered).
+std::string HttpRequestBytes(const std::string& method, const std::string& target,
+                             const std::string& body = "");
+
+// What a client of another uid does, step by step: hold one more
+// connection open, close every connection held, send a request on a
+// connection of its own and read the answer (to its Content-Length, or to
+// the server's close).
+struct ClientStep {
+  enum Kind { kHold, kCloseHeld, kRequest } kind;
+  std::string request;  // kRequest: the bytes sent
+};
+ClientStep Hold();
+ClientStep CloseHeld();
+ClientStep Request(std::string bytes);
+
+// What the client saw for one request.
+struct ExchangeAs {
+  int connect_errno = -1;  // 0: connected; -1: the client never got there
+  std::string reply;       // the bytes of the server's answer
+};
+// Runs `steps` as `uid`/`gid` (no supplementary groups) in a forked child
+// against the UNIX socket `socket`; what each request got, in order.
+// The child makes system calls only (no allocation, no locks): a fork
+// of a process with threads may find a lock taken for ever, the
+// allocator's among them, under a sanitizer above all.
+std::vector<ExchangeAs> ExchangeAsUser(uid_t uid, gid_t gid, const std::string& socket,
+                                       const std::vector<ClientStep>& steps);
+// The status code of an HTTP reply's bytes (0 when there is none).
+int ReplyStatus(const std::string& reply);
+// The body of an HTTP reply's bytes.
+std::string ReplyBody(const std::string& reply);
+
 // A network namespace of the test's own ("banger-t<pid>-<n>"), deleted with
 // everything in it on destruction. Needs root (and `ip`).
 class NetNamespace {

@@ -259,6 +259,11 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   void EndRead(std::shared_ptr<Connection> c, boost::system::error_code ec);
   void Handle(std::shared_ptr<Connection> c);
   void Close(const std::shared_ptr<Connection>& c);
+  // Closes `uid`'s connections whose peer has already closed its end but
+  // whose end of stream this thread has not read yet; how many. A client
+  // that closes and reconnects at once is not refused for connections it
+  // no longer holds.
+  size_t CloseDeparted(uid_t uid);
 };
 
 struct ControlServer::Impl::Connection {
@@ -269,7 +274,8 @@ struct ControlServer::Impl::Connection {
   std::optional<http::request_parser<http::string_body>> parser;
   std::optional<PeerCredentials> peer;
   bool allowed = true;
-  bool capped = false;  // counted in per_uid
+  bool capped = false;    // counted in per_uid
+  bool handling = false;  // a handler thread has the socket
   bool closed = false;
   bool timed_out = false;
 };
@@ -325,14 +331,19 @@ void ControlServer::Impl::Accept() {
                  " may not use the banger control socket");
     } else if (c->peer && c->peer->uid != 0 && c->peer->uid != server.policy_.agent_uid) {
       std::unique_lock lock(mu);
-      size_t& n = per_uid[c->peer->uid];
-      if (n >= limits.max_connections_per_uid) {
+      if (per_uid[c->peer->uid] >= limits.max_connections_per_uid) {
+        lock.unlock();
+        CloseDeparted(c->peer->uid);  // may erase the count: looked up again
+        lock.lock();
+      }
+      size_t& held = per_uid[c->peer->uid];
+      if (held >= limits.max_connections_per_uid) {
         lock.unlock();
         Refuse(c, 503,
                "too many connections from uid " + std::to_string(c->peer->uid) + " (at most " +
                    std::to_string(limits.max_connections_per_uid) + "); close some and retry");
       } else {
-        ++n;
+        ++held;
         c->capped = true;
         lock.unlock();
         ReadHead(c);
@@ -342,6 +353,27 @@ void ControlServer::Impl::Accept() {
     }
     Accept();
   });
+}
+
+size_t ControlServer::Impl::CloseDeparted(uid_t uid) {
+  std::vector<std::shared_ptr<Connection>> theirs;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& c : open) {
+      if (c->capped && !c->handling && !c->closed && c->peer->uid == uid) theirs.push_back(c);
+    }
+  }
+  size_t closed = 0;
+  for (const auto& c : theirs) {
+    // POLLHUP on a UNIX socket: the peer closed both ways (a half-close,
+    // SHUT_WR, is only POLLRDHUP: that peer still reads its answer).
+    pollfd p{c->socket.native_handle(), 0, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) {
+      Close(c);
+      ++closed;
+    }
+  }
+  return closed;
 }
 
 void ControlServer::Impl::Refuse(std::shared_ptr<Connection> c, int status,
@@ -520,6 +552,7 @@ void ControlServer::Impl::Handle(std::shared_ptr<Connection> c) {
     }
     ++handlers;
   }
+  c->handling = true;
   // A handler may block for seconds: its own thread. The socket is this
   // thread's alone until the connection is handed back.
   std::thread([this, conn = std::move(c)]() mutable {
@@ -566,6 +599,7 @@ void ControlServer::Impl::Handle(std::shared_ptr<Connection> c) {
       keep = SendAll(fd, Serialize(response, version, keep), deadline) && keep;
     }
     asio::post(io, [this, c, keep] {
+      c->handling = false;
       if (keep && !c->closed) {
         ReadHead(c);
       } else {
