@@ -10,14 +10,13 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include <banger/capability.hpp>
 
 #include "plugins/nat/nat_config.h"
-
-struct nft_ctx;
+#include "plugins/netfilter/iptables.h"
+#include "plugins/netfilter/nft_session.h"
 
 namespace natcap {
 
@@ -33,34 +32,30 @@ class NatBackend {
 class NftablesBackend : public NatBackend {
  public:
   explicit NftablesBackend(NatConfig config);
-  ~NftablesBackend() override;
   banger::Status Setup() override;
   banger::Status Add(const std::string& guest_ip, const std::string& tap) override;
   banger::Status Remove(const std::string& guest_ip, const std::string& tap) override;
 
  private:
-  banger::Status Run(const std::string& commands);
+  banger::Status Run(const std::string& commands) { return nft_.Run(commands).status; }
   NatConfig config_;
-  std::mutex mu_;  // an nft context is not thread-safe
-  nft_ctx* ctx_ = nullptr;
+  netfilter::NftSession nft_;
 };
 
 class IptablesBackend : public NatBackend {
  public:
-  IptablesBackend(NatConfig config, banger::Host host) : config_(std::move(config)), host_(host) {}
+  IptablesBackend(NatConfig config, banger::Host host)
+      : config_(std::move(config)), iptables_(host) {}
   banger::Status Setup() override;
   banger::Status Add(const std::string& guest_ip, const std::string& tap) override;
   banger::Status Remove(const std::string& guest_ip, const std::string& tap) override;
 
  private:
-  // The three rules, each as {table, chain, match...}.
-  std::vector<std::vector<std::string>> Rules(const std::string& guest_ip,
-                                              const std::string& tap) const;
-  // -C: true when the rule exists.
-  banger::Result<bool> Exists(const std::vector<std::string>& rule);
-  banger::Status Change(const char* op, const std::vector<std::string>& rule);
+  // The three rules.
+  std::vector<netfilter::IptablesRule> Rules(const std::string& guest_ip,
+                                             const std::string& tap) const;
   NatConfig config_;
-  banger::Host host_;
+  netfilter::Iptables iptables_;
 };
 
 std::unique_ptr<NatBackend> MakeBackend(const NatConfig& config, banger::Host host);

@@ -1,28 +1,12 @@
 #include "plugins/nat/nat_egress.h"
 
-#include <fstream>
 #include <stdexcept>
+
+#include "plugins/netfilter/sysctl.h"
 
 namespace natcap {
 
 using banger::Status;
-
-namespace {
-
-// Enables IPv4 forwarding in this network namespace; says what it found.
-std::string EnableIpForward() {
-  const char* path = "/proc/sys/net/ipv4/ip_forward";
-  std::string before;
-  std::ifstream(path) >> before;
-  if (before == "1") return "net.ipv4.ip_forward was already 1";
-  std::ofstream out(path);
-  out << "1\n";
-  out.close();
-  if (!out) throw std::runtime_error(std::string("cannot enable IPv4 forwarding (") + path + ")");
-  return "enabled net.ipv4.ip_forward (was " + (before.empty() ? "unknown" : before) + ")";
-}
-
-}  // namespace
 
 NatEgress::NatEgress(banger::Host host) : host_(host) {
   auto config = ParseNatConfig(host_);
@@ -33,7 +17,7 @@ NatEgress::NatEgress(banger::Host host) : host_(host) {
   Status s = backend_->Setup();
   if (s.code() == BANGER_SKIP) throw banger::SkipError(s.message());
   if (!s.ok()) throw std::runtime_error(s.message());
-  host_.Info(EnableIpForward());
+  host_.Info(netfilter::EnableSysctl("net/ipv4/ip_forward"));
   host_.Info("egress through " + config_.uplink + " with the " + config_.backend + " backend" +
              (config_.backend == "nftables" ? " (table ip " + config_.table + ")" : ""));
 }

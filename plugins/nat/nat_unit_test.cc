@@ -6,9 +6,9 @@
 #include <unistd.h>
 #include <banger/testing.hpp>
 
-#include <nftables/libnftables.h>
-
 #include <string>
+
+#include "plugins/netfilter/nft_session.h"
 
 extern "C" const banger_capability* banger_capability_entry(void);
 
@@ -19,15 +19,9 @@ using banger::testing::Harness;
 
 // The egress set as nftables lists it (libnftables: no shell, no nft binary).
 std::string ListEgress() {
-  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (ctx == nullptr) return "cannot create an nftables context";
-  nft_ctx_buffer_output(ctx);
-  nft_ctx_buffer_error(ctx);
-  std::string out = nft_run_cmd_from_buffer(ctx, "list set ip banger egress") == 0
-                        ? nft_ctx_get_output_buffer(ctx)
-                        : nft_ctx_get_error_buffer(ctx);
-  nft_ctx_free(ctx);
-  return out;
+  netfilter::NftSession nft;
+  auto listed = nft.Run("list set ip banger egress");
+  return listed.ok() ? listed.value : listed.status.message();
 }
 
 class NatUnitTest : public ::testing::Test {

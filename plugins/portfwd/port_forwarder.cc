@@ -1,9 +1,9 @@
 #include "plugins/portfwd/port_forwarder.h"
 
-#include <fstream>
 #include <set>
 #include <stdexcept>
 
+#include "plugins/netfilter/sysctl.h"
 #include "plugins/portfwd/listening_ports.h"
 
 namespace portfwdcap {
@@ -11,22 +11,6 @@ namespace portfwdcap {
 using banger::Status;
 
 namespace {
-
-// Sets a switch under /proc/sys (`name` like "net/ipv4/ip_forward") to 1 in
-// this network namespace; says what it found.
-std::string EnableSysctl(const std::string& name) {
-  const std::string path = "/proc/sys/" + name;
-  std::string dotted = name;
-  for (char& c : dotted) c = c == '/' ? '.' : c;
-  std::string before;
-  std::ifstream(path) >> before;
-  if (before == "1") return dotted + " was already 1";
-  std::ofstream out(path);
-  out << "1\n";
-  out.close();
-  if (!out) throw std::runtime_error("cannot set " + dotted + " to 1 (" + path + ")");
-  return "enabled " + dotted + " (was " + (before.empty() ? "unknown" : before) + ")";
-}
 
 // A DNAT of a port a host socket serves would take that service's traffic.
 Status CheckNotServed(const std::vector<PortForward>& forwards) {
@@ -61,10 +45,10 @@ PortForwarder::PortForwarder(banger::Host host)
   Status s = backend_->Setup();
   if (s.code() == BANGER_SKIP) throw banger::SkipError(s.message());
   if (!s.ok()) throw std::runtime_error(s.message());
-  host_.Info(EnableSysctl("net/ipv4/ip_forward"));
+  host_.Info(netfilter::EnableSysctl("net/ipv4/ip_forward"));
   // After the backend's setup: its guard against 127.0.0.0/8 from outside
   // is in place before such packets become routable.
-  if (config_.loopback) host_.Info(EnableSysctl("net/ipv4/conf/all/route_localnet"));
+  if (config_.loopback) host_.Info(netfilter::EnableSysctl("net/ipv4/conf/all/route_localnet"));
   std::string on;
   for (const auto& a : config_.addresses) on += (on.empty() ? "" : ", ") + a;
   host_.Info("forwarding host ports with the " + config_.backend + " backend" +

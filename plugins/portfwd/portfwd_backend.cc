@@ -1,20 +1,16 @@
 #include "plugins/portfwd/portfwd_backend.h"
 
-#include <nftables/libnftables.h>
-
 #include <algorithm>
 #include <sstream>
+
+#include "plugins/netfilter/text.h"
 
 namespace portfwdcap {
 
 using banger::Status;
+using netfilter::FirstLine;
 
 namespace {
-
-std::string FirstLine(const std::string& s) {
-  auto nl = s.find('\n');
-  return nl == std::string::npos ? s : s.substr(0, nl);
-}
 
 std::string GuestDestination(const std::string& guest_ip, const PortForward& f) {
   return guest_ip + ":" + std::to_string(f.guest_port);
@@ -24,33 +20,7 @@ std::string GuestDestination(const std::string& guest_ip, const PortForward& f) 
 
 // ---- nftables ----
 
-NftablesBackend::NftablesBackend(PortfwdConfig config) : config_(std::move(config)) {
-  ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (ctx_) {
-    nft_ctx_buffer_output(ctx_);
-    nft_ctx_buffer_error(ctx_);
-  }
-}
-
-NftablesBackend::~NftablesBackend() {
-  if (ctx_) nft_ctx_free(ctx_);
-}
-
-banger::Result<std::string> NftablesBackend::Run(const std::string& commands) {
-  std::lock_guard lock(mu_);
-  if (!ctx_) return {Status::Error("nftables: cannot create a context"), {}};
-  int rc = nft_run_cmd_from_buffer(ctx_, commands.c_str());
-  // Both buffers are taken after every run, which also empties them for the
-  // next (a buffer nothing was written to yet is NULL).
-  const char* out = nft_ctx_get_output_buffer(ctx_);
-  const char* err_text = nft_ctx_get_error_buffer(ctx_);
-  if (rc != 0) {
-    std::string err = err_text ? err_text : "";
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return {Status::Error("nftables: " + FirstLine(err)), {}};  // the first line says what failed
-  }
-  return {Status::Ok(), out ? out : ""};
-}
+NftablesBackend::NftablesBackend(PortfwdConfig config) : config_(std::move(config)) {}
 
 std::string NftablesBackend::Declarations() const {
   const std::string t = "ip " + config_.table;
@@ -188,15 +158,9 @@ std::vector<std::string> Words(const std::string& text) {
   return words;
 }
 
-std::vector<std::string> Argv(const char* op, const std::vector<std::string>& rule) {
-  std::vector<std::string> argv{"iptables", "-w", "5", "-t", rule[0], op, rule[1]};
-  argv.insert(argv.end(), rule.begin() + 2, rule.end());
-  return argv;
-}
-
 }  // namespace
 
-std::vector<std::vector<std::string>> IptablesBackend::Rules(
+std::vector<netfilter::IptablesRule> IptablesBackend::Rules(
     const std::string& ip, const std::vector<PortForward>& forwards) const {
   // Which destinations forward, as in the nftables backend.
   std::vector<std::vector<std::string>> to_host;
@@ -238,36 +202,11 @@ std::vector<std::vector<std::string>> IptablesBackend::Rules(
 }
 
 Status IptablesBackend::Setup() {
-  auto r = host_.Exec({"iptables", "--version"}, 5000);
-  if (!r.ok() || r.value.exit_code != 0) {
-    return Status::Skip("iptables backend: `iptables --version` did not run: " +
-                        (r.ok() ? FirstLine(r.value.output) : r.status.message()));
-  }
+  if (Status s = iptables_.Available(); !s.ok()) return s;
   if (!config_.loopback) return Status::Ok();
   // The guard of the nftables backend's table. Never removed: the sysctl it
   // guards stays set.
-  const auto guard = Tagged(Words("raw PREROUTING ! -i lo -d 127.0.0.0/8 -j DROP"));
-  auto exists = Exists(guard);
-  if (!exists.ok()) return exists.status;
-  return exists.value ? Status::Ok() : Change("-A", guard);
-}
-
-banger::Result<bool> IptablesBackend::Exists(const std::vector<std::string>& rule) {
-  auto r = host_.Exec(Argv("-C", rule), 10000);
-  if (!r.ok()) return {r.status, false};
-  if (r.value.exit_code == 0) return {Status::Ok(), true};
-  if (r.value.exit_code == 1) return {Status::Ok(), false};  // "Bad rule": not there
-  return {Status::Error("iptables -C " + rule[1] + ": " + FirstLine(r.value.output)), false};
-}
-
-Status IptablesBackend::Change(const char* op, const std::vector<std::string>& rule) {
-  auto r = host_.Exec(Argv(op, rule), 10000);
-  if (!r.ok()) return r.status;
-  if (r.value.exit_code != 0) {
-    return Status::Error(std::string("iptables ") + op + " " + rule[1] + ": " +
-                         FirstLine(r.value.output));
-  }
-  return Status::Ok();
+  return iptables_.AppendMissing({Tagged(Words("raw PREROUTING ! -i lo -d 127.0.0.0/8 -j DROP"))});
 }
 
 Status IptablesBackend::Add(const std::string& guest_ip, const std::vector<PortForward>& forwards) {
@@ -280,37 +219,22 @@ Status IptablesBackend::Add(const std::string& guest_ip, const std::vector<PortF
       return Status::Error(HostPortText(f) + " is already forwarded to " + now.value);
     }
   }
-  for (const auto& rule : Rules(guest_ip, forwards)) {
-    auto exists = Exists(rule);
-    if (!exists.ok()) return exists.status;
-    if (exists.value) continue;
-    if (Status s = Change("-A", rule); !s.ok()) return s;
-  }
-  return Status::Ok();
+  return iptables_.AppendMissing(Rules(guest_ip, forwards));
 }
 
 Status IptablesBackend::Remove(const std::string& guest_ip,
                                const std::vector<PortForward>& forwards) {
   // Each rule names guest_ip: another VM's rules are never matched.
-  std::string failures;
-  for (const auto& rule : Rules(guest_ip, forwards)) {
-    auto exists = Exists(rule);
-    Status s = !exists.ok() ? exists.status : exists.value ? Change("-D", rule) : Status::Ok();
-    if (!s.ok()) failures += (failures.empty() ? "" : "; ") + s.message();
-  }
-  return failures.empty() ? Status::Ok() : Status::Error(failures);
+  return iptables_.DeletePresent(Rules(guest_ip, forwards));
 }
 
 banger::Result<std::string> IptablesBackend::Destination(const PortForward& f) {
   // Our DNAT rules in PREROUTING, as `iptables -S` prints them:
   // -A PREROUTING ... -p tcp -m tcp --dport 8080 ... --comment banger-portfwd
   //    -j DNAT --to-destination 10.0.0.2:80
-  auto r = host_.Exec({"iptables", "-w", "5", "-t", "nat", "-S", "PREROUTING"}, 10000);
-  if (!r.ok()) return {r.status, {}};
-  if (r.value.exit_code != 0) {
-    return {Status::Error("iptables -S PREROUTING: " + FirstLine(r.value.output)), {}};
-  }
-  std::istringstream lines(r.value.output);
+  auto listed = iptables_.List("nat", "PREROUTING");
+  if (!listed.ok()) return {listed.status, {}};
+  std::istringstream lines(listed.value);
   std::string line;
   while (std::getline(lines, line)) {
     std::istringstream words(line);

@@ -15,16 +15,15 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include <banger/capability.hpp>
 
+#include "plugins/netfilter/iptables.h"
+#include "plugins/netfilter/nft_session.h"
 #include "plugins/portfwd/port_forward.h"
 #include "plugins/portfwd/portfwd_config.h"
-
-struct nft_ctx;
 
 namespace portfwdcap {
 
@@ -49,7 +48,6 @@ class PortfwdBackend {
 class NftablesBackend : public PortfwdBackend {
  public:
   explicit NftablesBackend(PortfwdConfig config);
-  ~NftablesBackend() override;
   banger::Status Setup() override;
   banger::Status Add(const std::string& guest_ip,
                      const std::vector<PortForward>& forwards) override;
@@ -59,18 +57,17 @@ class NftablesBackend : public PortfwdBackend {
 
  private:
   // Runs one batch (all or nothing); the output of list/get commands.
-  banger::Result<std::string> Run(const std::string& commands);
+  banger::Result<std::string> Run(const std::string& commands) { return nft_.Run(commands); }
   std::string Declarations() const;  // the table and its maps, idempotent
   std::string Element(const std::string& guest_ip, const PortForward& f) const;
   PortfwdConfig config_;
-  std::mutex mu_;  // an nft context is not thread-safe
-  nft_ctx* ctx_ = nullptr;
+  netfilter::NftSession nft_;
 };
 
 class IptablesBackend : public PortfwdBackend {
  public:
   IptablesBackend(PortfwdConfig config, banger::Host host)
-      : config_(std::move(config)), host_(host) {}
+      : config_(std::move(config)), iptables_(host) {}
   banger::Status Setup() override;
   banger::Status Add(const std::string& guest_ip,
                      const std::vector<PortForward>& forwards) override;
@@ -81,13 +78,10 @@ class IptablesBackend : public PortfwdBackend {
  private:
   // The rules of `forwards`, each as {table, chain, match...}; a rule two
   // forwards share (the guest port's accept) once.
-  std::vector<std::vector<std::string>> Rules(const std::string& guest_ip,
-                                              const std::vector<PortForward>& forwards) const;
-  // -C: true when the rule exists.
-  banger::Result<bool> Exists(const std::vector<std::string>& rule);
-  banger::Status Change(const char* op, const std::vector<std::string>& rule);
+  std::vector<netfilter::IptablesRule> Rules(const std::string& guest_ip,
+                                             const std::vector<PortForward>& forwards) const;
   PortfwdConfig config_;
-  banger::Host host_;
+  netfilter::Iptables iptables_;
 };
 
 std::unique_ptr<PortfwdBackend> MakeBackend(const PortfwdConfig& config, banger::Host host);

@@ -8,11 +8,11 @@
 #include <unistd.h>
 #include <banger/testing.hpp>
 
-#include <nftables/libnftables.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
+
+#include "plugins/netfilter/nft_session.h"
 
 extern "C" const banger_capability* banger_capability_entry(void);
 
@@ -23,16 +23,9 @@ using banger::testing::Harness;
 
 // What nftables lists for `what` (libnftables: no shell, no nft binary).
 std::string Nft(const std::string& what) {
-  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (ctx == nullptr) return "cannot create an nftables context";
-  nft_ctx_buffer_output(ctx);
-  nft_ctx_buffer_error(ctx);
-  const char* out = nft_run_cmd_from_buffer(ctx, ("list " + what).c_str()) == 0
-                        ? nft_ctx_get_output_buffer(ctx)
-                        : nft_ctx_get_error_buffer(ctx);
-  std::string text = out ? out : "";
-  nft_ctx_free(ctx);
-  return text;
+  netfilter::NftSession nft;
+  auto listed = nft.Run("list " + what);
+  return listed.ok() ? listed.value : listed.status.message();
 }
 std::string TcpMap() {
   return Nft("map ip banger_portfwd fwd_tcp");
