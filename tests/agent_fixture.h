@@ -50,6 +50,12 @@ class AgentFixture : public ::testing::Test {
         std::vector<std::string>{"--config", dir_ / "bangerd.conf"}, dir_ / log);
     ASSERT_TRUE(agent_->WaitReady(socket_)) << agent_->log();
   }
+  // The agent inside network namespace `ns` (its TAPs and rules there).
+  void StartAgentIn(const NetNamespace& ns, const std::string& log = "agent.log") {
+    agent_ = std::make_unique<AgentProcess>(
+        ns.Wrap({BANGERD_PATH, "--config", dir_ / "bangerd.conf"}), dir_ / log, /*raw=*/true);
+    ASSERT_TRUE(agent_->WaitReady(socket_)) << agent_->log();
+  }
 
   nlohmann::json Api(const std::string& method, const std::string& path,
                      const nlohmann::json& body = nullptr) {

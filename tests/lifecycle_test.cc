@@ -80,6 +80,18 @@ class LifecycleTest : public ::testing::Test {
                 {"work_disk_bytes", 1 << 20}});
   }
 
+  // An agent with web-1 and web-2 created and running: their start replies.
+  std::pair<ApiReply, ApiReply> AgentWithTwoRunningVms() {
+    StartAgent();
+    EXPECT_EQ(Create("web-1").status, 201);
+    EXPECT_EQ(Create("web-2").status, 201);
+    ApiReply a = Api("POST", "/v1/vms/web-1/start");
+    ApiReply b = Api("POST", "/v1/vms/web-2/start");
+    EXPECT_EQ(a.status, 200) << a.body;
+    EXPECT_EQ(b.status, 200) << b.body;
+    return {a, b};
+  }
+
   // VMM processes serving a socket under this test's dir.
   std::vector<ProcessIdentity> VmmsOfThisTest() {
     std::vector<ProcessIdentity> out;
@@ -333,12 +345,8 @@ TEST_F(LifecycleTest, StopEscalatesToSigkillWhenTheGuestIgnoresCtrlAltDel) {
 }
 
 TEST_F(LifecycleTest, AKilledAgentReadoptsRunningVms) {
-  StartAgent();
-  ASSERT_EQ(Create("web-1").status, 201);
-  ASSERT_EQ(Create("web-2").status, 201);
-  ApiReply a = Api("POST", "/v1/vms/web-1/start");
-  ApiReply b = Api("POST", "/v1/vms/web-2/start");
-  ASSERT_EQ(b.status, 200) << b.body;
+  auto [a, b] = AgentWithTwoRunningVms();
+  ASSERT_FALSE(HasFailure());
   agent_->Stop(SIGKILL);
   EXPECT_EQ(VmmsOfThisTest().size(), 2u) << "VMMs must outlive the agent";
   StartAgent("agent2.log");
@@ -377,12 +385,8 @@ TEST_F(LifecycleTest, AVmmThatDiedWhileTheAgentWasDownIsCleanedUpAtStart) {
 // a VMM the agent started and one it re-adopted after a restart.
 TEST_F(LifecycleTest, AVmmThatExitsIsNoticedAtOnceNotAtTheNextReconcile) {
   WriteConfig(FC_SIM_PATH, "reconcile_interval = 1h");
-  StartAgent();
-  ASSERT_EQ(Create("web-1").status, 201);
-  ASSERT_EQ(Create("web-2").status, 201);
-  ApiReply a = Api("POST", "/v1/vms/web-1/start");
-  ApiReply b = Api("POST", "/v1/vms/web-2/start");
-  ASSERT_EQ(b.status, 200) << b.body;
+  auto [a, b] = AgentWithTwoRunningVms();
+  ASSERT_FALSE(HasFailure());
   ASSERT_EQ(::kill(a.body["runtime"]["pid"].get<pid_t>(), SIGKILL), 0);
   ASSERT_TRUE(testing::WaitFor([&] {
     return Api("GET", "/v1/vms/web-1").body["state"] == "stopped";

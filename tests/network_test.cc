@@ -19,6 +19,7 @@
 #include "core/plugin_host/plugin_registry.h"
 #include "core/store/vm_store.h"
 #include "core/vmm/process_identity.h"
+#include "tests/agent_fixture.h"
 #include "tests/test_support.h"
 
 namespace banger::core {
@@ -388,49 +389,28 @@ TEST_F(NetworkTest, IptablesBackendSameMatrix) {
 
 // ---- through the agent, with fc-sim opening the TAP ----
 
-class AgentNetworkTest : public ::testing::Test {
+class AgentNetworkTest : public testing::AgentFixture {
  protected:
   void SetUp() override {
     if (!testing::IsRoot()) GTEST_SKIP() << "needs root: network namespaces, TAP devices, nft";
     ASSERT_TRUE(ns_.ok());
     ns_.Run({"ip", "link", "add", "up0", "type", "veth", "peer", "name", "up0p"});
     ns_.Run({"ip", "link", "set", "up0", "up"});
-    std::filesystem::create_directories(dir_ / "plugins");
-    for (const char* p : {"tap", "nat"}) {
-      std::filesystem::copy_file(std::string(BANGER_PLUGIN_DIR) + "/" + p + ".so",
-                                 dir_ / (std::string("plugins/") + p + ".so"));
-    }
-    testing::WriteFile(dir_ / "vmlinux", "k");
-    testing::WriteFile(dir_ / "rootfs", std::string(4096, 'r'));
-    testing::WriteFile(dir_ / "bangerd.conf",
-                       "[core]\nstate_dir = " + (dir_ / "state") + "\nsocket = " + socket_ +
-                           "\nplugin_dirs = " + (dir_ / "plugins") +
-                           "\nvmm_binary = " + FC_SIM_PATH +
-                           "\n[plugins]\nenable = tap, nat\n[tap]\npool_size = 6\n"
-                           "cidr = 10.200.0.0/24\n[nat]\nuplink = up0\n");
+    InstallCapabilities({}, {"tap", "nat"});
+    WriteConfig(std::string("vmm_binary = ") + FC_SIM_PATH,
+                "[plugins]\nenable = tap, nat\n[tap]\npool_size = 6\n"
+                "cidr = 10.200.0.0/24\n[nat]\nuplink = up0\n");
   }
-  void StartAgent(const std::string& log) {
-    agent_ = std::make_unique<testing::AgentProcess>(
-        ns_.Wrap({BANGERD_PATH, "--config", dir_ / "bangerd.conf"}), dir_ / log, /*raw=*/true);
-    ASSERT_TRUE(agent_->WaitReady(socket_)) << agent_->log();
-  }
-  json Api(const std::string& method, const std::string& path, const json& body = nullptr) {
-    auto r = UnixHttpCall(socket_, method, path, body.is_null() ? "" : body.dump(), 60s);
-    return r.ok() ? json::parse(r.reply.body, nullptr, false) : json{{"error", r.error}};
-  }
+  void TearDown() override { agent_.reset(); }  // before its namespace goes
 
-  TempDir dir_;
   testing::NetNamespace ns_;
-  std::string socket_ = dir_ / "b.sock";
-  std::unique_ptr<testing::AgentProcess> agent_;
 };
 
 TEST_F(AgentNetworkTest, KilledAgentWithFiveVmsLeavesNothingBehindOnceStopped) {
-  StartAgent("agent.log");
+  StartAgentIn(ns_, "agent.log");
   for (int i = 0; i < 5; ++i) {
     std::string name = "vm-" + std::to_string(i);
-    Api("POST", "/v1/vms",
-        {{"name", name}, {"kernel", dir_ / "vmlinux"}, {"rootfs", dir_ / "rootfs"}});
+    CreateVm(name);
     json vm = Api("POST", "/v1/vms/" + name + "/start");
     ASSERT_EQ(vm["state"], "running") << vm;
     EXPECT_EQ(vm["handles"]["tap"]["tap_name"], "bt" + std::to_string(i));
@@ -439,7 +419,7 @@ TEST_F(AgentNetworkTest, KilledAgentWithFiveVmsLeavesNothingBehindOnceStopped) {
   EXPECT_CONTAINS(ns_.Run({"nft", "list", "set", "ip", "banger", "egress"}).output,
                   "10.200.0.18 . \"bt4\"");
   agent_->Stop(SIGKILL);
-  StartAgent("agent2.log");
+  StartAgentIn(ns_, "agent2.log");
   for (int i = 0; i < 5; ++i) {
     json vm = Api("POST", "/v1/vms/vm-" + std::to_string(i) + "/stop");
     EXPECT_EQ(vm["state"], "stopped") << vm;

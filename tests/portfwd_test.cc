@@ -22,8 +22,7 @@
 #include <thread>
 
 #include "core/base/unique_fd.h"
-#include "core/base/unix_http_client.h"
-#include "core/vmm/vmm_process.h"
+#include "tests/agent_fixture.h"
 #include "tests/test_support.h"
 
 namespace banger::core {
@@ -112,7 +111,7 @@ class GuestServer {
   std::thread thread_;
 };
 
-class PortfwdTest : public ::testing::Test {
+class PortfwdTest : public testing::AgentFixture {
  protected:
   void SetUp() override {
     if (!testing::IsRoot()) GTEST_SKIP() << "needs root: network namespaces, TAP devices, nft";
@@ -138,35 +137,14 @@ class PortfwdTest : public ::testing::Test {
              {"ip", "link", "set", "pf-ca", "up"}}) {
       ASSERT_EQ(client_.Run(argv).exit_code, 0);
     }
-    testing::CopyPlugins(dir_ / "plugins", {});
-    for (const char* p : {"tap", "portfwd"}) {
-      std::filesystem::copy_file(std::string(BANGER_PLUGIN_DIR) + "/" + p + ".so",
-                                 dir_ / (std::string("plugins/") + p + ".so"));
-    }
+    InstallCapabilities({}, {"tap", "portfwd"});
     testing::WriteFile(dir_ / "vmlinux", "k");
     testing::WriteFile(dir_ / "rootfs", std::string(4096, 'r'));
-    testing::WriteFile(dir_ / "bangerd.conf",
-                       "[core]\nstate_dir = " + (dir_ / "state") + "\nsocket = " + socket_ +
-                           "\nplugin_dirs = " + (dir_ / "plugins") +
-                           "\nvmm_binary = " + FC_SIM_PATH +
-                           "\n[plugins]\nenable = tap, portfwd\n[tap]\npool_size = 2\n"
-                           "cidr = 10.201.0.0/24\n");
-    agent_ = std::make_unique<testing::AgentProcess>(
-        host_.Wrap({BANGERD_PATH, "--config", dir_ / "bangerd.conf"}), dir_ / "agent.log",
-        /*raw=*/true);
-    ASSERT_TRUE(agent_->WaitReady(socket_)) << agent_->log();
+    WriteConfig(std::string("vmm_binary = ") + FC_SIM_PATH,
+                "[plugins]\nenable = tap, portfwd\n[tap]\npool_size = 2\ncidr = 10.201.0.0/24\n");
+    StartAgentIn(host_);
   }
-  void TearDown() override {
-    agent_.reset();
-    for (const auto& [socket, procs] : ScanApiSocketProcesses()) {
-      if (socket.rfind(dir_.path(), 0) != 0) continue;
-      for (const auto& p : procs) KillVmm(p);
-    }
-  }
-  json Api(const std::string& method, const std::string& path, const json& body = nullptr) {
-    auto r = UnixHttpCall(socket_, method, path, body.is_null() ? "" : body.dump(), 60s);
-    return r.ok() ? json::parse(r.reply.body, nullptr, false) : json{{"error", r.error}};
-  }
+  void TearDown() override { agent_.reset(); }  // before its namespace goes
   json Create(const std::string& name, const std::string& tcp) {
     return Api("POST", "/v1/vms",
                {{"name", name},
@@ -190,10 +168,7 @@ class PortfwdTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
 
-  testing::TempDir dir_;
   testing::NetNamespace host_, guest_, client_;
-  std::string socket_ = dir_ / "b.sock";
-  std::unique_ptr<testing::AgentProcess> agent_;
 };
 
 TEST_F(PortfwdTest, AClientReachesTheGuestThroughTheHostPortUntilTheVmStops) {
