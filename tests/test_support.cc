@@ -151,7 +151,9 @@ bool WriteAll(int fd, const void* data, size_t size) {
 int ConnectTo(const sockaddr_un& addr) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;  // what the caller reports, not close's
     ::close(fd);
+    errno = err;
     return -1;
   }
   return fd;
@@ -209,6 +211,8 @@ bool AnswerComplete(const char* reply, size_t size) {
     if (fd < 0) {
       err = errno;
     } else {
+      timeval send_limit{10, 0};  // a server that stops reading does not hold the test
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof send_limit);
       const std::string& bytes = step.request;
       for (size_t sent = 0; sent < bytes.size();) {
         ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);

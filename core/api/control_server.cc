@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -259,11 +261,13 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   void EndRead(std::shared_ptr<Connection> c, boost::system::error_code ec);
   void Handle(std::shared_ptr<Connection> c);
   void Close(const std::shared_ptr<Connection>& c);
-  // Closes `uid`'s connections whose peer has already closed its end but
-  // whose end of stream this thread has not read yet; how many. A client
-  // that closes and reconnects at once is not refused for connections it
-  // no longer holds.
-  size_t CloseDeparted(uid_t uid);
+  // How many of `uid`'s counted connections its peer has closed already,
+  // with nothing left unread, while their end of stream is not read here
+  // yet: a client that closes and reconnects at once is not refused for
+  // connections it no longer holds. Under mu.
+  size_t DepartedLocked(uid_t uid) const;
+  // Takes `c` out of its uid's count. Under mu.
+  void UncountLocked(Connection& c);
 };
 
 struct ControlServer::Impl::Connection {
@@ -274,7 +278,7 @@ struct ControlServer::Impl::Connection {
   std::optional<http::request_parser<http::string_body>> parser;
   std::optional<PeerCredentials> peer;
   bool allowed = true;
-  bool capped = false;    // counted in per_uid
+  bool capped = false;    // counted in per_uid (under mu)
   bool handling = false;  // a handler thread has the socket
   bool closed = false;
   bool timed_out = false;
@@ -330,23 +334,23 @@ void ControlServer::Impl::Accept() {
                  (c->peer ? std::to_string(c->peer->uid) : std::string("(unknown)")) +
                  " may not use the banger control socket");
     } else if (c->peer && c->peer->uid != 0 && c->peer->uid != server.policy_.agent_uid) {
-      std::unique_lock lock(mu);
-      if (per_uid[c->peer->uid] >= limits.max_connections_per_uid) {
-        lock.unlock();
-        CloseDeparted(c->peer->uid);  // may erase the count: looked up again
-        lock.lock();
+      const size_t cap = limits.max_connections_per_uid;
+      bool admitted;
+      {
+        std::lock_guard lock(mu);
+        size_t& held = per_uid[c->peer->uid];
+        admitted = held < cap || held - DepartedLocked(c->peer->uid) < cap;
+        if (admitted) {
+          ++held;
+          c->capped = true;
+        }
       }
-      size_t& held = per_uid[c->peer->uid];
-      if (held >= limits.max_connections_per_uid) {
-        lock.unlock();
+      if (admitted) {
+        ReadHead(c);
+      } else {
         Refuse(c, 503,
                "too many connections from uid " + std::to_string(c->peer->uid) + " (at most " +
-                   std::to_string(limits.max_connections_per_uid) + "); close some and retry");
-      } else {
-        ++held;
-        c->capped = true;
-        lock.unlock();
-        ReadHead(c);
+                   std::to_string(cap) + "); close some and retry");
       }
     } else {
       ReadHead(c);
@@ -355,25 +359,30 @@ void ControlServer::Impl::Accept() {
   });
 }
 
-size_t ControlServer::Impl::CloseDeparted(uid_t uid) {
-  std::vector<std::shared_ptr<Connection>> theirs;
-  {
-    std::lock_guard lock(mu);
-    for (const auto& c : open) {
-      if (c->capped && !c->handling && !c->closed && c->peer->uid == uid) theirs.push_back(c);
-    }
-  }
-  size_t closed = 0;
-  for (const auto& c : theirs) {
+size_t ControlServer::Impl::DepartedLocked(uid_t uid) const {
+  size_t departed = 0;
+  for (const auto& c : open) {
+    if (!c->capped || c->handling || c->closed || c->peer->uid != uid) continue;
     // POLLHUP on a UNIX socket: the peer closed both ways (a half-close,
-    // SHUT_WR, is only POLLRDHUP: that peer still reads its answer).
-    pollfd p{c->socket.native_handle(), 0, 0};
-    if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) {
-      Close(c);
-      ++closed;
+    // SHUT_WR, is only POLLRDHUP: that peer still reads its answer). A
+    // request it sent before it left is still read and handled: it counts
+    // until then.
+    const int fd = c->socket.native_handle();
+    pollfd p{fd, 0, 0};
+    int unread = 0;
+    if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) &&
+        ::ioctl(fd, FIONREAD, &unread) == 0 && unread == 0 && c->buffer.size() == 0) {
+      ++departed;
     }
   }
-  return closed;
+  return departed;
+}
+
+void ControlServer::Impl::UncountLocked(Connection& c) {
+  if (!c.capped || !c.peer) return;
+  c.capped = false;
+  auto it = per_uid.find(c.peer->uid);
+  if (it != per_uid.end() && --it->second == 0) per_uid.erase(it);
 }
 
 void ControlServer::Impl::Refuse(std::shared_ptr<Connection> c, int status,
@@ -539,23 +548,32 @@ void ControlServer::Impl::ReadBody(std::shared_ptr<Connection> c) {
 }
 
 void ControlServer::Impl::Handle(std::shared_ptr<Connection> c) {
+  bool stop = false;
+  size_t busy = 0;  // handlers running when there is no room for one more
   {
     std::lock_guard lock(mu);
     if (stopping) {
-      Close(c);
-      return;
+      stop = true;
+    } else if (handlers >= server.limits_.max_handlers) {
+      busy = handlers;
+    } else {
+      ++handlers;
     }
-    if (handlers >= server.limits_.max_handlers) {
-      Refuse(c, 503,
-             "the agent is handling " + std::to_string(handlers) + " requests; retry shortly");
-      return;
-    }
-    ++handlers;
+  }
+  // Close and Refuse take mu themselves.
+  if (stop) {
+    Close(c);
+    return;
+  }
+  if (busy > 0) {
+    Refuse(c, 503, "the agent is handling " + std::to_string(busy) + " requests; retry shortly");
+    return;
   }
   c->handling = true;
   // A handler may block for seconds: its own thread. The socket is this
   // thread's alone until the connection is handed back.
   std::thread([this, conn = std::move(c)]() mutable {
+    ::pthread_setname_np(::pthread_self(), "api-handler");  // as ps -T and top -H show it
     std::shared_ptr<Connection> c = std::move(conn);
     auto& req = c->parser->get();
     HttpRequest request = ToRequest(req, c->peer);
@@ -593,9 +611,19 @@ void ControlServer::Impl::Handle(std::shared_ptr<Connection> c) {
              SendAll(fd, "\r\n", Clock::now() + server.limits_.write_timeout);
         return ok;
       });
+      // What comes last on a connection no longer counts against its uid:
+      // a client that reads the end and connects again at once is let in.
+      {
+        std::lock_guard lock(mu);
+        UncountLocked(*c);
+      }
       if (ok) SendAll(fd, "0\r\n\r\n", Clock::now() + server.limits_.write_timeout);
     } else {
       keep = c->allowed && req.keep_alive();
+      if (!keep) {
+        std::lock_guard lock(mu);
+        UncountLocked(*c);
+      }
       keep = SendAll(fd, Serialize(response, version, keep), deadline) && keep;
     }
     asio::post(io, [this, c, keep] {
@@ -621,10 +649,7 @@ void ControlServer::Impl::Close(const std::shared_ptr<Connection>& c) {
   c->socket.shutdown(Socket::shutdown_both, ignored);
   c->socket.close(ignored);
   std::lock_guard lock(mu);
-  if (c->capped && c->peer) {
-    auto it = per_uid.find(c->peer->uid);
-    if (it != per_uid.end() && --it->second == 0) per_uid.erase(it);
-  }
+  UncountLocked(*c);
   open.erase(c);
 }
 
@@ -655,7 +680,10 @@ void ControlServer::Start() {
     limits_.max_connections = std::min(limits_.max_connections, spare);
   }
   impl_->Accept();
-  impl_->io_thread = std::thread([impl = impl_.get()] { impl->io.run(); });
+  impl_->io_thread = std::thread([impl = impl_.get()] {
+    ::pthread_setname_np(::pthread_self(), "api-io");
+    impl->io.run();
+  });
 }
 
 void ControlServer::Stop() {

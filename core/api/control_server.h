@@ -10,7 +10,8 @@
 // message before the connection closes. The peer's credentials are checked
 // at accept: a refused peer gets 403 and is closed at once; a uid other than
 // root and the agent's own may hold at most max_connections_per_uid
-// connections (503 beyond). A request read whole runs its handler on a
+// connections (503 beyond; one its peer has closed, or whose last answer is
+// being sent, no longer counts). A request read whole runs its handler on a
 // thread of its own (handlers may block: a VM start takes seconds) and the
 // connection returns to the I/O thread for the next request (keep-alive).
 //
