@@ -65,11 +65,8 @@ RawReply Raw(const std::string& socket, const std::string& bytes, std::chrono::m
     }
   }
   ::close(fd);
-  if (r.raw.rfind("HTTP/1.", 0) == 0 && r.raw.size() > 12) r.status = std::stoi(r.raw.substr(9, 3));
-  auto head_end = r.raw.find("\r\n\r\n");
-  if (head_end != std::string::npos) {
-    r.body = json::parse(r.raw.substr(head_end + 4), nullptr, false);
-  }
+  r.status = testing::ReplyStatus(r.raw);
+  r.body = json::parse(testing::ReplyBody(r.raw), nullptr, false);
   return r;
 }
 

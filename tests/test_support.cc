@@ -113,11 +113,14 @@ std::string AgentProcess::log() const {
 
 int ConnectUnix(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;  // what the caller reports, not close's
     ::close(fd);
+    errno = err;
     return -1;
   }
   return fd;
@@ -146,17 +149,6 @@ bool WriteAll(int fd, const void* data, size_t size) {
     size -= static_cast<size_t>(n);
   }
   return true;
-}
-
-int ConnectTo(const sockaddr_un& addr) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    int err = errno;  // what the caller reports, not close's
-    ::close(fd);
-    errno = err;
-    return -1;
-  }
-  return fd;
 }
 
 // Exactly `size` bytes from `fd`; false at an early end.
@@ -190,7 +182,7 @@ bool AnswerComplete(const char* reply, size_t size) {
 
 // The forked client: ExchangeAsUser's steps, each answer reported on `out`
 // as its connect errno, length and bytes.
-[[noreturn]] void ExchangeChild(uid_t uid, gid_t gid, const sockaddr_un& addr,
+[[noreturn]] void ExchangeChild(uid_t uid, gid_t gid, const std::string& socket,
                                 const std::vector<ClientStep>& steps, int out) {
   if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) ::_exit(90);
   int held[256];
@@ -198,7 +190,7 @@ bool AnswerComplete(const char* reply, size_t size) {
   static char reply[1 << 16];
   for (const ClientStep& step : steps) {
     if (step.kind == ClientStep::kHold) {
-      if (holding < 256) held[holding++] = ConnectTo(addr);
+      if (holding < 256) held[holding++] = ConnectUnix(socket);
       continue;
     }
     if (step.kind == ClientStep::kCloseHeld) {
@@ -207,7 +199,7 @@ bool AnswerComplete(const char* reply, size_t size) {
     }
     int32_t err = 0;
     uint32_t size = 0;
-    int fd = ConnectTo(addr);
+    int fd = ConnectUnix(socket);
     if (fd < 0) {
       err = errno;
     } else {
@@ -256,15 +248,12 @@ std::vector<ExchangeAs> ExchangeAsUser(uid_t uid, gid_t gid, const std::string& 
   for (const auto& step : steps) {
     if (step.kind == ClientStep::kRequest) result.emplace_back();
   }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return result;
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(pipe_fds[0]);
-    ExchangeChild(uid, gid, addr, steps, pipe_fds[1]);
+    ExchangeChild(uid, gid, socket, steps, pipe_fds[1]);
   }
   ::close(pipe_fds[1]);
   // Read as the child goes (the answers may not fit in the pipe), then wait.

@@ -71,7 +71,8 @@ bool WaitFor(const std::function<bool()>& condition,
 
 bool IsRoot();
 
-// A connected UNIX stream socket to `path` (close it yourself), or -1.
+// A connected UNIX stream socket to `path` (close it yourself), or -1 with
+// errno saying why. System calls only: a forked child may call it.
 int ConnectUnix(const std::string& path);
 
 // One HTTP/1.1 request as bytes, with `Connection: close` (the server

@@ -189,6 +189,7 @@ Status Agent::LoadCapabilities() {
   lifecycle_ = std::make_unique<VmLifecycle>(std::move(options), *store_, *handles_, *dispatcher_,
                                              *ops_, logger_);
   backend_->AttachLifecycle(lifecycle_.get());
+  RestoreDraining();
   backend_->AttachRediscoverer(
       [this](const std::string& capability, const VmRecord& vm, const std::string& key) {
         return dispatcher_->Rediscover(capability, MakeVmView(vm), key);

@@ -60,6 +60,7 @@ class Agent {
   HttpResponse Drain();
   HttpResponse Undrain();
   std::string DrainMarker() const;
+  void RestoreDraining();  // a drain outlives a restart: its marker file
   // POST /v1/capabilities/{name}/{verb}: a capability-wide command.
   HttpResponse RunCommand(const std::string& name, const std::string& verb,
                           const std::string& body);

@@ -37,9 +37,7 @@ std::string Agent::DrainMarker() const {
 HttpResponse Agent::HostReport() const {
   VmListing vms = store_->List();
   std::map<std::string, int> by_state;
-  for (const char* s : {"created", "starting", "running", "stopping", "stopped", "error"}) {
-    by_state[s] = 0;
-  }
+  for (VmState s : kReportedVmStates) by_state[std::string(VmStateName(s))] = 0;
   uint64_t vcpus = 0, memory_mib = 0;
   for (const auto& r : vms.records) {
     ++by_state[std::string(VmStateName(r->state))];
@@ -135,6 +133,9 @@ void Agent::AddHostRoutes() {
   routes_.Add("GET", "/v1/host", [this](const HttpRequest&) { return HostReport(); });
   routes_.Add("POST", "/v1/host/drain", [this](const HttpRequest&) { return Drain(); });
   routes_.Add("POST", "/v1/host/undrain", [this](const HttpRequest&) { return Undrain(); });
+}
+
+void Agent::RestoreDraining() {
   if (::access(DrainMarker().c_str(), F_OK) == 0) {
     lifecycle_->SetDraining(true);
     logger_.Warn("core", "draining (" + DrainMarker() +

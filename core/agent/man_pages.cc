@@ -70,8 +70,7 @@ std::string BangerdConfManPage(const AgentConfig& config) {
       "Capabilities the agent must not run without: it exits with the "
       "reason when one cannot load or initialise.");
   // Every capability found in the plugin dirs, as it describes itself.
-  AgentConfig all = config;
-  auto registry = PluginRegistry::Discover(all, PluginFilePolicy{true, ::geteuid()});
+  auto registry = PluginRegistry::Discover(config, PluginFilePolicy{true, ::geteuid()});
   for (const auto& p : registry->all()) {
     if (!p->library) continue;
     const CapabilityLibrary& lib = *p->library;

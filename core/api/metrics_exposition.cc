@@ -92,8 +92,9 @@ std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry,
     for (const auto& l : lines) out << family << l << "\n";
   }
   out << "# HELP banger_vms VMs by state.\n# TYPE banger_vms gauge\n";
-  for (const char* s : {"created", "starting", "running", "stopping", "stopped", "error"}) {
-    out << "banger_vms{state=\"" << s << "\"} " << by_state[s] << "\n";
+  for (VmState s : kReportedVmStates) {
+    const std::string name(VmStateName(s));
+    out << "banger_vms{state=\"" << name << "\"} " << by_state[name] << "\n";
   }
   out << "banger_vms{state=\"corrupt\"} " << vms.corrupt.size() << "\n";
 

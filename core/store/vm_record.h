@@ -25,6 +25,10 @@ inline constexpr int kVmRecordSchemaVersion = 2;
 // still creating when the agent starts is an interrupted create.
 enum class VmState { kCreated, kStarting, kRunning, kStopping, kStopped, kError, kCreating };
 std::string_view VmStateName(VmState s);  // "created", ...
+// The states reports count VMs in (kCreating is transient: not among them).
+inline constexpr VmState kReportedVmStates[] = {VmState::kCreated, VmState::kStarting,
+                                                VmState::kRunning, VmState::kStopping,
+                                                VmState::kStopped, VmState::kError};
 std::optional<VmState> ParseVmState(std::string_view s);
 // Starting, running or stopping: a VMM may be alive for the VM.
 inline bool IsActive(VmState s) {

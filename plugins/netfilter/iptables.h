@@ -19,8 +19,6 @@ class Iptables {
 
   // Skip when `iptables --version` does not run on this host.
   banger::Status Available();
-  // -C: true when the rule exists.
-  banger::Result<bool> Exists(const IptablesRule& rule);
   // Appends each rule not there yet, in order; stops at the first failure.
   banger::Status AppendMissing(const std::vector<IptablesRule>& rules);
   // Deletes each rule that is there; every failure is said, none stops the
@@ -30,6 +28,8 @@ class Iptables {
   banger::Result<std::string> List(const std::string& table, const std::string& chain);
 
  private:
+  // -C: true when the rule exists.
+  banger::Result<bool> Exists(const IptablesRule& rule);
   banger::Status Change(const char* op, const IptablesRule& rule);
   banger::Host host_;
 };

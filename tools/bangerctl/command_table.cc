@@ -59,10 +59,6 @@ constexpr OptionInfo kFlags[] = {
 std::span<const CommandInfo> Commands() {
   return kCommands;
 }
-std::span<const OptionInfo> GlobalFlags() {
-  return kFlags;
-}
-
 std::string HelpText() {
   std::ostringstream out;
   out << "usage: bangerctl [--socket PATH] [--json] COMMAND [ARGS]\n\ncommands:\n";

@@ -20,7 +20,6 @@ struct OptionInfo {
 };
 
 std::span<const CommandInfo> Commands();  // every command, "vm ..." ones included
-std::span<const OptionInfo> GlobalFlags();
 
 // `bangerctl --help`.
 std::string HelpText();

@@ -242,10 +242,6 @@ int Show(const GlobalOptions& g, const std::string& ref) {
   return 0;
 }
 
-bool EndsWith(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 // `vm stats NAME`: the figures, one a row, in the units their names say.
 std::string StatsTable(const json& reply) {
   Table t({"FIGURE", "VALUE"});
@@ -254,12 +250,12 @@ std::string StatsTable(const json& reply) {
     double v = value.get<double>();
     char buf[64];
     std::string shown;
-    if (EndsWith(name, "_bytes") || EndsWith(name, "_bytes_total")) {
+    if (name.ends_with("_bytes") || name.ends_with("_bytes_total")) {
       shown = Bytes(static_cast<uint64_t>(v));
-    } else if (EndsWith(name, "_seconds_total") || EndsWith(name, "_seconds")) {
+    } else if (name.ends_with("_seconds_total") || name.ends_with("_seconds")) {
       std::snprintf(buf, sizeof buf, "%.2f s", v);
       shown = buf;
-    } else if (EndsWith(name, "_ratio")) {
+    } else if (name.ends_with("_ratio")) {
       std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
       shown = buf;
     } else {
