@@ -298,6 +298,7 @@ Result<CreateVmRequest> ParseCreateRequest(const std::string& body, uint64_t max
         num("work_disk_bytes", 0, max_disk_bytes, " bytes (the state dir's file system)", disk)}) {
     if (!s) return s;
   }
+  if (Status s = CheckVmName(c.name); !s) return s.Prefixed("create");
   c.spec.vcpus = static_cast<uint32_t>(vcpus);
   c.spec.memory_mib = memory;
   c.spec.work_disk_bytes = disk;

@@ -33,11 +33,21 @@ std::string StopOperationFor(const std::string& reason) {
 
 }  // namespace
 
-bool ValidVmName(const std::string& name) {
+Status CheckVmName(const std::string& name) {
   auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (name.empty() || name.size() > 63 || !lower_or_digit(name[0])) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [&](char c) { return lower_or_digit(c) || c == '-'; });
+  if (name.empty() || name.size() > 63 || !lower_or_digit(name[0]) ||
+      !std::all_of(name.begin(), name.end(),
+                   [&](char c) { return lower_or_digit(c) || c == '-'; })) {
+    return Status::Invalid("'" + name +
+                           "' is not a VM name: use 1 to 63 of a-z, 0-9 and '-', starting "
+                           "with a letter or digit");
+  }
+  if (name.size() >= 8 && name.find_first_not_of("0123456789abcdef") == std::string::npos) {
+    return Status::Invalid("'" + name +
+                           "' has the shape of a VM id or of its start (8 or more hex "
+                           "digits); a name may not, so that an id always names one VM");
+  }
+  return Status::Ok();
 }
 
 VmLifecycle::VmLifecycle(VmLifecycleOptions options, VmStore& store, HandleStore& handles,
@@ -225,21 +235,12 @@ Result<VmRecordPtr> VmLifecycle::Create(const CreateVmRequest& req, const StageO
     return out;
   };
   if (draining_) return fail(DrainingError());
-  if (!ValidVmName(req.name)) {
-    return fail(Status::Invalid("'" + req.name +
-                                "' is not a VM name: use 1 to 63 of a-z, 0-9 and '-', starting "
-                                "with a letter or digit"));
-  }
+  if (Status s = CheckVmName(req.name); !s) return fail(s);
   if (spec.vcpus < 1 || spec.vcpus > 32) {
     return fail(Status::Invalid("vcpus must be 1 to 32 (Firecracker's limit), not " +
                                 std::to_string(spec.vcpus)));
   }
   if (spec.memory_mib < 16) return fail(Status::Invalid("memory must be at least 16 MiB"));
-  if (req.name.size() >= 8 && req.name.find_first_not_of("0123456789abcdef") == std::string::npos) {
-    return fail(Status::Invalid("'" + req.name +
-                                "' has the shape of a VM id or of its start (8 or more hex "
-                                "digits); a name may not, so that an id always names one VM"));
-  }
   // Each capability judges its own options, before anything is made.
   if (!req.options.empty()) {
     if (Status s = dispatcher_.ValidateOptions(req.options); !s) return fail(s);

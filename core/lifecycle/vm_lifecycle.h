@@ -79,8 +79,9 @@ struct CreateVmRequest {
   VmOptions options = {};  // "<capability>.<key>" -> value, checked by their capabilities
 };
 
-// [a-z0-9][a-z0-9-]{0,62}
-bool ValidVmName(const std::string& name);
+// Ok for [a-z0-9][a-z0-9-]{0,62} that does not look like a VM id (8 or
+// more hex digits); otherwise the one-line error that says what a name is.
+Status CheckVmName(const std::string& name);
 
 class VmLifecycle : public LifecycleRequests {
  public:
