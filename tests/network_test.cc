@@ -434,6 +434,11 @@ TEST_F(AgentNetworkTest, KilledAgentWithFiveVmsLeavesNothingBehindOnceStopped) {
   for (const auto& [socket, procs] : ScanApiSocketProcesses()) {
     EXPECT_NE(socket.rfind(dir_.path(), 0), 0u) << "VMM left running: " << socket;
   }
+  // What the package's removal does after its drain: the pool's devices go.
+  json released = Api("POST", "/v1/capabilities/tap/release");
+  EXPECT_EQ(released["deleted"], 6) << released;
+  EXPECT_EQ(ns_.Run({"ip", "-j", "link", "show", "type", "tun"}).output, "[]\n")
+      << "TAP devices left after tap release";
 }
 
 }  // namespace

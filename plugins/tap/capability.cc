@@ -11,6 +11,11 @@ class Tap {
  public:
   explicit Tap(banger::Host host) : pool_(host) {
     banger::Status s = host.RegisterCommand("pool", "the warm pool: size, in use, free");
+    if (s.ok()) {
+      s = host.RegisterCommand("release",
+                               "delete the pool's free TAP devices and stop warming it (before "
+                               "banger leaves the host); a VM's start makes its device again");
+    }
     if (!s.ok()) throw std::runtime_error(s.message());
   }
   banger::Status Prepare(const banger::Vm& vm) { return pool_.Prepare(vm); }
@@ -20,8 +25,13 @@ class Tap {
   }
   void Shutdown() { pool_.Shutdown(); }
   banger::Status Command(std::string_view verb, std::string_view, std::string& reply) {
-    if (verb != "pool") return banger::Status::FromCode(BANGER_NOT_FOUND, "no such command");
-    reply = pool_.PoolJson();
+    if (verb == "pool") {
+      reply = pool_.PoolJson();
+    } else if (verb == "release") {
+      reply = pool_.Release();
+    } else {
+      return banger::Status::FromCode(BANGER_NOT_FOUND, "no such command");
+    }
     return banger::Status::Ok();
   }
 

@@ -61,8 +61,41 @@ TapPool::~TapPool() {
 }
 
 void TapPool::Shutdown() {
+  StopWarming();
+}
+
+void TapPool::StopWarming() {
+  std::lock_guard lock(warm_mu_);
   stopping_ = true;
   if (warm_.joinable()) warm_.join();
+}
+
+std::string TapPool::Release() {
+  StopWarming();
+  uint32_t deleted = 0, in_use = 0, left_alone = 0;
+  // Under the lock throughout: a prepare claims its slot under it before it
+  // makes the device, so no device is deleted under a VM that is starting.
+  std::lock_guard lock(mu_);
+  for (uint32_t slot = 0; slot < owner_.size(); ++slot) {
+    std::string tap = TapName(slot);
+    if (!owner_[slot].empty()) {
+      ++in_use;
+    } else if (!LinkExists(tap)) {
+      continue;
+    } else if (HasIpv4Address(tap)) {
+      host_.Warn(tap + " has an address but no VM's record names it: left alone");
+      ++left_alone;
+    } else if (Status s = DeleteLink(tap); !s.ok()) {
+      host_.Warn("release " + tap + ": " + s.message());
+      ++left_alone;
+    } else {
+      ++deleted;
+    }
+  }
+  host_.Info("pool released: deleted " + std::to_string(deleted) + " TAP devices, " +
+             std::to_string(in_use) + " in use");
+  return "{\"deleted\": " + std::to_string(deleted) + ", \"in_use\": " + std::to_string(in_use) +
+         ", \"left_alone\": " + std::to_string(left_alone) + "}";
 }
 
 std::string TapPool::GuestMac(std::string_view id) {

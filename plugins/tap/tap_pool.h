@@ -43,6 +43,12 @@ class TapPool {
   // {"size": N, "in_use": N, "free": N}: the `pool` command's answer (and a
   // fleet scheduler's, through GET /v1/host).
   std::string PoolJson();
+  // The `release` command, for when banger leaves the host (the package's
+  // removal runs it after the drain): stops warming and deletes every pool
+  // device no VM holds; a free one carrying an address no record names is
+  // left alone, as prepare leaves it. {"deleted": N, "in_use": N,
+  // "left_alone": N}. Prepare makes a device again when a VM needs one.
+  std::string Release();
 
   std::string TapName(uint32_t slot) const { return config_.prefix + std::to_string(slot); }
   uint32_t HostIp(uint32_t slot) const { return config_.cidr_base + 4 * slot + 1; }
@@ -62,7 +68,10 @@ class TapPool {
   TapConfig config_;
   std::mutex mu_;
   std::vector<std::string> owner_;  // slot -> VM id, "" when free
+  void StopWarming();
+
   std::atomic<bool> stopping_{false};
+  std::mutex warm_mu_;  // joins warm_ once, from Shutdown or Release
   std::thread warm_;
 };
 

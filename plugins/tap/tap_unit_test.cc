@@ -72,6 +72,34 @@ TEST_F(TapUnitTest, ATapTheRecordLostIsFoundAgainByRediscover) {
   EXPECT_FALSE(tapcap::HasIpv4Address("ur0")) << "cleanup left the host's address on ur0";
 }
 
+TEST_F(TapUnitTest, ReleaseDeletesTheFreeDevicesAndNotAVmsOwn) {
+  FakeHost host("tap", {{"pool_size", "3"}, {"cidr", "10.253.0.0/24"}, {"prefix", "ul"}});
+  Harness tap(banger_capability_entry(), host);
+  ASSERT_TRUE(tap.Init().ok());
+  host.AddVm("web");
+  ASSERT_TRUE(tap.Prepare("web").ok());
+  // At once, while the pool may still be warming: what the warm-up made is
+  // deleted too, and it makes nothing afterwards.
+  auto released = tap.Command("release");
+  ASSERT_TRUE(released.ok()) << released.status.message();
+  EXPECT_NE(released.value.find("\"in_use\": 1, \"left_alone\": 0}"), std::string::npos)
+      << released.value;
+  EXPECT_TRUE(Exists("ul0")) << "the running VM's TAP was deleted";
+  EXPECT_FALSE(Exists("ul1"));
+  EXPECT_FALSE(Exists("ul2"));
+  // A start afterwards makes its device again.
+  host.AddVm("db");
+  ASSERT_TRUE(tap.Prepare("db").ok());
+  EXPECT_TRUE(Exists("ul1"));
+  ASSERT_TRUE(tap.Cleanup("web").ok());
+  ASSERT_TRUE(tap.Cleanup("db").ok());
+  released = tap.Command("release");
+  ASSERT_TRUE(released.ok()) << released.status.message();
+  EXPECT_EQ(released.value, "{\"deleted\": 2, \"in_use\": 0, \"left_alone\": 0}");
+  EXPECT_FALSE(Exists("ul0"));
+  EXPECT_FALSE(Exists("ul1"));
+}
+
 TEST_F(TapUnitTest, ABadCidrIsAConfigErrorNamingTheKey) {
   FakeHost host("tap", {{"pool_size", "4"}, {"cidr", "10.252.0.0/29"}});
   Harness tap(banger_capability_entry(), host);
