@@ -145,10 +145,11 @@ Status TapPool::EnsureDevice(uint32_t slot, uid_t owner) const {
 void TapPool::Warm() {
   uint32_t created = 0;
   for (uint32_t slot = 0; slot < config_.pool_size && !stopping_; ++slot) {
-    {
-      std::lock_guard lock(mu_);
-      if (!owner_[slot].empty()) continue;  // in use: it exists
-    }
+    // Held while the device is made: a prepare that claimed the slot in
+    // between would have its device (owned by a jailed VMM's uid) given
+    // back to the pool's owner, and its VMM could not open it.
+    std::lock_guard lock(mu_);
+    if (!owner_[slot].empty()) continue;  // in use: it exists
     if (LinkExists(TapName(slot))) continue;
     if (Status s = EnsureDevice(slot, config_.owner_uid); !s.ok()) {
       host_.Warn("warming the pool stopped: " + s.message());
@@ -156,7 +157,8 @@ void TapPool::Warm() {
     }
     ++created;
   }
-  host_.Info("pool warm: created " + std::to_string(created) + " TAP devices");
+  host_.Info((stopping_ ? "pool warming stopped: created " : "pool warm: created ") +
+             std::to_string(created) + " TAP devices");
 }
 
 Status TapPool::Prepare(const banger::Vm& vm) {
