@@ -82,8 +82,7 @@ std::string TapPool::Release() {
       ++in_use;
     } else if (!LinkExists(tap)) {
       continue;
-    } else if (HasIpv4Address(tap)) {
-      host_.Warn(tap + " has an address but no VM's record names it: left alone");
+    } else if (InUseUnrecorded(slot)) {
       ++left_alone;
     } else if (Status s = DeleteLink(tap); !s.ok()) {
       host_.Warn("release " + tap + ": " + s.message());
@@ -96,6 +95,14 @@ std::string TapPool::Release() {
              std::to_string(in_use) + " in use");
   return "{\"deleted\": " + std::to_string(deleted) + ", \"in_use\": " + std::to_string(in_use) +
          ", \"left_alone\": " + std::to_string(left_alone) + "}";
+}
+
+bool TapPool::InUseUnrecorded(uint32_t slot) const {
+  if (!HasIpv4Address(TapName(slot))) return false;
+  host_.Warn(TapName(slot) +
+             " has an address but no VM's record names it: left alone (a VM whose record is "
+             "corrupt? `bangerctl vm ls` lists those)");
+  return true;
 }
 
 std::string TapPool::GuestMac(std::string_view id) {
@@ -170,15 +177,10 @@ Status TapPool::Prepare(const banger::Vm& vm) {
     if (mine != owner_.end()) {
       slot = static_cast<uint32_t>(mine - owner_.begin());
     } else {
-      // A free slot whose device carries an address is in use by a VM no
-      // record names (its record is corrupt, or it was set by hand): taking
-      // it would break that VM, and a failed start would strip its address.
+      // Nor one a VM no record names uses: a failed start would also strip
+      // that VM's address.
       for (; slot < owner_.size(); ++slot) {
-        if (!owner_[slot].empty()) continue;
-        if (!HasIpv4Address(TapName(slot))) break;
-        host_.Warn(TapName(slot) +
-                   " has an address but no VM's record names it: left alone (a VM "
-                   "whose record is corrupt? `bangerctl vm ls` lists those)");
+        if (owner_[slot].empty() && !InUseUnrecorded(slot)) break;
       }
     }
     if (slot == owner_.size()) {

@@ -69,6 +69,10 @@ class TapPool {
   std::mutex mu_;
   std::vector<std::string> owner_;  // slot -> VM id, "" when free
   void StopWarming();
+  // A free slot whose device carries an address is in use by a VM no record
+  // names (its record is corrupt, or it was set by hand): taking or deleting
+  // it would break that VM. Says so when it is.
+  bool InUseUnrecorded(uint32_t slot) const;
 
   std::atomic<bool> stopping_{false};
   std::mutex warm_mu_;  // joins warm_ once, from Shutdown or Release
