@@ -135,14 +135,17 @@ int main(int argc, char** argv) {
 
   // 1. Sequential: start overhead, and stop overhead with the VMM already gone.
   std::vector<double> start_overhead, start_vmm, start_total, stop_overhead;
+  std::map<std::string, std::vector<double>> by_stage;
   for (int r = 0; r < o.rounds; ++r) {
     std::string path = "/v1/vms/vm-" + std::to_string(r % o.vms);
     json vm;
     auto t = Clock::now();
     auto s = Stages(path + "/start", &vm);
     start_total.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
-    start_overhead.push_back(Sum(s, {"record.starting", "prepare", "vmm.spawn", "record.running"}));
+    start_overhead.push_back(
+        Sum(s, {"reserve", "record.starting", "prepare", "vmm.spawn", "record.running"}));
     start_vmm.push_back(Sum(s, {"vmm.ready", "vmm.configure", "vmm.boot"}));
+    for (auto& [k, v] : s) by_stage[k].push_back(v);
     banger::core::ProcessIdentity p{vm["runtime"]["pid"].get<pid_t>(),
                                     vm["runtime"]["pid_start_time"]};
     ::kill(p.pid, SIGKILL);
@@ -184,6 +187,7 @@ int main(int argc, char** argv) {
   std::printf("%-44s %8.1f VMs/s            >= 50 VMs/s\n",
               ("start+stop, " + std::to_string(o.clients) + " parallel clients").c_str(),
               o.vms / secs);
+  for (auto& [k, v] : by_stage) std::printf("  start stage %-20s %8.3f ms\n", k.c_str(), Median(v));
   agent.Stop(SIGTERM);
   std::filesystem::remove_all(dir);
   return 0;

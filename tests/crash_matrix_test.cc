@@ -1,6 +1,7 @@
 // The crash matrix: the agent killed (SIGKILL, at a fault point: see
 // core/base/fault_point.h) at each named point of create, start (each
-// capability's prepare and the handles it records before it creates),
+// capability's reserve, whose handles the "starting" record carries, and its
+// prepare),
 // stop, kill, rm, reconcile, a stats transaction and a store copy. For each:
 // restart, reconcile, stop and rm every VM; then nothing may be left: no TAP
 // beyond the pool and none with an address, no NAT entry, no VMM, no VM
@@ -45,12 +46,13 @@ const Case kCases[] = {
     {"create", Trigger::kCreate, "lifecycle.create.dir_made"},
     {"create", Trigger::kCreate, "lifecycle.create.files_made"},
     {"create", Trigger::kCreate, "vm.create.record.created"},
+    {"start", Trigger::kStart, "capability.tap.reserved"},
+    {"start", Trigger::kStart, "capability.nat.reserved"},
+    {"start", Trigger::kStart, "vm.start.reserve"},
     {"start", Trigger::kStart, "vm.start.record.starting"},
     {"start", Trigger::kStart, "capability.tap.prepare"},
-    {"start", Trigger::kStart, "handles.tap.recorded"},
     {"start", Trigger::kStart, "capability.tap.prepared"},
     {"start", Trigger::kStart, "capability.nat.prepare"},
-    {"start", Trigger::kStart, "handles.nat.recorded"},
     {"start", Trigger::kStart, "capability.nat.prepared"},
     {"start", Trigger::kStart, "vm.start.prepare"},
     {"start", Trigger::kStart, "vm.start.vmm.spawn"},
@@ -64,7 +66,6 @@ const Case kCases[] = {
     {"stop", Trigger::kStop, "capability.nat.cleaned"},
     {"stop", Trigger::kStop, "capability.tap.cleanup"},
     {"stop", Trigger::kStop, "capability.tap.cleaned"},
-    {"stop", Trigger::kStop, "handles.tap.cleared"},
     {"stop", Trigger::kStop, "vm.stop.cleanup"},
     {"stop", Trigger::kStop, "vm.stop.record.stopped"},
     {"kill", Trigger::kKill, "vm.kill.record.stopping"},

@@ -180,15 +180,20 @@ TEST_F(JailTest, VmmRunsAsItsOwnUserInItsChrootAndCgroupAndLeavesNothingBehind) 
   json values = Api("GET", "/v1/vms/jailed")["stats"]["values"];
   EXPECT_EQ(values.value("vsz_bytes", -1.0), 0.0) << values;
 
-  // Stopped: the jail and the cgroups go, the TAP goes back to root.
+  // Stopped: the jail and the cgroups go. The TAP, back in the pool, stays
+  // its uid's: nothing runs as that uid now, and the next VMM of that uid
+  // takes this device first (so a uid never owns two).
   json stopped = Api("POST", "/v1/vms/jailed/stop");
   EXPECT_EQ(stopped.value("state", ""), "stopped") << stopped;
   ExpectNothingLeftOf(id);
-  EXPECT_EQ(TapOwner(tap), "0");
+  EXPECT_EQ(TapOwner(tap), std::to_string(uid));
 
-  // Started again, the agent killed, started again: re-adopted as it was.
+  // Started again (the same uid, the same device), the agent killed,
+  // started again: re-adopted as it was.
   json again = Api("POST", "/v1/vms/jailed/start");
   ASSERT_EQ(again.value("state", ""), "running") << again;
+  EXPECT_EQ(again["handles"]["tap"]["tap_name"], tap);
+  EXPECT_EQ(TapOwner(tap), std::to_string(again["runtime"]["vmm_uid"].get<uint32_t>()));
   agent_->Stop(SIGKILL);
   StartAgent("agent2.log");
   json adopted = Api("GET", "/v1/vms/jailed");
@@ -200,7 +205,9 @@ TEST_F(JailTest, VmmRunsAsItsOwnUserInItsChrootAndCgroupAndLeavesNothingBehind) 
   EXPECT_FALSE(removed.contains("error")) << removed;
   ExpectNothingLeftOf(id);
   EXPECT_FALSE(std::filesystem::exists(dir_ / ("state/vms/" + id)));
-  EXPECT_EQ(TapOwner(tap), "0");
+  EXPECT_EQ(ns_.Run({"ip", "-4", "addr", "show", "dev", tap}).output.find("inet"),
+            std::string::npos)
+      << "the TAP kept its address";
 }
 
 TEST_F(JailTest, JailOfAVmmThatDiedWhileTheAgentWasDownIsTakenDownAtStart) {

@@ -374,7 +374,12 @@ TEST_F(LifecycleTest, AVmmThatDiedWhileTheAgentWasDownIsCleanedUpAtStart) {
   StartAgent("agent2.log");
   ApiReply vm = Api("GET", "/v1/vms/web-1");
   EXPECT_EQ(vm.body["state"], "stopped") << vm.body;
-  EXPECT_EQ(vm.body["last_stop_reason"], "VMM exited (found by reconcile)");
+  // "running" is written behind (within VmStore::kWriteBehindDelay): an agent
+  // killed at once may have left the VM recorded starting, and says so.
+  std::string reason = vm.body.value("last_stop_reason", "");
+  EXPECT_TRUE(reason == "VMM exited (found by reconcile)" ||
+              reason == "agent restarted during start (found by reconcile)")
+      << reason;
   EXPECT_CONTAINS(Log("agent2.log"), "recorder: hook cleanup web-1");
   EXPECT_CONTAINS(Log("agent2.log"), "plain-c: hook cleanup web-1");
 }

@@ -406,6 +406,38 @@ class AgentNetworkTest : public testing::AgentFixture {
   testing::NetNamespace ns_;
 };
 
+// The durable writes of a start and a stop with tap and nat (ARCHITECTURE.md,
+// "Durability"): a start commits "starting" with both capabilities' handles
+// in one transaction, and "running" once, written behind; a stop commits
+// "stopping", then "stopped" with the handles cleared. (Before: a start
+// committed starting, tap's handles, nat's handles, the PID and running;
+// a stop stopping, each capability's clear and stopped.)
+TEST_F(AgentNetworkTest, AStartCommitsOnceAndItsRunningOnceBehindAndAStopTwice) {
+  StartAgentIn(ns_, "agent.log");
+  CreateVm("web");
+  auto commits = [&] { return Api("GET", "/v1/info")["store_commits"].get<uint64_t>(); };
+  const uint64_t before = commits();  // the create's are done: nothing waits
+  json vm = Api("POST", "/v1/vms/web/start");
+  ASSERT_EQ(vm["state"], "running") << vm;
+  EXPECT_EQ(vm["handles"]["tap"]["tap_name"], "bt0");
+  EXPECT_EQ(vm["handles"]["nat"]["guest_ip"], "10.200.0.2");
+  EXPECT_GT(vm["runtime"]["pid"].get<int64_t>(), 0);
+  // One commit when it answers (two once "running" is flushed), never more.
+  EXPECT_LE(commits() - before, 2u);
+  EXPECT_TRUE(testing::WaitFor([&] { return commits() == before + 2; })) << commits() - before;
+  const uint64_t started = commits();
+  json stopped = Api("POST", "/v1/vms/web/stop");
+  ASSERT_EQ(stopped["state"], "stopped") << stopped;
+  EXPECT_TRUE(stopped["handles"].empty()) << stopped;
+  EXPECT_EQ(commits() - started, 2u) << "stopping, and stopped with the handles cleared";
+  // What the records say after a restart is what was answered.
+  agent_->Stop(SIGTERM);
+  StartAgentIn(ns_, "agent2.log");
+  json again = Api("GET", "/v1/vms/web");
+  EXPECT_EQ(again["state"], "stopped") << again;
+  EXPECT_TRUE(again["handles"].empty()) << again;
+}
+
 TEST_F(AgentNetworkTest, KilledAgentWithFiveVmsLeavesNothingBehindOnceStopped) {
   StartAgentIn(ns_, "agent.log");
   for (int i = 0; i < 5; ++i) {

@@ -47,7 +47,9 @@ verify=$(systemd-analyze verify /usr/lib/systemd/system/bangerd.service 2>&1) ||
 grep -q '^ExecStart=/usr/sbin/bangerd --config /etc/banger/bangerd.conf$' \
   /usr/lib/systemd/system/bangerd.service || fail "the unit's ExecStart"
 man -w bangerd.conf >/dev/null 2>&1 || fail "man bangerd.conf finds no page"
-[ "$(pkg-config --modversion banger-sdk)" = "1.2" ] || fail "pkg-config banger-sdk"
+abi="$(sed -n 's/^#define BANGER_ABI_MAJOR //p' sdk/include/banger/capability.h).$(sed -n \
+  's/^#define BANGER_ABI_MINOR //p' sdk/include/banger/capability.h)"
+[ "$(pkg-config --modversion banger-sdk)" = "$abi" ] || fail "pkg-config banger-sdk is not $abi"
 
 # The state purge must take: what a running agent would have made.
 mkdir -p /var/lib/banger/vms /run/banger

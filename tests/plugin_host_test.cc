@@ -125,7 +125,7 @@ TEST_F(PluginHostTest, WrongAbiMajorIsRefusedNamingBothVersions) {
   CopyPlugins(plugin_dir_, {"wrong-major"});
   Discover("[plugins]\nenable = wrong-major\n");
   EXPECT_CONTAINS(StatusOf("wrong-major"),
-                  "error: built for capability ABI 2.0, this agent speaks ABI 1.2 (majors must "
+                  "error: built for capability ABI 2.0, this agent speaks ABI 1.3 (majors must "
                   "match)");
 }
 
@@ -133,7 +133,7 @@ TEST_F(PluginHostTest, NewerAbiMinorIsRefusedNamingBothVersions) {
   CopyPlugins(plugin_dir_, {"newer-minor"});
   Discover("[plugins]\nenable = newer-minor\n");
   EXPECT_CONTAINS(StatusOf("newer-minor"),
-                  "needs capability ABI 1.7 or later, this agent speaks ABI 1.2");
+                  "needs capability ABI 1.7 or later, this agent speaks ABI 1.3");
 }
 
 TEST_F(PluginHostTest, AnOlderMinorLoads) {

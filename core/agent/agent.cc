@@ -243,6 +243,10 @@ void Agent::StartBackgroundWork() {
 }
 
 void Agent::TakeStoreCopy(const char* why) {
+  // A copy holds what is committed: changes written behind first.
+  if (Status s = store_->Flush(); !s) {
+    logger_.Warn("core", "store copy (" + std::string(why) + "): flush: " + s.message());
+  }
   auto copy = copies_->Take(*store_);
   if (!copy) {
     logger_.Error("core", "store copy (" + std::string(why) + "): " + copy.status().message() +

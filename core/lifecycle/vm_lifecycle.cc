@@ -333,25 +333,52 @@ Status VmLifecycle::StartLocked(const VmRecordPtr& vm, Operation& op) {
   const std::string who = Quoted(vm->name);
   uint32_t cid = AllocateCid();
 
-  // 1. "starting", durably, with every path the VMM will use: from here on a
-  // crashed agent finds this VM's VMM by its API socket.
-  if (Status s = op.Stage("record.starting", [&] { return RecordStarting(id, cid); }); !s) {
+  // 1. The VM as it will be recorded starting: every path the VMM will use,
+  // its vsock CID and VMM uid. Nothing is written yet.
+  auto starting = StartingRecord(*vm, cid);
+  if (!starting) {
+    ReleaseCid(cid);
+    return starting.status().Prefixed(who + ": start failed at record.starting");
+  }
+  banger_vm starting_view = MakeVmView(*starting);
+
+  // 2. Capabilities reserve their identities (creating nothing); the handle
+  // store holds what they record until the next step writes it.
+  handles_.Hold(id);
+  std::vector<std::string> rollback_failed;
+  Status s =
+      op.Stage("reserve", [&] { return dispatcher_.Reserve(starting_view, &rollback_failed); });
+  if (!s) {
+    handles_.Release(id, /*written=*/false);
+    FailStartUnrecorded(id, cid, "reserve", s, rollback_failed, op);
+    return s.Prefixed(who + ": start failed at reserve");
+  }
+
+  // 3. "starting" and every identity reserved, in one commit: from here on a
+  // crashed agent finds this VM's VMM by its API socket and each
+  // capability's objects by its handles.
+  s = op.Stage("record.starting", [&] { return RecordStarting(*starting); });
+  if (!s) {
+    // Never recorded: what the capabilities hold in memory goes.
+    dispatcher_.CleanupReserved(starting_view);
+    handles_.Release(id, /*written=*/false);
     ReleaseCid(cid);
     return s.Prefixed(who + ": start failed at record.starting");
   }
+  handles_.Release(id, /*written=*/true);
   VmRecordPtr rec = *store_.Get(id);
 
-  // 2. Capabilities, in dependency order; each records its handles first.
+  // 4. Capabilities, in dependency order, create what they reserved (one
+  // without a reserve hook records its handles first, itself).
   Contributions contributions;
-  std::vector<std::string> rollback_failed;
-  Status s = op.Stage("prepare",
-                      [&] { return PrepareCapabilities(*rec, contributions, &rollback_failed); });
+  s = op.Stage("prepare",
+               [&] { return PrepareCapabilities(*rec, contributions, &rollback_failed); });
   if (!s) {
     FailStart(id, "prepare", s, {}, /*capabilities_cleaned=*/true, rollback_failed, op);
     return s.Prefixed(who + ": start failed at prepare");
   }
 
-  // 3. The VMM, then "running".
+  // 5. The VMM, then "running".
   ProcessIdentity vmm;
   std::string failed_stage;
   s = BootVmm(*rec, contributions, op, &vmm, &failed_stage);
@@ -363,7 +390,27 @@ Status VmLifecycle::StartLocked(const VmRecordPtr& vm, Operation& op) {
   return Status::Ok();
 }
 
-Status VmLifecycle::RecordStarting(const std::string& id, uint32_t cid) {
+void VmLifecycle::FailStartUnrecorded(const std::string& vm_id, uint32_t cid,
+                                      const std::string& stage, const Status& why,
+                                      const std::vector<std::string>& cleanup_failed,
+                                      Operation& op) {
+  // The capabilities' rollback ran (in Reserve); the record still says what
+  // it said before the start, but for the error.
+  op.Stage("record.error", [&] {
+    return store_.Update(vm_id, [&](VmRecord& r) {
+      r.state = VmState::kError;
+      r.last_error =
+          "start failed at " + stage + ": " + why.message() +
+          (cleanup_failed.empty() ? "" : " (rollback: cleanup failed for some capabilities)");
+      r.updated_at_ms = UnixMillis();
+      return Status::Ok();
+    });
+  });
+  ReleaseCid(cid);
+}
+
+Result<VmRecord> VmLifecycle::StartingRecord(const VmRecord& current, uint32_t cid) const {
+  const std::string& id = current.id;
   VmPaths paths = VmPathsFor(options_.state_dir, id);
   const VmmJailOptions& jail = options_.jail;
   // One uid per running VM, from its vsock CID (unique among them, from 3).
@@ -373,40 +420,56 @@ Status VmLifecycle::RecordStarting(const std::string& id, uint32_t cid) {
                                std::to_string(jail.uid_first) + "-" +
                                std::to_string(jail.uid_last) + " has one per running VM");
   }
-  return store_.Update(id, [&](VmRecord& r) {
-    r.state = VmState::kStarting;
-    r.last_error.clear();
-    r.updated_at_ms = UnixMillis();
-    r.runtime.vmm_state.clear();
-    r.runtime.pid = 0;
-    r.runtime.pid_start_time = 0;
-    r.runtime.started_at_ms = 0;
-    r.runtime.api_socket = paths.api_socket;
-    r.runtime.vsock_path = paths.vsock_path;
-    r.runtime.vsock_cid = cid;
-    r.runtime.metrics_path = paths.metrics_path;
-    r.runtime.log_path = paths.log_path;
-    r.runtime.jail_root.clear();
-    r.runtime.vmm_uid = r.runtime.vmm_gid = 0;
-    r.runtime.cgroup.clear();
-    r.runtime.cgroup_cpu_dir.clear();
-    r.runtime.cgroup_memory_dir.clear();
-    if (jail.enabled()) {
-      // The sockets and the metrics file live in the jail's root; the disks
-      // and the kernel are hard-linked there at launch.
-      JailPaths j = JailOf(id);
-      r.runtime.jail_root = j.root;
-      r.runtime.api_socket = ApiSocketsOf(id).back();
-      r.runtime.vsock_path = j.root + "/vsock.sock";
-      r.runtime.metrics_path = j.root + "/metrics";
-      r.runtime.vmm_uid = r.runtime.vmm_gid = static_cast<uint32_t>(uid);
-      r.runtime.cgroup = jail.parent_cgroup + "/" + id;
-      CgroupDirs dirs = CgroupDirsFor(CgroupMounts(), jail.cgroup_version, r.runtime.cgroup);
-      r.runtime.cgroup_cpu_dir = dirs.cpu;
-      r.runtime.cgroup_memory_dir = dirs.memory;
-    }
-    return Status::Ok();
-  });
+  VmRecord r = current;
+  r.state = VmState::kStarting;
+  r.last_error.clear();
+  r.updated_at_ms = UnixMillis();
+  r.runtime.vmm_state.clear();
+  r.runtime.pid = 0;
+  r.runtime.pid_start_time = 0;
+  r.runtime.started_at_ms = 0;
+  r.runtime.api_socket = paths.api_socket;
+  r.runtime.vsock_path = paths.vsock_path;
+  r.runtime.vsock_cid = cid;
+  r.runtime.metrics_path = paths.metrics_path;
+  r.runtime.log_path = paths.log_path;
+  r.runtime.jail_root.clear();
+  r.runtime.vmm_uid = r.runtime.vmm_gid = 0;
+  r.runtime.cgroup.clear();
+  r.runtime.cgroup_cpu_dir.clear();
+  r.runtime.cgroup_memory_dir.clear();
+  if (jail.enabled()) {
+    // The sockets and the metrics file live in the jail's root; the disks
+    // and the kernel are hard-linked there at launch.
+    JailPaths j = JailOf(id);
+    r.runtime.jail_root = j.root;
+    r.runtime.api_socket = ApiSocketsOf(id).back();
+    r.runtime.vsock_path = j.root + "/vsock.sock";
+    r.runtime.metrics_path = j.root + "/metrics";
+    r.runtime.vmm_uid = r.runtime.vmm_gid = static_cast<uint32_t>(uid);
+    r.runtime.cgroup = jail.parent_cgroup + "/" + id;
+    CgroupDirs dirs = CgroupDirsFor(CgroupMounts(), jail.cgroup_version, r.runtime.cgroup);
+    r.runtime.cgroup_cpu_dir = dirs.cpu;
+    r.runtime.cgroup_memory_dir = dirs.memory;
+  }
+  return r;
+}
+
+Status VmLifecycle::RecordStarting(const VmRecord& starting) {
+  // A start's writes describe processes and kernel objects, none of which
+  // outlives the host: they skip the meta page's sync (ARCHITECTURE.md,
+  // "Durability").
+  return store_.Update(
+      starting.id,
+      [&](VmRecord& r) {
+        r.state = starting.state;
+        r.last_error = starting.last_error;
+        r.updated_at_ms = starting.updated_at_ms;
+        r.runtime = starting.runtime;
+        handles_.ApplyHeld(starting.id, r);
+        return Status::Ok();
+      },
+      VmStore::Sync::kDataOnly);
 }
 
 Status VmLifecycle::BootVmm(const VmRecord& rec, const Contributions& contributions, Operation& op,
@@ -434,16 +497,14 @@ Status VmLifecycle::BootVmm(const VmRecord& rec, const Contributions& contributi
       return BuildJailRoot(JailOf(rec.id), files, rec.runtime.vmm_uid, rec.runtime.vmm_gid);
     });
   }
-  // Spawned, and recorded before anything waits on it.
+  // Its PID is recorded with "running": until then an agent that dies finds
+  // the VMM by its API socket (ReconcileOne), as it finds one whose spawn it
+  // did not live to see return.
   stage("vmm.spawn", [&] {
     auto spawned = SpawnVmm(spec);
     if (!spawned) return spawned.status();
     *vmm = *spawned;
-    return store_.Update(rec.id, [&](VmRecord& r) {
-      r.runtime.pid = vmm->pid;
-      r.runtime.pid_start_time = vmm->start_time;
-      return Status::Ok();
-    });
+    return Status::Ok();
   });
   stage("vmm.ready", [&] { return WaitVmmReady(*vmm, spec); });
   stage("vmm.configure", [&] { return ConfigureVmm(rec, contributions); });
@@ -451,9 +512,15 @@ Status VmLifecycle::BootVmm(const VmRecord& rec, const Contributions& contributi
     return FirecrackerClient(rec.runtime.api_socket, options_.vmm_api_timeout)
         .Act(FcAction::kInstanceStart);
   });
+  // Written behind (VmStore::UpdateBehind): what it says, reconcile finds
+  // again from the host - an agent that dies before it reaches the disk
+  // restarts to a VM recorded starting whose live, booted VMM it re-adopts.
+  // So the start pays one sync, for "starting" and the identities reserved.
   stage("record.running", [&] {
-    return store_.Update(rec.id, [&](VmRecord& r) {
+    return store_.UpdateBehind(rec.id, [&](VmRecord& r) {
       r.state = VmState::kRunning;
+      r.runtime.pid = vmm->pid;
+      r.runtime.pid_start_time = vmm->start_time;
       r.runtime.vmm_state = "Running";
       r.runtime.started_at_ms = UnixMillis();
       r.updated_at_ms = r.runtime.started_at_ms;
@@ -476,7 +543,7 @@ Status VmLifecycle::PrepareCapabilities(const VmRecord& vm, Contributions& out,
         std::lock_guard lock(mu_);
         preparing_[vm.id].preparing = capability;
       },
-      rollback_failed);
+      rollback_failed, /*reserved=*/true);
   std::lock_guard lock(mu_);
   out = std::move(preparing_[vm.id]);
   preparing_.erase(vm.id);
@@ -596,12 +663,19 @@ Result<VmRecordPtr> VmLifecycle::StopLocked(const VmRecordPtr& vm, bool kill,
     });
     return vm;
   }
+  // A stop's writes, like a start's, describe processes and kernel objects
+  // that do not outlive the host: one sync each (ARCHITECTURE.md,
+  // "Durability"). "stopping" is written before the VMM is asked to go: an
+  // agent that dies now finishes this stop at its next start.
   Status s = op.Stage("record.stopping", [&] {
-    return store_.Update(vm->id, [&](VmRecord& r) {
-      if (r.state != VmState::kError) r.state = VmState::kStopping;
-      r.updated_at_ms = UnixMillis();
-      return Status::Ok();
-    });
+    return store_.Update(
+        vm->id,
+        [&](VmRecord& r) {
+          if (r.state != VmState::kError) r.state = VmState::kStopping;
+          r.updated_at_ms = UnixMillis();
+          return Status::Ok();
+        },
+        VmStore::Sync::kDataOnly);
   });
   if (!s) return s.Prefixed(who + ": stop failed at record.stopping");
 
@@ -636,22 +710,31 @@ Result<VmRecordPtr> VmLifecycle::StopLocked(const VmRecordPtr& vm, bool kill,
   }
   auto fresh = store_.Get(vm->id);
   if (!fresh) return fresh.status();
+  // The handles of the capabilities that cleaned up are cleared with the
+  // "stopped" record, in its one commit: until it lands, the record still
+  // names every object, and a cleanup run again finds them gone (OK).
+  handles_.Hold(vm->id);
   Status cleaned = op.Stage("cleanup", [&] { return CleanupCapabilities(**fresh); });
   uint32_t cid = 0;
   s = op.Stage("record.stopped", [&] {
-    return store_.Update(vm->id, [&](VmRecord& r) {
-      r.state = cleaned ? VmState::kStopped : VmState::kError;
-      r.last_error = cleaned ? "" : "cleanup failed: " + cleaned.message();
-      cid = r.runtime.vsock_cid;
-      r.runtime.pid = 0;
-      r.runtime.pid_start_time = 0;
-      r.runtime.vmm_state.clear();
-      r.runtime.started_at_ms = 0;
-      r.last_stop_reason = reason;
-      r.stopped_at_ms = r.updated_at_ms = UnixMillis();
-      return Status::Ok();
-    });
+    return store_.Update(
+        vm->id,
+        [&](VmRecord& r) {
+          handles_.ApplyHeld(vm->id, r);
+          r.state = cleaned ? VmState::kStopped : VmState::kError;
+          r.last_error = cleaned ? "" : "cleanup failed: " + cleaned.message();
+          cid = r.runtime.vsock_cid;
+          r.runtime.pid = 0;
+          r.runtime.pid_start_time = 0;
+          r.runtime.vmm_state.clear();
+          r.runtime.started_at_ms = 0;
+          r.last_stop_reason = reason;
+          r.stopped_at_ms = r.updated_at_ms = UnixMillis();
+          return Status::Ok();
+        },
+        VmStore::Sync::kDataOnly);
   });
+  handles_.Release(vm->id, /*written=*/s.ok());
   if (cid) ReleaseCid(cid);
   if (!cleaned) return cleaned.Prefixed(who + ": stopped, but cleanup failed");
   if (!s) return s.Prefixed(who + ": stop failed at record.stopped");

@@ -174,15 +174,23 @@ class VmLifecycle : public LifecycleRequests {
   Result<VmRecordPtr> StopLocked(const VmRecordPtr& vm, bool kill, const std::string& reason,
                                  Operation& op);
   Status StartLocked(const VmRecordPtr& vm, Operation& op);
-  // Start's steps: "starting" with every runtime path; then the VMM spawned,
-  // ready, configured, booted and "running" (the stage that failed, if one did).
-  Status RecordStarting(const std::string& id, uint32_t cid);
+  // Start's steps: the record as it will be starting (every runtime path,
+  // CID and VMM uid: what reserve hooks see), written with the handles they
+  // reserved; then the VMM spawned, ready, configured, booted and "running"
+  // (the stage that failed, if one did).
+  Result<VmRecord> StartingRecord(const VmRecord& current, uint32_t cid) const;
+  Status RecordStarting(const VmRecord& starting);
   Status BootVmm(const VmRecord& rec, const Contributions& contributions, Operation& op,
                  ProcessIdentity* vmm, std::string* failed_stage);
   // Rolls back a failed start and records "error".
   void FailStart(const std::string& vm_id, const std::string& stage, const Status& why,
                  const ProcessIdentity& vmm, bool capabilities_cleaned,
                  const std::vector<std::string>& cleanup_failed, Operation& op);
+  // A start that failed before anything of it was recorded (a reserve):
+  // records "error" with the reason and gives the CID back.
+  void FailStartUnrecorded(const std::string& vm_id, uint32_t cid, const std::string& stage,
+                           const Status& why, const std::vector<std::string>& cleanup_failed,
+                           Operation& op);
   Status PrepareCapabilities(const VmRecord& vm, Contributions& out,
                              std::vector<std::string>* rollback_failed);
   Status ConfigureVmm(const VmRecord& vm, const Contributions& c) const;

@@ -167,6 +167,14 @@ bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
   }
 
   ProcessIdentity vmm{static_cast<pid_t>(vm->runtime.pid), vm->runtime.pid_start_time};
+  if (vmm.pid <= 0 && vm->state == VmState::kStarting) {
+    // A start records its VMM's PID with "running": before that, its VMM is
+    // the one process serving the VM's API socket, if any.
+    for (const auto& socket : ApiSocketsOf(vm->id)) {
+      auto it = scan.find(socket);
+      if (it != scan.end() && it->second.size() == 1) vmm = it->second.front();
+    }
+  }
   ReapIfExitedChild(vmm.pid);
   bool alive = vmm.pid > 0 && ProcessAlive(vmm);
   std::string vmm_state;
@@ -188,6 +196,8 @@ bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
     Status s = op.Stage("record.running", [&] {
       return store_.Update(vm->id, [&](VmRecord& r) {
         r.state = VmState::kRunning;
+        r.runtime.pid = vmm.pid;
+        r.runtime.pid_start_time = vmm.start_time;
         r.runtime.vmm_state = vmm_state;
         r.runtime.started_at_ms = r.updated_at_ms = UnixMillis();
         return Status::Ok();

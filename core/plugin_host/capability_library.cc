@@ -35,9 +35,11 @@ CapabilityHooks ReadHooks(const banger_capability* d) {
   BANGER_READ_HOOK(query);
   BANGER_READ_HOOK(shutdown);
   // The one rule: a field exists when struct_size covers it, and a hook that
-  // is NULL is absent. rediscover (1.1) sits in what was a reserved slot,
-  // zero in every 1.0 descriptor, so it reads as absent there.
+  // is NULL is absent. rediscover (1.1) and reserve (1.3) sit in what were
+  // reserved slots, zero in every older descriptor, so they read as absent
+  // there.
   BANGER_READ_HOOK(rediscover);
+  BANGER_READ_HOOK(reserve);
   BANGER_READ_HOOK(validate_options);
   BANGER_READ_HOOK(command);
 #undef BANGER_READ_HOOK
@@ -63,6 +65,7 @@ std::string DescribeHooks(const CapabilityHooks& h) {
     out += name;
   };
   add(h.init != nullptr, "init");
+  add(h.reserve != nullptr, "reserve");
   add(h.prepare != nullptr, "prepare");
   add(h.cleanup != nullptr, "cleanup");
   if (h.tick != nullptr) {

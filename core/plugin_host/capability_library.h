@@ -29,6 +29,7 @@ struct CapabilityHooks {
   decltype(banger_capability::rediscover) rediscover = nullptr;              // ABI >= 1.1
   decltype(banger_capability::validate_options) validate_options = nullptr;  // ABI >= 1.2
   decltype(banger_capability::command) command = nullptr;                    // ABI >= 1.2
+  decltype(banger_capability::reserve) reserve = nullptr;                    // ABI >= 1.3
 };
 
 struct ConfigKeyDoc {

@@ -42,7 +42,7 @@ TEST(ValidateDescriptorTest, RefusesNull) {
 TEST(ValidateDescriptorTest, RefusesATruncatedDescriptor) {
   auto d = Valid();
   d.struct_size = 16;
-  EXPECT_NE(Error(d).find("descriptor is 16 bytes; ABI 1.2 needs at least"), std::string::npos);
+  EXPECT_NE(Error(d).find("descriptor is 16 bytes; ABI 1.3 needs at least"), std::string::npos);
 }
 
 TEST(ValidateDescriptorTest, RefusesBadNamesAndMissingFields) {

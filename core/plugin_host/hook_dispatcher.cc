@@ -1,5 +1,6 @@
 #include "core/plugin_host/hook_dispatcher.h"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 
@@ -138,25 +139,58 @@ std::vector<Plugin*> HookDispatcher::Running() const {
   return out;
 }
 
+Status HookDispatcher::Reserve(const banger_vm& vm, std::vector<std::string>* rollback_failed) {
+  return RunStartHook(
+      "reserve", [](const CapabilityHooks& h) { return h.reserve; }, vm, {}, rollback_failed,
+      /*reserved=*/false);
+}
+
+Status HookDispatcher::CleanupReserved(const banger_vm& vm, std::vector<std::string>* failed) {
+  std::vector<Plugin*> reserved;
+  for (Plugin* p : Running()) {
+    if (p->library->hooks.reserve != nullptr) reserved.push_back(p);
+  }
+  return CleanupThrough(vm, reserved, failed);
+}
+
 Status HookDispatcher::Prepare(const banger_vm& vm,
                                const std::function<void(const std::string&)>& around,
-                               std::vector<std::string>* rollback_failed) {
+                               std::vector<std::string>* rollback_failed, bool reserved) {
+  return RunStartHook(
+      "prepare", [](const CapabilityHooks& h) { return h.prepare; }, vm, around, rollback_failed,
+      reserved);
+}
+
+Status HookDispatcher::RunStartHook(const char* hook, StartHookOf hook_of, const banger_vm& vm,
+                                    const std::function<void(const std::string&)>& around,
+                                    std::vector<std::string>* rollback_failed, bool reserved) {
+  const std::string name = hook;
+  std::vector<Plugin*> running = Running();
   std::vector<Plugin*> touched;
-  for (Plugin* p : Running()) {
-    auto prepare = p->library->hooks.prepare;
-    if (prepare == nullptr) continue;
+  for (Plugin* p : running) {
+    auto call = hook_of(p->library->hooks);
+    if (call == nullptr) continue;
     touched.push_back(p);
     if (around) around(p->name);
-    BANGER_FAULT_POINT_NAMED("capability." + p->name + ".prepare");
-    HookOutcome r =
-        Call(*p, "prepare", [&](banger_message* m) { return prepare(p->self, &vm, m); });
+    BANGER_FAULT_POINT_NAMED("capability." + p->name + "." + name);
+    HookOutcome r = Call(*p, hook, [&](banger_message* m) { return call(p->self, &vm, m); });
     if (around) around("");
     if (r.code == BANGER_OK || r.code == BANGER_SKIP) {
-      BANGER_FAULT_POINT_NAMED("capability." + p->name + ".prepared");
+      BANGER_FAULT_POINT_NAMED("capability." + p->name + "." + name + "d");
       continue;
     }
     Status failure =
-        Status::Error(p->name + ": prepare vm \"" + std::string(vm.name) + "\": " + r.message);
+        Status::Error(p->name + ": " + name + " vm \"" + std::string(vm.name) + "\": " + r.message);
+    if (reserved) {
+      // Those whose reserve ran hold what they reserved, prepared or not:
+      // in dependency order, with the ones that ran this hook so far.
+      std::vector<Plugin*> undo_set;
+      for (Plugin* q : running) {
+        bool ran = std::find(touched.begin(), touched.end(), q) != touched.end();
+        if (ran || q->library->hooks.reserve != nullptr) undo_set.push_back(q);
+      }
+      touched = std::move(undo_set);
+    }
     Status undo = CleanupThrough(vm, touched, rollback_failed);
     if (!undo) return Status::Error(failure.message() + " (rollback: " + undo.message() + ")");
     return failure;

@@ -38,15 +38,27 @@ class HookDispatcher {
   // Capabilities that initialised, in dependency order.
   std::vector<Plugin*> Running() const;
 
+  // Runs the reserve hook (ABI 1.3) of every running capability that has one,
+  // in dependency order: each records the identities its prepare will use
+  // and creates nothing. On a failure every capability whose reserve ran
+  // (the failed one too) is cleaned up, in reverse order, and the error
+  // names the capability. Names of capabilities whose rollback cleanup
+  // failed go to `rollback_failed` (if given).
+  Status Reserve(const banger_vm& vm, std::vector<std::string>* rollback_failed = nullptr);
+  // Cleans up every running capability that has a reserve hook, in reverse
+  // order: what a start whose reservations were never recorded undoes.
+  Status CleanupReserved(const banger_vm& vm, std::vector<std::string>* failed = nullptr);
+
   // Prepares `vm` with every running capability in order. On a failure the
-  // failed capability and the ones before it are cleaned up (reverse order)
-  // and the error names the capability and any cleanup failures.
+  // failed capability and the ones before it are cleaned up (reverse order),
+  // and with `reserved` every capability whose reserve ran for this start
+  // too; the error names the capability and any cleanup failures.
   // `around` (optional) is called with each capability's name before its
   // prepare and with "" after it (the lifecycle tracks who may contribute).
   // Names of capabilities whose rollback cleanup failed go to
   // `rollback_failed` (if given).
   Status Prepare(const banger_vm& vm, const std::function<void(const std::string&)>& around = {},
-                 std::vector<std::string>* rollback_failed = nullptr);
+                 std::vector<std::string>* rollback_failed = nullptr, bool reserved = false);
 
   // Cleans up `vm` with every running capability in reverse order; each one
   // is called even when an earlier one failed; failures are joined. The
@@ -77,6 +89,12 @@ class HookDispatcher {
                             const banger_vm& vm, const std::string& args_json);
 
  private:
+  // reserve or prepare: the same signature, the same order and rollback.
+  using StartHook = int (*)(void* self, const banger_vm* vm, banger_message* msg);
+  using StartHookOf = StartHook (*)(const CapabilityHooks& hooks);
+  Status RunStartHook(const char* hook, StartHookOf hook_of, const banger_vm& vm,
+                      const std::function<void(const std::string&)>& around,
+                      std::vector<std::string>* rollback_failed, bool reserved);
   Status CleanupThrough(const banger_vm& vm, const std::vector<Plugin*>& plugins,
                         std::vector<std::string>* failed = nullptr);
 

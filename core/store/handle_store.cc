@@ -53,11 +53,63 @@ Status HandleStore::Set(const std::string& vm_id, const std::string& capability,
   return SetMany(vm_id, capability, {{key, value}});
 }
 
+void HandleStore::ApplyChange(const HeldChange& c, VmHandles& handles) {
+  if (c.value) {
+    handles[c.capability][c.key] = *c.value;
+    return;
+  }
+  auto cap = handles.find(c.capability);
+  if (cap == handles.end()) return;
+  if (c.key.empty()) {
+    handles.erase(cap);
+  } else {
+    cap->second.erase(c.key);
+    if (cap->second.empty()) handles.erase(cap);
+  }
+}
+
+void HandleStore::Hold(const std::string& vm_id) {
+  std::lock_guard lock(mu_);
+  held_[vm_id];
+}
+
+void HandleStore::ApplyHeld(const std::string& vm_id, VmRecord& record) const {
+  std::lock_guard lock(mu_);
+  auto it = held_.find(vm_id);
+  if (it == held_.end()) return;
+  for (const auto& c : it->second) ApplyChange(c, record.handles);
+}
+
+void HandleStore::Release(const std::string& vm_id, bool written) {
+  std::lock_guard lock(mu_);
+  auto it = held_.find(vm_id);
+  if (it == held_.end()) return;
+  bool changed = !it->second.empty();
+  held_.erase(it);
+  if (!written && changed) {
+    // What the cache holds was never written: read the record again.
+    ++writes_;
+    cache_.erase(vm_id);
+  }
+}
+
 Status HandleStore::SetMany(const std::string& vm_id, const std::string& capability,
                             const std::vector<std::pair<std::string, std::string>>& values) {
   if (capability.empty()) return Status::Invalid("handle capability must not be empty");
   for (const auto& kv : values) {
     if (kv.first.empty()) return Status::Invalid("handle keys must not be empty");
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto held = held_.find(vm_id); held != held_.end()) {
+      if (!store_.Get(vm_id)) return Status::NotFound("no VM with id " + vm_id);
+      ++writes_;
+      for (const auto& [k, v] : values) {
+        held->second.push_back({capability, k, v});
+        cache_[vm_id][capability][k] = v;
+      }
+      return Status::Ok();
+    }
   }
   Status s = store_.Update(
       vm_id,
@@ -77,6 +129,16 @@ Status HandleStore::SetMany(const std::string& vm_id, const std::string& capabil
 
 Status HandleStore::Clear(const std::string& vm_id, const std::string& capability,
                           const std::string& key) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto held = held_.find(vm_id); held != held_.end()) {
+      ++writes_;
+      HeldChange c{capability, key, std::nullopt};
+      held->second.push_back(c);
+      if (auto vm = cache_.find(vm_id); vm != cache_.end()) ApplyChange(c, vm->second);
+      return Status::Ok();
+    }
+  }
   Status s = store_.Update(
       vm_id,
       [&](VmRecord& r) {

@@ -89,5 +89,45 @@ TEST_F(HandleStoreTest, ReadersAndClearsInParallelLeaveNothingCleared) {
   EXPECT_EQ(resurrected, 0) << "a cleared handle was served again after Clear returned";
 }
 
+// A start's reservation: its handles are seen at once, written only into
+// the record the caller commits, and forgotten when that commit did not land.
+TEST_F(HandleStoreTest, HeldHandlesAreSeenAtOnceAndWrittenOnlyWithTheCallersRecord) {
+  const uint64_t before = store_->commits();
+  handles_->Hold(id_);
+  ASSERT_TRUE(handles_->SetMany(id_, "tap", {{"slot", "3"}, {"tap_name", "bt3"}}).ok());
+  ASSERT_TRUE(handles_->Set(id_, "nat", "guest_ip", "10.0.0.14").ok());
+  ASSERT_TRUE(handles_->Clear(id_, "nat", "").ok());
+  ASSERT_TRUE(handles_->Set(id_, "nat", "tap_name", "bt3").ok());
+  EXPECT_EQ(store_->commits(), before) << "a held handle was committed on its own";
+  EXPECT_EQ(*handles_->Get(id_, "tap", "tap_name"), "bt3");
+  EXPECT_FALSE(handles_->Get(id_, "nat", "guest_ip").ok()) << "a held clear was not seen";
+  ASSERT_TRUE(store_
+                  ->Update(id_,
+                           [&](VmRecord& r) {
+                             handles_->ApplyHeld(id_, r);
+                             return Status::Ok();
+                           })
+                  .ok());
+  handles_->Release(id_, /*written=*/true);
+  EXPECT_EQ(store_->commits(), before + 1);
+  auto rec = *store_->Get(id_);
+  EXPECT_EQ(rec->handles.at("tap").at("slot"), "3");
+  EXPECT_EQ(rec->handles.at("nat").size(), 1u);
+  EXPECT_EQ(rec->handles.at("nat").at("tap_name"), "bt3");
+  // Released: writes commit again.
+  ASSERT_TRUE(handles_->Set(id_, "tap", "host_ip", "10.0.0.13").ok());
+  EXPECT_EQ(store_->commits(), before + 2);
+}
+
+TEST_F(HandleStoreTest, HeldHandlesWhoseCommitFailedAreForgotten) {
+  ASSERT_TRUE(handles_->Set(id_, "tap", "slot", "1").ok());
+  handles_->Hold(id_);
+  ASSERT_TRUE(handles_->Set(id_, "tap", "slot", "5").ok());
+  EXPECT_EQ(*handles_->Get(id_, "tap", "slot"), "5");
+  handles_->Release(id_, /*written=*/false);  // the start's record was never written
+  EXPECT_EQ(*handles_->Get(id_, "tap", "slot"), "1") << "the cache kept what was never written";
+  EXPECT_EQ((*store_->Get(id_))->handles.at("tap").at("slot"), "1");
+}
+
 }  // namespace
 }  // namespace banger::core

@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -434,11 +436,23 @@ Result<VmRecordPtr> VmStore::Lookup(std::string_view id) const {
 }
 
 VmStore::~VmStore() {
-  if (env_ != nullptr) mdb_env_close(env_);
+  {
+    std::lock_guard lock(write_mu_);
+    closing_ = true;
+  }
+  behind_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  if (env_ != nullptr) {
+    if (Status s = Flush(); !s) {
+      std::fprintf(stderr, "store: changes written behind were lost at close: %s\n",
+                   s.message().c_str());
+    }
+    mdb_env_close(env_);
+  }
 }
 
 template <typename Body>
-Status VmStore::Write(const Body& body, Sync sync) {
+Status VmStore::Write(const Body& body, Sync sync, const std::function<void()>& committed) {
   std::lock_guard writer(write_mu_);
   // The flag is the environment's; writers are serialised, so it holds for
   // exactly this commit.
@@ -467,6 +481,7 @@ Status VmStore::Write(const Body& body, Sync sync) {
         if (rc == 0) {
           ++commits_;
           Apply(changes);  // still under write_mu_: the snapshot follows commit order
+          if (committed) committed();
           return Status::Ok();
         }
       }
@@ -646,6 +661,81 @@ Status VmStore::Update(const std::string& id, const Mutator& mutate, Sync sync) 
                                          : Status::Error(why);
   }
   return Status::Ok();
+}
+
+Status VmStore::UpdateBehind(const std::string& id, const Mutator& mutate) {
+  {
+    std::lock_guard writer(write_mu_);
+    Result<VmRecordPtr> current = [&] {
+      std::shared_lock cache(cache_mu_);
+      return Lookup(id);
+    }();
+    if (!current) return current.status();
+    auto copy = std::make_shared<VmRecord>(**current);
+    if (Status m = mutate(*copy); !m) return m;
+    if (copy->name != (*current)->name || copy->id != id) {
+      return Status::Invalid("store: a change written behind may not rename vm " + id);
+    }
+    std::vector<Change> changes{{id, std::move(copy), nullptr}};
+    Apply(changes);
+    behind_.insert(id);
+    if (!flusher_.joinable()) {
+      flusher_ = std::thread([this] {
+        ::pthread_setname_np(::pthread_self(), "store-flush");  // not its starter's name
+        FlushBehind();
+      });
+    }
+  }
+  behind_cv_.notify_all();
+  return Status::Ok();
+}
+
+void VmStore::FlushBehind() {
+  std::unique_lock lock(write_mu_);
+  for (;;) {
+    behind_cv_.wait(lock, [&] { return closing_ || !behind_.empty(); });
+    if (closing_) return;  // the destructor flushes what is left
+    // A moment for more to come: many starts' "running" in one commit.
+    behind_cv_.wait_for(lock, kWriteBehindDelay, [&] { return closing_; });
+    if (closing_) return;
+    lock.unlock();
+    Status s = Flush();
+    lock.lock();
+    if (!s) {
+      std::fprintf(stderr, "store: flushing changes written behind: %s (retried)\n",
+                   s.message().c_str());
+      behind_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return closing_; });
+    }
+  }
+}
+
+Status VmStore::Flush() {
+  {
+    std::lock_guard writer(write_mu_);
+    if (behind_.empty()) return Status::Ok();  // no commit (and no sync) for nothing
+  }
+  std::vector<std::string> written;
+  return Write(
+      [&](MDB_txn* txn, Status* logical, std::vector<Change>* changes) {
+        written.clear();  // the body may run again after the map grows
+        // Under write_mu_ (Write holds it): each record as it is now, which
+        // holds its change written behind and whatever came after it.
+        for (const auto& id : behind_) {
+          Result<VmRecordPtr> current = [&] {
+            std::shared_lock cache(cache_mu_);
+            return Lookup(id);
+          }();
+          written.push_back(id);
+          if (!current) continue;  // removed since: nothing to write
+          int rc = PutRecord(txn, vms_, names_, *current, (*current)->name, logical, changes);
+          if (rc != 0 || !logical->ok()) return rc;
+        }
+        return 0;
+      },
+      Sync::kDataOnly,
+      [&] {
+        for (const auto& id : written) behind_.erase(id);
+      });
 }
 
 VmStatsPtr VmStore::Stats(std::string_view id) const {

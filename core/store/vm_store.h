@@ -21,15 +21,19 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -140,6 +144,22 @@ class VmStore {
   // One record, same rules; NOT_FOUND and corrupt are errors.
   Status Update(const std::string& id, const Mutator& mutate, Sync sync = Sync::kFull);
 
+  // Update, written behind: the change is what every read sees at once (it
+  // is applied to the snapshot now, in order with every other write) and is
+  // committed by a background flush within kWriteBehindDelay - one
+  // transaction and one sync for every change written behind meanwhile - or
+  // at Flush, or when the store closes. A later write of the same record
+  // carries it too. Until it is flushed, an agent that dies loses it: the
+  // record on disk is as it was before. So this is only for what the agent
+  // rebuilds from the host after such a death (a start's "running": reconcile
+  // re-adopts the live VMM of a VM recorded starting). `mutate` may not
+  // rename (Invalid). NOT_FOUND and corrupt are errors, as in Update.
+  Status UpdateBehind(const std::string& id, const Mutator& mutate);
+  static constexpr std::chrono::milliseconds kWriteBehindDelay{20};
+  // Commits every change written behind that is not yet: OK when none is
+  // waiting. Errors are LMDB's (the changes stay waiting).
+  Status Flush();
+
   // A VM's latest figures; null when none were published. Deleting the VM
   // deletes them.
   VmStatsPtr Stats(std::string_view id) const;
@@ -177,7 +197,9 @@ class VmStore {
   // Runs `body` in a write transaction, growing the map and retrying when
   // LMDB reports it full; after the commit, applies its changes.
   template <typename Body>
-  Status Write(const Body& body, Sync sync = Sync::kFull);
+  Status Write(const Body& body, Sync sync = Sync::kFull,
+               const std::function<void()>& committed = {});
+  void FlushBehind();         // the flusher thread
   Status OpenTables();        // creates the four tables, and the meta of a new store
   Status OpenTablesToRead();  // the four tables of an existing store, read-only
   Status LoadSnapshot();
@@ -190,6 +212,11 @@ class VmStore {
   unsigned vms_ = 0, names_ = 0, meta_ = 0, stats_ = 0;  // MDB_dbi
   mutable std::shared_mutex resize_mu_;  // shared: any txn; exclusive: mapsize change
   std::mutex write_mu_;
+  // Written behind, waiting for the flush (write_mu_): ids.
+  std::set<std::string> behind_;
+  std::condition_variable behind_cv_;  // with write_mu_: a change waits, or the store closes
+  bool closing_ = false;
+  std::thread flusher_;
   size_t map_size_ = 0;
   std::atomic<uint64_t> commits_{0};
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -395,6 +396,72 @@ TEST_F(VmStoreTest, CommittedRecordsSurviveSigkill) {
     auto r = store_->Get(Id('d', i));
     ASSERT_TRUE(r.ok()) << "acknowledged record " << i << " lost: " << r.status().message();
   }
+  EXPECT_TRUE(store_->List().corrupt.empty());
+}
+
+// A change written behind is what reads see at once, reaches the disk with
+// the background flush (one commit), and is carried by a later write of the
+// same record; a kill before the flush leaves the record as it was.
+TEST_F(VmStoreTest, AChangeWrittenBehindIsSeenAtOnceAndCommittedByTheFlush) {
+  ASSERT_TRUE(store_->Upsert(Record(Id('a', 1), "web-1")).ok());
+  const uint64_t before = store_->commits();
+  auto running = [](VmRecord& r) {
+    r.state = VmState::kRunning;
+    r.runtime.pid = 4242;
+    return Status::Ok();
+  };
+  ASSERT_TRUE(store_->UpdateBehind(Id('a', 1), running).ok());
+  EXPECT_EQ((*store_->Get(Id('a', 1)))->state, VmState::kRunning) << "not seen at once";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (store_->commits() == before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(store_->commits(), before + 1) << "not flushed in one commit";
+  EXPECT_TRUE(store_->Flush().ok());
+  EXPECT_EQ(store_->commits(), before + 1) << "a flush with nothing waiting committed";
+  Reopen();
+  EXPECT_EQ((*store_->Get(Id('a', 1)))->runtime.pid, 4242) << "the flush did not reach the disk";
+  // Renames are not written behind.
+  Status renamed = store_->UpdateBehind(Id('a', 1), [](VmRecord& r) {
+    r.name = "other";
+    return Status::Ok();
+  });
+  EXPECT_EQ(renamed.code(), StatusCode::kInvalid);
+  EXPECT_EQ(store_->UpdateBehind(Id('f', 9), running).code(), StatusCode::kNotFound);
+  // Closing the store flushes what waits.
+  ASSERT_TRUE(store_
+                  ->UpdateBehind(Id('a', 1),
+                                 [](VmRecord& r) {
+                                   r.runtime.pid = 7;
+                                   return Status::Ok();
+                                 })
+                  .ok());
+  Reopen();
+  EXPECT_EQ((*store_->Get(Id('a', 1)))->runtime.pid, 7) << "not flushed at close";
+}
+
+TEST_F(VmStoreTest, AChangeWrittenBehindAndNotFlushedIsLostToAKillNotTheRecord) {
+  ASSERT_TRUE(store_->Upsert(Record(Id('a', 1), "web-1")).ok());
+  store_.reset();
+  pid_t child = ::fork();
+  if (child == 0) {
+    auto s = VmStore::Open({StoreDir()});
+    if (!s) ::_exit(3);
+    if (!(*s)->UpdateBehind(Id('a', 1), [](VmRecord& r) {
+          r.state = VmState::kRunning;
+          return Status::Ok();
+        }))
+      ::_exit(4);
+    ::kill(::getpid(), SIGKILL);  // before the flush (kWriteBehindDelay)
+    ::_exit(5);
+  }
+  int status;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  Reopen();
+  auto r = store_->Get(Id('a', 1));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ((*r)->state, VmState::kStopped) << "the record is as it was before";
   EXPECT_TRUE(store_->List().corrupt.empty());
 }
 

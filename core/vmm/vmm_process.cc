@@ -15,6 +15,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/base/child_reaper.h"
 #include "core/base/spawn.h"
 #include "core/base/unique_fd.h"
 #include "core/vmm/firecracker_client.h"
@@ -156,7 +157,10 @@ std::string ExitText(int status) {
 
 // Where the VMM's stdout and stderr go: the log file itself, or the write end
 // of a pipe to a log writer started (detached: it forks and its first process
-// exits at once, reaped here) in a session of its own.
+// exits at once) in a session of its own. The start does not wait for that
+// first process (it is reaped in the background): the file was just opened
+// and written here, so the writer, started (its exec checked by Spawn), can
+// open it too.
 Result<UniqueFd> VmmOutput(const VmmLaunchSpec& spec) {
   {
     UniqueFd log(::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
@@ -193,13 +197,7 @@ Result<UniqueFd> VmmOutput(const VmmLaunchSpec& spec) {
     return Status::Error("cannot start the log writer " + spec.log_writer + ": " +
                          writer.status().message());
   }
-  int status = 0;
-  while (::waitpid(*writer, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Status::Error("the log writer " + spec.log_writer + " failed (" + ExitText(status) +
-                         ") for " + spec.log_path);
-  }
+  ReapLater(*writer);
   return write_end;
 }
 

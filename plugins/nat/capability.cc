@@ -8,6 +8,7 @@ namespace {
 class Nat {
  public:
   explicit Nat(banger::Host host) : egress_(host) {}
+  banger::Status Reserve(const banger::Vm& vm) { return egress_.Reserve(vm); }
   banger::Status Prepare(const banger::Vm& vm) { return egress_.Prepare(vm); }
   banger::Status Cleanup(const banger::Vm& vm) { return egress_.Cleanup(vm); }
 

@@ -36,15 +36,28 @@ banger::Result<std::pair<std::string, std::string>> NatEgress::Identity(
   return {Status::Ok(), {ip.value, tap.value}};
 }
 
-Status NatEgress::Prepare(const banger::Vm& vm) {
+Status NatEgress::Reserve(const banger::Vm& vm) {
   auto id = Identity(vm, "tap");
   if (!id.ok()) return Status::Error("no TAP from the tap capability: " + id.status.message());
   const auto& [ip, tap] = id.value;
-  // Identity first: nat's own record of what it is about to add.
+  // Identity first: nat's own record of what prepare is about to add.
   if (Status s = host_.HandleSetMany(vm.id(), {{"guest_ip", ip}, {"tap_name", tap}}); !s.ok()) {
     return Status::Error("record the egress: " + s.message());
   }
-  if (Status s = backend_->Add(ip, tap); !s.ok()) return Status::Error(s.message());
+  return Status::Ok();
+}
+
+Status NatEgress::Prepare(const banger::Vm& vm) {
+  auto id = Identity(vm, "");  // as reserved
+  if (id.status.code() == BANGER_NOT_FOUND) {
+    // No reserve before (a host without the hook): reserve now.
+    if (Status s = Reserve(vm); !s.ok()) return s;
+    id = Identity(vm, "");
+  }
+  if (!id.ok()) return Status::Error("read the reserved egress: " + id.status.message());
+  if (Status s = backend_->Add(id.value.first, id.value.second); !s.ok()) {
+    return Status::Error(s.message());
+  }
   return Status::Ok();
 }
 

@@ -1,10 +1,10 @@
 // NatEgress: the nat capability's behaviour. At init: config, net.ipv4.ip_forward
-// enabled (and logged), the backend set up. prepare: the VM's guest IP and
-// tap (from the tap capability's handles) recorded as nat's own handles, then
-// the egress added. cleanup: identity by the cascade - nat's own handles,
-// then the tap capability's - and removed; where neither has a value, no tap
-// was ever allocated for the VM and there is nothing to remove. Every name
-// that reaches a rule is validated first. Thread-safe.
+// enabled (and logged), the backend set up. reserve: the VM's guest IP and
+// tap (from the tap capability's handles, reserved just before) recorded as
+// nat's own handles; prepare: the egress added. cleanup: identity by the cascade - nat's own
+// handles, then the tap capability's - and removed; where neither has a value, no tap was ever
+// allocated for the VM and there is nothing to remove. Every name that reaches a rule is validated
+// first. Thread-safe.
 #pragma once
 
 #include <memory>
@@ -19,6 +19,9 @@ namespace natcap {
 class NatEgress {
  public:
   explicit NatEgress(banger::Host host);  // throws: init error; SkipError: skip
+  banger::Status Reserve(const banger::Vm& vm);
+  // Adds what reserve recorded (reserving first when it did not run: a host
+  // without the hook).
   banger::Status Prepare(const banger::Vm& vm);
   banger::Status Cleanup(const banger::Vm& vm);
 

@@ -11,6 +11,7 @@ class Portfwd {
   banger::Status ValidateOptions(const std::vector<std::pair<std::string, std::string>>& options) {
     return forwarder_.ValidateOptions(options);
   }
+  banger::Status Reserve(const banger::Vm& vm) { return forwarder_.Reserve(vm); }
   banger::Status Prepare(const banger::Vm& vm) { return forwarder_.Prepare(vm); }
   banger::Status Cleanup(const banger::Vm& vm) { return forwarder_.Cleanup(vm); }
 

@@ -160,7 +160,7 @@ Status PortForwarder::CheckNotForwarded(const std::vector<PortForward>& forwards
   return Status::Ok();
 }
 
-Status PortForwarder::Prepare(const banger::Vm& vm) {
+Status PortForwarder::Reserve(const banger::Vm& vm) {
   auto forwards = Forwards(vm.id(), false);
   if (!forwards.ok()) return forwards.status;
   if (forwards.value.empty()) return Status::Ok();  // no portfwd options: nothing to forward
@@ -172,21 +172,43 @@ Status PortForwarder::Prepare(const banger::Vm& vm) {
   }
   if (Status s = CheckNotServed(forwards.value); !s.ok()) return Status::Error(s.message());
   if (Status s = CheckNotForwarded(forwards.value, ip.value, vm.id()); !s.ok()) return s;
-  // Identity first: portfwd's own record of what it is about to add.
+  // Identity first: portfwd's own record of what prepare is about to add.
   std::vector<std::pair<std::string, std::string>> record{{"guest_ip", ip.value}};
-  std::string summary;
   for (const char* proto : kProtocols) {
     std::vector<PortForward> of_proto;
     for (const auto& f : forwards.value) {
       if (f.proto == proto) of_proto.push_back(f);
     }
     record.emplace_back(proto, FormatForwards(of_proto));
-    if (!of_proto.empty()) {
-      summary += std::string(summary.empty() ? "" : " ") + proto + " " + FormatForwards(of_proto);
-    }
   }
   if (Status s = host_.HandleSetMany(vm.id(), record); !s.ok()) {
     return Status::Error("record the forwards: " + s.message());
+  }
+  return Status::Ok();
+}
+
+Status PortForwarder::Prepare(const banger::Vm& vm) {
+  auto options = Forwards(vm.id(), false);
+  if (!options.ok()) return options.status;
+  if (options.value.empty()) return Status::Ok();  // no portfwd options: nothing to forward
+  auto ip = host_.HandleFind(vm.id(), "guest_ip");
+  if (ip.status.code() == BANGER_NOT_FOUND) {
+    // No reserve before (a host without the hook): reserve now.
+    if (Status s = Reserve(vm); !s.ok()) return s;
+    ip = host_.HandleFind(vm.id(), "guest_ip");
+  }
+  if (!ip.ok()) return Status::Error("read the reserved guest_ip: " + ip.status.message());
+  auto forwards = Forwards(vm.id(), true);  // as reserved
+  if (!forwards.ok()) return forwards.status;
+  std::string summary;
+  for (const char* proto : kProtocols) {
+    std::vector<PortForward> of_proto;
+    for (const auto& f : forwards.value) {
+      if (f.proto == proto) of_proto.push_back(f);
+    }
+    if (!of_proto.empty()) {
+      summary += std::string(summary.empty() ? "" : " ") + proto + " " + FormatForwards(of_proto);
+    }
   }
   if (Status s = backend_->Add(ip.value, forwards.value); !s.ok()) {
     // A port another VM's start took since the check (the kernel refused

@@ -3,10 +3,10 @@
 // enabled and logged, the backend set up.
 //  - validate_options (at create): the `tcp` and `udp` options parse, and no
 //    host port is one another VM's options claim or a host socket serves.
-//  - prepare: the VM's forwards from its options and its guest IP from the
-//    tap capability's handles; refused when a port already forwards
-//    elsewhere or a host socket serves it; recorded as portfwd's own handles
-//    (guest_ip, tcp, udp), then added.
+//  - reserve: the VM's forwards from its options and its guest IP from the
+//    tap capability's handles (reserved just before); refused when a port
+//    already forwards elsewhere or a host socket serves it; recorded as
+//    portfwd's own handles (guest_ip, tcp, udp). prepare: added.
 //  - cleanup: identity by the cascade - portfwd's own handles (cache, then
 //    record), then the VM's options and the tap capability's guest_ip - and
 //    exactly those forwards removed; where there is no guest IP anywhere, no
@@ -31,6 +31,12 @@ class PortForwarder {
  public:
   explicit PortForwarder(banger::Host host);  // throws: init error; SkipError: skip
   banger::Status ValidateOptions(const std::vector<std::pair<std::string, std::string>>& options);
+  // A VM with forwards: its guest IP (tap's) and forwards recorded, after
+  // checking no host socket serves those ports and no other VM forwards
+  // them. Nothing is added.
+  banger::Status Reserve(const banger::Vm& vm);
+  // Adds what reserve recorded (reserving first when it did not run: a host
+  // without the hook).
   banger::Status Prepare(const banger::Vm& vm);
   banger::Status Cleanup(const banger::Vm& vm);
 

@@ -18,6 +18,7 @@ class Tap {
     }
     if (!s.ok()) throw std::runtime_error(s.message());
   }
+  banger::Status Reserve(const banger::Vm& vm) { return pool_.Reserve(vm); }
   banger::Status Prepare(const banger::Vm& vm) { return pool_.Prepare(vm); }
   banger::Status Cleanup(const banger::Vm& vm) { return pool_.Cleanup(vm); }
   std::optional<std::string> Rediscover(const banger::Vm& vm, std::string_view key) {

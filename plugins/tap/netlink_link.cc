@@ -1,8 +1,8 @@
 #include "plugins/tap/netlink_link.h"
 
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -28,7 +28,6 @@ class Request {
     h->nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(body_len));
     h->nlmsg_type = type;
     h->nlmsg_flags = static_cast<uint16_t>(flags | NLM_F_REQUEST | NLM_F_ACK);
-    h->nlmsg_seq = 1;
     std::memcpy(NLMSG_DATA(h), body, body_len);
   }
   void AddAttr(uint16_t type, const void* data, size_t len) {
@@ -47,195 +46,233 @@ class Request {
   std::vector<char> buf_;
 };
 
-class Socket {
+// This thread's socket to the kernel, with strict checking on (dumps are
+// filtered by the kernel) and a receive buffer a dump's chunks fit in.
+class Channel {
  public:
-  Socket() { fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); }
-  ~Socket() {
+  Channel() : buf_(64 * 1024) {
+    fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd_ < 0) return;
+    int one = 1;
+    ::setsockopt(fd_, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+    ::setsockopt(fd_, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  }
+  ~Channel() {
     if (fd_ >= 0) ::close(fd_);
   }
-  int fd() const { return fd_; }
+
+  // Sends `req` and reads until its answer ends: the ACK (or error) of a
+  // request, NLMSG_DONE of a dump. Each message of the answer before that
+  // goes to `on_reply`. 0 or a positive errno. Messages of an earlier
+  // request (a sequence number not this one's) are skipped.
+  int Talk(Request& req, const std::function<void(const nlmsghdr*)>& on_reply) {
+    if (fd_ < 0) return EBADF;
+    uint32_t seq = ++seq_;
+    req.header()->nlmsg_seq = seq;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(fd_, req.header(), req.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
+                 sizeof kernel) < 0) {
+      return errno;
+    }
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf_.data(), buf_.size(), 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      for (auto* h = reinterpret_cast<nlmsghdr*>(buf_.data());
+           NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+        if (h->nlmsg_seq != seq) continue;
+        if (h->nlmsg_type == NLMSG_ERROR) {
+          auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
+          return -err->error;  // 0 is the ACK
+        }
+        if (h->nlmsg_type == NLMSG_DONE) return 0;
+        if (on_reply) on_reply(h);
+      }
+    }
+  }
 
  private:
   int fd_ = -1;
+  uint32_t seq_ = 0;
+  std::vector<char> buf_;
 };
 
-// Sends and waits for the ACK; returns 0 or a positive errno. Each reply
-// message before the ACK goes to `on_reply` (RTM_GETLINK's answer).
 int Talk(Request& req, const std::function<void(const nlmsghdr*)>& on_reply = {}) {
-  Socket s;
-  if (s.fd() < 0) return errno;
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (::sendto(s.fd(), req.header(), req.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
-               sizeof kernel) < 0) {
-    return errno;
-  }
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::recv(s.fd(), buf, sizeof buf, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n));
-         h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
-        return -err->error;  // 0 is the ACK
-      }
-      if (h->nlmsg_type == NLMSG_DONE) return 0;
-      if (on_reply) on_reply(h);
-    }
-  }
+  static thread_local Channel channel;
+  return channel.Talk(req, on_reply);
 }
 
 Status Fail(const std::string& what, const std::string& ifname, int err) {
   return Status::Error(what + " " + ifname + ": " + std::strerror(err));
 }
 
-int IndexOf(const std::string& ifname) {
-  return static_cast<int>(::if_nametoindex(ifname.c_str()));
+// IFLA_LINKINFO -> IFLA_INFO_DATA -> IFLA_TUN_OWNER, for a "tun" link.
+std::optional<uid_t> TunOwner(const rtattr* linkinfo) {
+  int len = static_cast<int>(RTA_PAYLOAD(linkinfo));
+  bool tun = false;
+  const rtattr* data = nullptr;
+  for (auto* a = static_cast<const rtattr*>(RTA_DATA(linkinfo)); RTA_OK(a, len);
+       a = RTA_NEXT(a, len)) {
+    if (a->rta_type == IFLA_INFO_KIND) {
+      tun = std::strncmp(static_cast<const char*>(RTA_DATA(a)), "tun", RTA_PAYLOAD(a)) == 0;
+    } else if (a->rta_type == IFLA_INFO_DATA) {
+      data = a;
+    }
+  }
+  if (!tun || data == nullptr) return std::nullopt;
+  len = static_cast<int>(RTA_PAYLOAD(data));
+  for (auto* a = static_cast<const rtattr*>(RTA_DATA(data)); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    if (a->rta_type == IFLA_TUN_OWNER && RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
+      uint32_t uid;
+      std::memcpy(&uid, RTA_DATA(a), sizeof uid);
+      return static_cast<uid_t>(uid);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<LinkInfo> ParseLink(const nlmsghdr* h) {
+  if (h->nlmsg_type != RTM_NEWLINK) return std::nullopt;
+  auto* got = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
+  LinkInfo link;
+  link.index = got->ifi_index;
+  link.up = (got->ifi_flags & IFF_UP) != 0;
+  int len = static_cast<int>(IFLA_PAYLOAD(h));
+  for (auto* a = IFLA_RTA(got); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    auto text = [&] {
+      std::string s(static_cast<const char*>(RTA_DATA(a)), RTA_PAYLOAD(a));
+      while (!s.empty() && s.back() == '\0') s.pop_back();
+      return s;
+    };
+    if (a->rta_type == IFLA_IFNAME) {
+      link.name = text();
+    } else if (a->rta_type == IFLA_IFALIAS) {
+      link.alias = text();
+    } else if (a->rta_type == IFLA_LINKINFO) {
+      link.tun_owner = TunOwner(a);
+    } else if (a->rta_type == IFLA_CARRIER_CHANGES && RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
+      std::memcpy(&link.carrier_changes, RTA_DATA(a), sizeof(uint32_t));
+    }
+  }
+  return link;
+}
+
+// Asks for links without their counters: a dump of 1,000 links is then a
+// tenth of the bytes.
+void SkipStats(Request& req) {
+  uint32_t mask = RTEXT_FILTER_SKIP_STATS;
+  req.AddAttr(IFLA_EXT_MASK, &mask, sizeof mask);
+}
+
+// RTM_GETADDR for one link's IPv4 addresses, filtered by the kernel.
+int DumpIpv4Addresses(const LinkInfo& link,
+                      const std::function<void(const ifaddrmsg&, uint32_t local)>& each) {
+  ifaddrmsg a{};
+  a.ifa_family = AF_INET;
+  a.ifa_index = static_cast<uint32_t>(link.index);
+  Request req(RTM_GETADDR, NLM_F_DUMP, &a, sizeof a);
+  return Talk(req, [&](const nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWADDR) return;
+    auto* got = static_cast<const ifaddrmsg*>(NLMSG_DATA(h));
+    if (static_cast<int>(got->ifa_index) != link.index) return;
+    int len = static_cast<int>(IFA_PAYLOAD(h));
+    for (auto* rta = IFA_RTA(got); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+      if (rta->rta_type == IFA_LOCAL && RTA_PAYLOAD(rta) >= sizeof(uint32_t)) {
+        uint32_t local;
+        std::memcpy(&local, RTA_DATA(rta), sizeof local);
+        each(*got, local);
+      }
+    }
+  });
 }
 
 }  // namespace
 
-bool HasIpv4Address(const std::string& ifname) {
-  ifaddrs* all = nullptr;
-  if (::getifaddrs(&all) != 0) return false;
-  bool found = false;
-  for (ifaddrs* a = all; a != nullptr && !found; a = a->ifa_next) {
-    found = a->ifa_addr != nullptr && a->ifa_addr->sa_family == AF_INET && ifname == a->ifa_name;
-  }
-  ::freeifaddrs(all);
+std::optional<LinkInfo> GetLink(const std::string& ifname) {
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) return std::nullopt;
+  ifinfomsg info{};
+  info.ifi_family = AF_UNSPEC;
+  Request req(RTM_GETLINK, 0, &info, sizeof info);
+  req.AddAttr(IFLA_IFNAME, ifname.c_str(), ifname.size() + 1);
+  SkipStats(req);
+  std::optional<LinkInfo> found;
+  int err = Talk(req, [&](const nlmsghdr* h) {
+    if (auto link = ParseLink(h); link && link->name == ifname) found = std::move(link);
+  });
+  if (err != 0) return std::nullopt;  // ENODEV: no such link
   return found;
 }
 
-bool LinkExists(const std::string& ifname) {
-  return IndexOf(ifname) > 0;
-}
-
-Status SetLinkUp(const std::string& ifname, bool up) {
-  int index = IndexOf(ifname);
-  if (index == 0) return Fail(up ? "link up" : "link down", ifname, ENODEV);
+std::vector<LinkInfo> ListLinks() {
   ifinfomsg info{};
   info.ifi_family = AF_UNSPEC;
-  info.ifi_index = index;
+  Request req(RTM_GETLINK, NLM_F_DUMP, &info, sizeof info);
+  SkipStats(req);
+  std::vector<LinkInfo> links;
+  Talk(req, [&](const nlmsghdr* h) {
+    if (auto link = ParseLink(h)) links.push_back(std::move(*link));
+  });
+  return links;
+}
+
+Status SetLinkState(const LinkInfo& link, bool up, const std::string& alias) {
+  ifinfomsg info{};
+  info.ifi_family = AF_UNSPEC;
+  info.ifi_index = link.index;
   info.ifi_change = IFF_UP;
   info.ifi_flags = up ? IFF_UP : 0;
   Request req(RTM_NEWLINK, 0, &info, sizeof info);
-  int err = Talk(req);
-  return err ? Fail(up ? "link up" : "link down", ifname, err) : Status::Ok();
-}
-
-Status SetLinkAlias(const std::string& ifname, const std::string& alias) {
-  int index = IndexOf(ifname);
-  if (index == 0) return Fail("set the alias of", ifname, ENODEV);
-  ifinfomsg info{};
-  info.ifi_family = AF_UNSPEC;
-  info.ifi_index = index;
-  Request req(RTM_NEWLINK, 0, &info, sizeof info);
   req.AddAttr(IFLA_IFALIAS, alias.data(), alias.size());  // empty: the alias is removed
   int err = Talk(req);
-  return err ? Fail("set the alias of", ifname, err) : Status::Ok();
+  return err ? Fail(up ? "bring up" : "bring down", link.name, err) : Status::Ok();
 }
 
-std::string LinkAlias(const std::string& ifname) {
-  int index = IndexOf(ifname);
-  if (index == 0) return "";
-  ifinfomsg info{};
-  info.ifi_family = AF_UNSPEC;
-  info.ifi_index = index;
-  Request req(RTM_GETLINK, 0, &info, sizeof info);
-  std::string alias;
-  Talk(req, [&](const nlmsghdr* h) {
-    if (h->nlmsg_type != RTM_NEWLINK) return;
-    auto* got = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
-    int len = static_cast<int>(IFLA_PAYLOAD(h));
-    for (auto* a = IFLA_RTA(got); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-      if (a->rta_type != IFLA_IFALIAS) continue;
-      alias.assign(static_cast<const char*>(RTA_DATA(a)), RTA_PAYLOAD(a));
-      while (!alias.empty() && alias.back() == '\0') alias.pop_back();
-    }
-  });
-  return alias;
-}
-
-Status AddIpv4Address(const std::string& ifname, uint32_t addr, int prefix_len) {
-  int index = IndexOf(ifname);
-  if (index == 0) return Fail("add address to", ifname, ENODEV);
+Status AddIpv4Address(const LinkInfo& link, uint32_t addr, int prefix_len) {
   ifaddrmsg a{};
   a.ifa_family = AF_INET;
   a.ifa_prefixlen = static_cast<unsigned char>(prefix_len);
-  a.ifa_index = static_cast<uint32_t>(index);
+  a.ifa_index = static_cast<uint32_t>(link.index);
   Request req(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &a, sizeof a);
   uint32_t net = htonl(addr);
   req.AddAttr(IFA_LOCAL, &net, sizeof net);
   req.AddAttr(IFA_ADDRESS, &net, sizeof net);
   int err = Talk(req);
-  return err ? Fail("add address to", ifname, err) : Status::Ok();
+  return err ? Fail("add address to", link.name, err) : Status::Ok();
 }
 
-Status FlushIpv4Addresses(const std::string& ifname) {
-  int index = IndexOf(ifname);
-  if (index == 0) return Status::Ok();  // gone: nothing to flush
-  // Dump the addresses, then delete those of this link. With strict checking
-  // the kernel filters the dump by interface: the cost does not grow with the
-  // number of addresses (one per busy TAP) in the namespace.
-  Socket s;
-  if (s.fd() < 0) return Fail("flush addresses of", ifname, errno);
-  int strict = 1;
-  ::setsockopt(s.fd(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &strict, sizeof strict);
-  struct {
-    nlmsghdr h;
-    ifaddrmsg a;
-  } dump{};
-  dump.h.nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
-  dump.h.nlmsg_type = RTM_GETADDR;
-  dump.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  dump.a.ifa_family = AF_INET;
-  dump.a.ifa_index = static_cast<uint32_t>(index);
-  if (::send(s.fd(), &dump, dump.h.nlmsg_len, 0) < 0)
-    return Fail("flush addresses of", ifname, errno);
+bool HasIpv4Address(const LinkInfo& link) {
+  bool found = false;
+  DumpIpv4Addresses(link, [&](const ifaddrmsg&, uint32_t) { found = true; });
+  return found;
+}
+
+Status FlushIpv4Addresses(const LinkInfo& link) {
   std::vector<std::pair<ifaddrmsg, uint32_t>> mine;
-  char buf[16384];
-  bool done = false;
-  while (!done) {
-    ssize_t n = ::recv(s.fd(), buf, sizeof buf, 0);
-    if (n <= 0) break;
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n));
-         h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-        done = true;
-        break;
-      }
-      auto* a = static_cast<ifaddrmsg*>(NLMSG_DATA(h));
-      if (static_cast<int>(a->ifa_index) != index) continue;
-      int len = static_cast<int>(IFA_PAYLOAD(h));
-      for (auto* rta = IFA_RTA(a); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
-        if (rta->rta_type == IFA_LOCAL) {
-          mine.emplace_back(*a, *static_cast<uint32_t*>(RTA_DATA(rta)));
-        }
-      }
-    }
-  }
+  int err = DumpIpv4Addresses(
+      link, [&](const ifaddrmsg& a, uint32_t local) { mine.emplace_back(a, local); });
+  if (err == ENODEV) return Status::Ok();  // gone: nothing to flush
+  if (err) return Fail("flush addresses of", link.name, err);
   for (auto& [a, addr] : mine) {
     Request req(RTM_DELADDR, 0, &a, sizeof a);
     req.AddAttr(IFA_LOCAL, &addr, sizeof addr);
-    int err = Talk(req);
-    if (err && err != EADDRNOTAVAIL) return Fail("flush addresses of", ifname, err);
+    err = Talk(req);
+    if (err && err != EADDRNOTAVAIL && err != ENODEV)
+      return Fail("flush addresses of", link.name, err);
   }
   return Status::Ok();
 }
 
 Status DeleteLink(const std::string& ifname) {
-  int index = IndexOf(ifname);
-  if (index == 0) return Status::Ok();  // already gone
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) return Status::Ok();  // no such link
   ifinfomsg info{};
   info.ifi_family = AF_UNSPEC;
-  info.ifi_index = index;
   Request req(RTM_DELLINK, 0, &info, sizeof info);
+  req.AddAttr(IFLA_IFNAME, ifname.c_str(), ifname.size() + 1);
   int err = Talk(req);
-  if (err == ENODEV) return Status::Ok();
+  if (err == ENODEV) return Status::Ok();  // already gone
   return err ? Fail("delete link", ifname, err) : Status::Ok();
 }
 

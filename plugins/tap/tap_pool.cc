@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <unordered_set>
 
 #include "plugins/tap/netlink_link.h"
 
@@ -30,11 +31,24 @@ TapPool::TapPool(banger::Host host) : host_(host) {
   if (!config.ok()) throw std::runtime_error(config.status.message());
   config_ = config.value;
   owner_.assign(config_.pool_size, "");
+  device_uid_.assign(config_.pool_size, kNoDevice);
+  warming_.assign(config_.pool_size, false);
+  // What the pool's devices are now, in one dump: which exist, whose uid
+  // owns each, which VM each serves (its alias).
+  std::vector<std::string> alias(config_.pool_size);
+  for (const auto& link : ListLinks()) {
+    auto slot = SlotOf(link.name);
+    if (!slot) continue;
+    device_uid_[*slot] = link.tun_owner.value_or(kNoDevice);
+    alias[*slot] = link.alias;
+  }
   // Slots still held by VMs from before a restart stay theirs: the record
   // knows which (the agent reconciles dead VMs, which frees theirs).
   auto vms = host_.ListVms();
   if (vms.ok()) {
+    std::unordered_set<std::string> ids;
     for (const auto& vm : vms.value) {
+      ids.insert(vm.id);
       auto slot = host_.HandleGet(vm.id, "slot");
       if (!slot.ok()) continue;
       uint32_t n = static_cast<uint32_t>(std::strtoul(slot.value.c_str(), nullptr, 10));
@@ -43,11 +57,7 @@ TapPool::TapPool(banger::Host host) : host_(host) {
     // A device's alias names the VM it serves, recorded or not (a store
     // rebuilt by --recover-store has no handles).
     for (uint32_t slot = 0; slot < config_.pool_size; ++slot) {
-      if (!owner_[slot].empty()) continue;
-      std::string alias = LinkAlias(TapName(slot));
-      for (const auto& vm : vms.value) {
-        if (!alias.empty() && vm.id == alias) owner_[slot] = alias;
-      }
+      if (owner_[slot].empty() && ids.count(alias[slot])) owner_[slot] = alias[slot];
     }
   }
   host_.Info("pool of " + std::to_string(config_.pool_size) + " TAP devices " + TapName(0) + ".." +
@@ -80,14 +90,15 @@ std::string TapPool::Release() {
     std::string tap = TapName(slot);
     if (!owner_[slot].empty()) {
       ++in_use;
-    } else if (!LinkExists(tap)) {
-      continue;
+    } else if (!GetLink(tap)) {
+      device_uid_[slot] = kNoDevice;
     } else if (InUseUnrecorded(slot)) {
       ++left_alone;
     } else if (Status s = DeleteLink(tap); !s.ok()) {
       host_.Warn("release " + tap + ": " + s.message());
       ++left_alone;
     } else {
+      device_uid_[slot] = kNoDevice;
       ++deleted;
     }
   }
@@ -98,7 +109,8 @@ std::string TapPool::Release() {
 }
 
 bool TapPool::InUseUnrecorded(uint32_t slot) const {
-  if (!HasIpv4Address(TapName(slot))) return false;
+  auto link = GetLink(TapName(slot));
+  if (!link || !HasIpv4Address(*link)) return false;
   host_.Warn(TapName(slot) +
              " has an address but no VM's record names it: left alone (a VM whose record is "
              "corrupt? `bangerctl vm ls` lists those)");
@@ -133,7 +145,9 @@ Status TapPool::EnsureDevice(uint32_t slot, uid_t owner) const {
     s = Status::Error("make " + name + " persistent, owned by uid " + std::to_string(owner) + ": " +
                       std::strerror(errno));
   }
-  // Close ours: a TAP can be held by one process, and that is the VMM.
+  // Close ours: a TAP can be held by one process, and that is the VMM. (The
+  // close waits for an RCU grace period in the kernel: why this runs only
+  // when the device is missing or has another owner.)
   ::close(fd);
   if (s.ok()) {
     // The address plan is IPv4: no IPv6 autoconfiguration (link-local
@@ -152,13 +166,21 @@ Status TapPool::EnsureDevice(uint32_t slot, uid_t owner) const {
 void TapPool::Warm() {
   uint32_t created = 0;
   for (uint32_t slot = 0; slot < config_.pool_size && !stopping_; ++slot) {
-    // Held while the device is made: a prepare that claimed the slot in
-    // between would have its device (owned by a jailed VMM's uid) given
-    // back to the pool's owner, and its VMM could not open it.
-    std::lock_guard lock(mu_);
-    if (!owner_[slot].empty()) continue;  // in use: it exists
-    if (LinkExists(TapName(slot))) continue;
-    if (Status s = EnsureDevice(slot, config_.owner_uid); !s.ok()) {
+    {
+      std::lock_guard lock(mu_);
+      if (!owner_[slot].empty() || device_uid_[slot] != kNoDevice) continue;  // in use, or made
+      // Marked, not locked, while it is made: a reserve takes another slot
+      // meanwhile instead of waiting (a device takes milliseconds to make on
+      // a busy host), and none takes this one to give it another owner.
+      warming_[slot] = true;
+    }
+    Status s = EnsureDevice(slot, config_.owner_uid);
+    {
+      std::lock_guard lock(mu_);
+      warming_[slot] = false;
+      if (s.ok()) device_uid_[slot] = config_.owner_uid;
+    }
+    if (!s.ok()) {
       host_.Warn("warming the pool stopped: " + s.message());
       return;
     }
@@ -168,48 +190,107 @@ void TapPool::Warm() {
              std::to_string(created) + " TAP devices");
 }
 
-Status TapPool::Prepare(const banger::Vm& vm) {
+std::optional<uint32_t> TapPool::SlotOf(std::string_view name) const {
+  if (name.size() <= config_.prefix.size() ||
+      name.compare(0, config_.prefix.size(), config_.prefix))
+    return std::nullopt;
+  std::string_view digits = name.substr(config_.prefix.size());
+  if (digits.find_first_not_of("0123456789") != std::string_view::npos || digits.size() > 9)
+    return std::nullopt;
+  uint32_t slot = static_cast<uint32_t>(std::strtoul(std::string(digits).c_str(), nullptr, 10));
+  if (slot >= config_.pool_size || TapName(slot) != name) return std::nullopt;  // "bt01"
+  return slot;
+}
+
+std::optional<uint32_t> TapPool::HeldBy(std::string_view vm_id) const {
+  for (uint32_t slot = 0; slot < owner_.size(); ++slot) {
+    if (owner_[slot] == vm_id) return slot;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint32_t> TapPool::Claim(std::string_view vm_id, uid_t uid) {
+  // The free device this uid owns first: a jailed VMM's uid then never owns
+  // two devices (it could open the other one), and a VM's restart reuses its
+  // device as it is. Then the lowest free slot. Never one the warm-up is
+  // making, nor one a VM no record names uses (a failed start would strip
+  // that VM's address).
+  std::vector<uint32_t> order;
+  for (uint32_t slot = 0; slot < owner_.size(); ++slot) {
+    if (owner_[slot].empty() && !warming_[slot] && device_uid_[slot] == static_cast<int64_t>(uid)) {
+      order.push_back(slot);
+    }
+  }
+  for (uint32_t slot = 0; slot < owner_.size(); ++slot) {
+    if (owner_[slot].empty() && !warming_[slot]) order.push_back(slot);
+  }
+  for (uint32_t slot : order) {
+    if (InUseUnrecorded(slot)) continue;
+    owner_[slot] = std::string(vm_id);
+    return slot;
+  }
+  return std::nullopt;
+}
+
+Status TapPool::Reserve(const banger::Vm& vm) {
   uint32_t slot = 0;
   {
     std::lock_guard lock(mu_);
-    // A VM that already holds a slot keeps it: prepare is idempotent.
-    auto mine = std::find(owner_.begin(), owner_.end(), std::string(vm.id()));
-    if (mine != owner_.end()) {
-      slot = static_cast<uint32_t>(mine - owner_.begin());
-    } else {
-      // Nor one a VM no record names uses: a failed start would also strip
-      // that VM's address.
-      for (; slot < owner_.size(); ++slot) {
-        if (owner_[slot].empty() && !InUseUnrecorded(slot)) break;
-      }
-    }
-    if (slot == owner_.size()) {
+    // A VM that already holds a slot keeps it: reserve is idempotent.
+    auto held = HeldBy(vm.id());
+    if (!held) held = Claim(vm.id(), OwnerOf(vm));
+    if (!held) {
       return Status::Error("the pool is exhausted: all " + std::to_string(owner_.size()) +
                            " slots are in use (raise [tap] pool_size, within the cidr)");
     }
-    owner_[slot] = vm.id();
+    slot = *held;
   }
-  auto release = [&] {
-    std::lock_guard lock(mu_);
-    owner_[slot].clear();
-  };
-  std::string tap = TapName(slot);
-  // Identity first: recorded before the device is claimed.
+  // Identity first: recorded before the device is claimed (the host commits
+  // a reserve's handles with the start's record, before any prepare).
   Status s = host_.HandleSetMany(vm.id(), {{"slot", std::to_string(slot)},
-                                           {"tap_name", tap},
+                                           {"tap_name", TapName(slot)},
                                            {"host_ip", Ipv4Text(HostIp(slot))},
                                            {"guest_ip", Ipv4Text(GuestIp(slot))},
                                            {"guest_mac", GuestMac(vm.id())}});
   if (!s.ok()) {
-    release();
+    std::lock_guard lock(mu_);
+    owner_[slot].clear();
     return Status::Error("record the TAP: " + s.message());
   }
-  // Made (the warm-up may not have reached it yet) or taken over, owned by
-  // the uid this VM's VMM runs as: a jailed VMM has no other right to it.
-  s = EnsureDevice(slot, OwnerOf(vm));
-  if (s.ok()) s = SetLinkAlias(tap, std::string(vm.id()));
-  if (s.ok()) s = AddIpv4Address(tap, HostIp(slot), 30);
-  if (s.ok()) s = SetLinkUp(tap, true);
+  return Status::Ok();
+}
+
+Status TapPool::Prepare(const banger::Vm& vm) {
+  std::optional<uint32_t> held;
+  {
+    std::lock_guard lock(mu_);
+    held = HeldBy(vm.id());
+  }
+  if (!held) {
+    // No reserve before (a host without the hook): reserve now.
+    if (Status s = Reserve(vm); !s.ok()) return s;
+    std::lock_guard lock(mu_);
+    held = HeldBy(vm.id());
+    if (!held) return Status::Error("the slot reserved for the VM was taken back");
+  }
+  const uint32_t slot = *held;
+  std::string tap = TapName(slot);
+  // Made (the warm-up may not have reached it yet) or given to the uid this
+  // VM's VMM runs as (a jailed VMM has no other right to it), only when it
+  // is not already.
+  const uid_t owner = OwnerOf(vm);
+  auto link = GetLink(tap);
+  if (!link || link->tun_owner != owner) {
+    if (Status s = EnsureDevice(slot, owner); !s.ok()) return s;
+    link = GetLink(tap);
+    if (!link) return Status::Error("made " + tap + " but the kernel does not list it");
+  }
+  {
+    std::lock_guard lock(mu_);
+    device_uid_[slot] = owner;
+  }
+  Status s = SetLinkState(*link, /*up=*/true, std::string(vm.id()));
+  if (s.ok()) s = AddIpv4Address(*link, HostIp(slot), 30);
   if (s.ok()) s = host_.AddNetworkInterface(vm.id(), "eth0", tap, GuestMac(vm.id()));
   if (s.ok()) {
     s = host_.AppendBootArgs(vm.id(), "ip=" + Ipv4Text(GuestIp(slot)) + "::" +
@@ -221,10 +302,16 @@ Status TapPool::Prepare(const banger::Vm& vm) {
 
 Status TapPool::Cleanup(const banger::Vm& vm) {
   const std::string who = "cleanup vm \"" + std::string(vm.name()) + "\"";
+  auto release_claim = [&] {
+    // A reserve whose start never got recorded holds a slot nothing names.
+    std::lock_guard lock(mu_);
+    if (auto held = HeldBy(vm.id())) owner_[*held].clear();
+  };
   auto slot_text = host_.HandleGet(vm.id(), "slot");
   if (!slot_text.ok()) {
     if (slot_text.status.code() == BANGER_NOT_FOUND) {
       host_.Debug(who + ": no TAP was ever allocated (" + slot_text.status.message() + ")");
+      release_claim();
       return Status::Ok();
     }
     return Status::Error(slot_text.status.message());
@@ -244,35 +331,38 @@ Status TapPool::Cleanup(const banger::Vm& vm) {
     bool pooled = false;
     for (uint32_t k = 0; k < config_.pool_size && !pooled; ++k) pooled = TapName(k) == tap;
     if (!pooled) s = DeleteLink(tap);
-  } else if (LinkExists(tap)) {
-    std::string serves = LinkAlias(tap);
-    if (!serves.empty() && serves != vm.id()) {
+  } else if (auto link = GetLink(tap)) {
+    if (!link->alias.empty() && link->alias != vm.id()) {
       // Handles from before (a store restored from a copy): the slot has
       // been another VM's since. Its device is not this VM's to undo.
-      host_.Warn(who + ": " + tap + " now serves vm " + serves + "; left alone");
+      host_.Warn(who + ": " + tap + " now serves vm " + link->alias + "; left alone");
+      release_claim();
       return Status::Ok();
     }
-    // Back to the pool's owner first: the VM's uid goes to another VM next.
-    if (OwnerOf(vm) != config_.owner_uid) s = EnsureDevice(slot, config_.owner_uid);
-    if (s.ok()) s = FlushIpv4Addresses(tap);
-    if (s.ok()) s = SetLinkUp(tap, false);
-    if (s.ok()) s = SetLinkAlias(tap, "");
+    // Back to the pool, still owned by the uid it was given to: the next VM
+    // of another uid gives it that uid (prepare), one of the same uid takes
+    // it first (Claim).
+    s = FlushIpv4Addresses(*link);
+    if (s.ok()) s = SetLinkState(*link, /*up=*/false, "");
   }
   // A device deleted by hand is gone: nothing to undo, and the slot is free
   // (the warm-up or the next prepare recreates it).
   if (!s.ok()) return Status::Error(s.message());
   std::lock_guard lock(mu_);
   if (slot < owner_.size() && owner_[slot] == vm.id()) owner_[slot].clear();
+  if (auto held = HeldBy(vm.id())) owner_[*held].clear();
   return Status::Ok();
 }
 
 std::optional<std::string> TapPool::Rediscover(const banger::Vm& vm, std::string_view key) const {
-  for (uint32_t slot = 0; slot < config_.pool_size; ++slot) {
-    if (LinkAlias(TapName(slot)) != vm.id()) continue;
-    if (key == "slot") return std::to_string(slot);
-    if (key == "tap_name") return TapName(slot);
-    if (key == "host_ip") return Ipv4Text(HostIp(slot));
-    if (key == "guest_ip") return Ipv4Text(GuestIp(slot));
+  for (const auto& link : ListLinks()) {
+    if (link.alias != vm.id()) continue;
+    auto slot = SlotOf(link.name);
+    if (!slot) continue;
+    if (key == "slot") return std::to_string(*slot);
+    if (key == "tap_name") return TapName(*slot);
+    if (key == "host_ip") return Ipv4Text(HostIp(*slot));
+    if (key == "guest_ip") return Ipv4Text(GuestIp(*slot));
     if (key == "guest_mac") return GuestMac(vm.id());
     return std::nullopt;
   }

@@ -4,14 +4,20 @@
 // warmed in the background at init. Slot n owns the n-th /30 of the CIDR:
 // host .1 on the TAP, guest .2, so addresses follow from the slot.
 //
-// prepare records the slot and what follows from it (tap_name, host_ip,
-// guest_ip, guest_mac) as the VM's handles before it claims the device, then
-// brings it up with its address and the VM's id as its alias (the device
-// says whose it is), and contributes eth0 and the kernel ip= boot argument.
-// cleanup finds the slot through the handle cascade (its rediscover reads the
-// aliases), returns the device to the pool (down, addresses and alias
-// cleared) or deletes it when it is beyond the pool's size; a device already
-// gone is fine, and one whose alias names another VM is left alone.
+// reserve (before the VM's start is first recorded) takes a slot and records
+// it and what follows from it (tap_name, host_ip, guest_ip, guest_mac) as the
+// VM's handles; the host commits them with the start's own record. prepare
+// then claims the device: made or given to the VMM's uid only when it is not
+// already (opening a TAP to change it costs an RCU grace period when the
+// descriptor closes), up with the VM's id as its alias (the device says
+// whose it is) and its address, and contributes eth0 and the kernel ip= boot
+// argument. cleanup finds the slot through the handle cascade (its
+// rediscover reads the aliases), returns the device to the pool (down,
+// addresses and alias cleared) or deletes it when it is beyond the pool's
+// size; a device already gone is fine, and one whose alias names another VM
+// is left alone. A device keeps its owner when it goes back: a jailed VMM's
+// uid (one per running VM) takes the device its uid owns when it starts
+// again, so each uid owns at most one device and a restart pays no attach.
 // Thread-safe.
 #pragma once
 
@@ -34,6 +40,11 @@ class TapPool {
   explicit TapPool(banger::Host host);  // throws on a bad config: init fails with the message
   ~TapPool();
 
+  // Takes a slot for `vm` (kept when it holds one) and records its handles.
+  // Creates nothing.
+  banger::Status Reserve(const banger::Vm& vm);
+  // Claims the device of the slot `vm` reserved (reserving first when it did
+  // not: a host that has no reserve hook).
   banger::Status Prepare(const banger::Vm& vm);
   banger::Status Cleanup(const banger::Vm& vm);
   // A handle of `vm` found from the devices themselves: the pool device whose
@@ -62,17 +73,28 @@ class TapPool {
   banger::Status EnsureDevice(uint32_t slot, uid_t owner) const;
   // The VMM's uid: the VM's own when it is jailed, else [tap] owner_uid.
   uid_t OwnerOf(const banger::Vm& vm) const;
+  // The slot a device of this name would be in, if it is a pool name.
+  std::optional<uint32_t> SlotOf(std::string_view name) const;
+  // The slot `vm` holds, if any (mu_ held).
+  std::optional<uint32_t> HeldBy(std::string_view vm_id) const;
+  // A free slot for a VMM of uid `uid`, claimed for `vm_id` (mu_ held): the
+  // one whose device that uid owns, else the lowest free one.
+  std::optional<uint32_t> Claim(std::string_view vm_id, uid_t uid);
   void Warm();
-
-  banger::Host host_;
-  TapConfig config_;
-  std::mutex mu_;
-  std::vector<std::string> owner_;  // slot -> VM id, "" when free
   void StopWarming();
   // A free slot whose device carries an address is in use by a VM no record
   // names (its record is corrupt, or it was set by hand): taking or deleting
   // it would break that VM. Says so when it is.
   bool InUseUnrecorded(uint32_t slot) const;
+
+  static constexpr int64_t kNoDevice = -1;
+
+  banger::Host host_;
+  TapConfig config_;
+  std::mutex mu_;                    // guards the three below
+  std::vector<std::string> owner_;   // slot -> VM id, "" when free
+  std::vector<int64_t> device_uid_;  // slot -> its device's owner as last seen, or kNoDevice
+  std::vector<bool> warming_;        // slot -> its device is being made by the warm-up
 
   std::atomic<bool> stopping_{false};
   std::mutex warm_mu_;  // joins warm_ once, from Shutdown or Release

@@ -38,7 +38,7 @@
  * terminated). banger_message_set() is the easy way to fill one.
  *
  * Threading. init runs first and alone; shutdown runs last and alone.
- *   prepare, cleanup, query  run under the VM's lock: never two at once for
+ *   reserve, prepare, cleanup, query  run under the VM's lock: never two at once for
  *                      one VM (nor with that VM's start, stop or removal),
  *                      concurrently for different VMs, on any thread.
  *   tick               never concurrently with itself; concurrently with
@@ -72,9 +72,11 @@ extern "C" {
  *        slots must be zero; banger_vm's vmm_uid, vmm_gid, cgroup dirs;
  *        handle limits; state_dir; per-VM options (validate_options,
  *        vm_option_get); handle_find; typed figures (banger_figure,
- *        figures_publish); commands (the command hook, command_register) */
+ *        figures_publish); commands (the command hook, command_register)
+ *   1.3  the reserve hook (in the first reserved slot; same struct size):
+ *        identities recorded with the start's own record, in one commit */
 #define BANGER_ABI_MAJOR 1
-#define BANGER_ABI_MINOR 2
+#define BANGER_ABI_MINOR 3
 
 /* The one symbol a capability exports: `const banger_capability* NAME(void)`. */
 #define BANGER_ENTRY_SYMBOL "banger_capability_entry"
@@ -450,9 +452,10 @@ typedef struct banger_capability {
   int (*init)(const banger_host* host, void** self, banger_message* msg);
 
   /* Optional. A VM is starting: create what it needs, recording each object's
-   * identity with handle_set *before* creating it; contribute VMM config.
-   * ERROR aborts the start; the host then calls cleanup for this capability
-   * (it may have created part of its objects) and the ones before it. */
+   * identity with handle_set *before* creating it (or in reserve, below);
+   * contribute VMM config. ERROR aborts the start; the host then calls
+   * cleanup for this capability (it may have created part of its objects),
+   * the ones before it, and every capability whose reserve ran. */
   int (*prepare)(void* self, const banger_vm* vm, banger_message* msg);
 
   /* Optional. A VM stopped, was killed, failed to start or was found dead:
@@ -485,7 +488,25 @@ typedef struct banger_capability {
   int (*rediscover)(void* self, const banger_vm* vm, const char* key, char* out, size_t out_size,
                     banger_message* msg);
 
-  void* reserved[7]; /* zero; for hooks of later minors */
+  /* Since ABI 1.3 (in what was the first reserved slot). Optional. A VM is
+   * about to start, and nothing is recorded of the start yet: choose the
+   * identities of what prepare will create (a slot, a name, an address) and
+   * record them with handle_set / handle_set_many; create nothing. The host
+   * commits the handles every capability set here together with the VM's
+   * "starting" record, in one transaction, before the first prepare runs: a
+   * start whose capabilities all reserve pays one commit for all of their
+   * identities, and prepare then records nothing. Called in dependency order
+   * (a dependency's reserved handles are readable with handle_get), with
+   * the view of the VM as it will be recorded (state "starting", its paths,
+   * vsock CID and VMM uid). Until that commit, handle_get of a handle set
+   * here answers from the host's cache. ERROR aborts the start: cleanup is
+   * then called for every capability whose reserve ran (release what you
+   * hold in memory; it finds its handles as usual, or none when the commit
+   * failed). A capability without this hook records its identities in
+   * prepare as before. */
+  int (*reserve)(void* self, const banger_vm* vm, banger_message* msg);
+
+  void* reserved[6]; /* zero; for hooks of later minors */
 
   /* Since ABI 1.2. Optional. Checks the per-VM options a user gave this
    * capability at create (`bangerctl vm create --opt NAME.KEY=VALUE`; keys

@@ -11,6 +11,7 @@
 //   class Hello {
 //    public:
 //     explicit Hello(banger::Host host) : host_(host) {}      // init
+//     banger::Status Reserve(const banger::Vm& vm);            // optional (ABI 1.3)
 //     banger::Status Prepare(const banger::Vm& vm);            // optional
 //     banger::Status Cleanup(const banger::Vm& vm);            // optional
 //     banger::Status Tick(int64_t now_unix_ms);                // optional
@@ -617,7 +618,7 @@ struct Info {
   uint32_t tick_interval_ms = 0;
   // The oldest ABI minor this capability needs. MakeDescriptor works it out
   // from the hooks the class has (Rediscover: 1; ValidateOptions, Command:
-  // 2); state more when the
+  // 2; Reserve: 3); state more when the
   // capability cannot do without a newer service (most have a fallback in
   // Host, or report UNAVAILABLE, on an older agent).
   uint16_t abi_minor = 0;
@@ -661,6 +662,11 @@ int Init(const banger_host* host, void** self, banger_message* msg) noexcept {
 template <typename T>
 int Prepare(void* self, const banger_vm* vm, banger_message* msg) noexcept {
   return CatchAtBoundary(msg, [&] { return Report(static_cast<T*>(self)->Prepare(Vm(vm)), msg); });
+}
+
+template <typename T>
+int Reserve(void* self, const banger_vm* vm, banger_message* msg) noexcept {
+  return CatchAtBoundary(msg, [&] { return Report(static_cast<T*>(self)->Reserve(Vm(vm)), msg); });
 }
 
 template <typename T>
@@ -769,6 +775,12 @@ constexpr banger_capability MakeDescriptor(const Info& info) {
                 }) {
     d.rediscover = &detail::Rediscover<T>;
     if (d.abi_minor < 1) d.abi_minor = 1;
+  }
+  if constexpr (requires(T & t, const Vm& vm) {
+                  { t.Reserve(vm) } -> std::same_as<Status>;
+                }) {
+    d.reserve = &detail::Reserve<T>;
+    if (d.abi_minor < 3) d.abi_minor = 3;
   }
   if constexpr (requires(T & t, std::string_view s, std::string & out) {
                   { t.Command(s, s, out) } -> std::same_as<Status>;

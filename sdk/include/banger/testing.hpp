@@ -5,7 +5,9 @@
 //   - handles: handle_get looks in the cache, then the VM's record, then asks
 //     the capability's own rediscover hook (and records what it finds);
 //     DropCache() is an agent restart, ForgetRecorded() a record that lost a
-//     key; limits as the agent enforces them;
+//     key; limits as the agent enforces them; inside reserve (ABI 1.3) they
+//     are held and recorded only once it succeeds (Harness::Reserve, and
+//     Harness::Start: reserve then prepare, as the agent starts a VM);
 //   - contributions (network interfaces, boot args) only inside prepare;
 //   - verb_register and command_register only inside init;
 //   - per-VM options given to AddVm (not validated there: call
@@ -315,6 +317,12 @@ class FakeHost {
     if (int bad = Check(msg, key, value); bad != BANGER_OK) return bad;
     FakeHost& host = Of(h);
     if (host.FindVm(vm_id) == nullptr) return Fail(msg, BANGER_NOT_FOUND, "no such VM");
+    if (host.holding_ == vm_id) {
+      // Inside reserve: held in the cache until the start records them.
+      host.cache_[{vm_id, key}] = value;
+      host.held_.emplace_back(key, value);
+      return BANGER_OK;
+    }
     host.record_[{vm_id, key}] = host.cache_[{vm_id, key}] = value;
     return BANGER_OK;
   }
@@ -333,7 +341,9 @@ class FakeHost {
                          banger_message* msg) noexcept {
     if (vm_id == nullptr) return Fail(msg, BANGER_INVALID, "vm_id");
     FakeHost& host = Of(h);
-    for (auto* m : {&host.record_, &host.cache_}) {
+    if (host.holding_ == vm_id) host.held_.emplace_back(key ? key : "", std::nullopt);
+    for (auto* m : host.holding_ == vm_id ? std::vector{&host.cache_}
+                                          : std::vector{&host.record_, &host.cache_}) {
       for (auto it = m->begin(); it != m->end();) {
         bool match = it->first.first == vm_id && (key == nullptr || it->first.second == key);
         it = match ? m->erase(it) : std::next(it);
@@ -480,6 +490,31 @@ class FakeHost {
   std::vector<std::pair<std::string, std::string>> stops_;
   bool in_init_ = false;
   std::string preparing_;  // the VM whose prepare runs
+  // The VM whose reserve runs: its handle writes are held (cache only) until
+  // the start records them (EndHold), as the agent does.
+  std::string holding_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> held_;  // key ("": all), value
+  void EndHold(bool record) {
+    for (const auto& [key, value] : held_) {
+      if (!record) break;
+      if (value) {
+        record_[{holding_, key}] = *value;
+        continue;
+      }
+      for (auto it = record_.begin(); it != record_.end();) {
+        bool match = it->first.first == holding_ && (key.empty() || it->first.second == key);
+        it = match ? record_.erase(it) : std::next(it);
+      }
+    }
+    if (!record) {
+      // Never recorded: the cache forgets the VM, as the agent's does.
+      for (auto it = cache_.begin(); it != cache_.end();) {
+        it = it->first.first == holding_ ? cache_.erase(it) : std::next(it);
+      }
+    }
+    holding_.clear();
+    held_.clear();
+  }
 };
 
 // Runs a capability's hooks (its descriptor: banger_capability_entry(), or
@@ -511,16 +546,39 @@ class Harness {
     inited_ = rc == BANGER_OK;
     return Status::FromCode(rc, m.str());
   }
+  // reserve (ABI 1.3) as the agent runs it before a start is recorded: the
+  // handles it sets are held (handle_get sees them) and recorded only once
+  // it succeeds; when it fails, cleanup runs and they are dropped. OK when
+  // the capability has no reserve hook.
+  Status Reserve(const std::string& vm_ref) {
+    if (!BANGER_HAS_FIELD(d_, banger_capability, reserve) || !d_->reserve) return Status::Ok();
+    host_.holding_ = Vm(vm_ref)->id;
+    Status s = StartHook(d_->reserve, vm_ref);
+    bool ok = s.ok() || s.code() == BANGER_SKIP;
+    if (!ok && d_->cleanup) {
+      banger_vm view = Vm(vm_ref)->View();
+      Msg ignored;
+      d_->cleanup(self_, &view, ignored.get());
+    }
+    host_.EndHold(/*record=*/ok);
+    return s;
+  }
+  // A start as the agent runs one: Reserve, then Prepare; a prepare that
+  // fails is cleaned up (Cleanup, which clears the handles as the agent does).
+  Status Start(const std::string& vm_ref) {
+    if (Status s = Reserve(vm_ref); !s.ok()) return s;
+    Status s = Prepare(vm_ref);
+    if (!s.ok()) Cleanup(vm_ref);
+    return s;
+  }
+  // prepare alone (after Reserve, or to see what a capability does on a host
+  // without reserve).
   Status Prepare(const std::string& vm_ref) {
     if (!d_->prepare) return Status::Ok();
-    FakeVm* vm = Vm(vm_ref);
-    vm->state = "starting";
-    banger_vm view = vm->View();
-    Msg m;
-    host_.preparing_ = vm->id;
-    int rc = d_->prepare(self_, &view, m.get());
+    host_.preparing_ = Vm(vm_ref)->id;
+    Status s = StartHook(d_->prepare, vm_ref);
     host_.preparing_.clear();
-    return Status::FromCode(rc, m.str());
+    return s;
   }
   Status Cleanup(const std::string& vm_ref) {
     if (!d_->cleanup) return Status::Ok();
@@ -580,6 +638,15 @@ class Harness {
     banger_message* get() { return &msg; }
     std::string str() const { return text; }
   };
+  // reserve or prepare, for a VM that is starting.
+  Status StartHook(int (*hook)(void*, const banger_vm*, banger_message*), const std::string& ref) {
+    FakeVm* vm = Vm(ref);
+    vm->state = "starting";
+    banger_vm view = vm->View();
+    Msg m;
+    int rc = hook(self_, &view, m.get());
+    return Status::FromCode(rc, m.str());
+  }
   FakeVm* Vm(const std::string& ref) {
     FakeVm* vm = host_.FindVm(ref);
     if (vm == nullptr) throw std::invalid_argument("FakeHost has no VM '" + ref + "'");
