@@ -98,7 +98,7 @@ HttpCallResult UnixHttpStream(const std::string& socket_path, const std::string&
     return result;
   }
   result.reply.status = static_cast<int>(parser.get().result_int());
-  result.reply.body = parser.get().body();
+  result.reply.body = std::move(parser.get().body());
   return result;
 }
 

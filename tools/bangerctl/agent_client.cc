@@ -20,9 +20,9 @@ std::string ResolveSocket(const std::string& flag_value) {
   return kDefaultSocket;
 }
 
-banger::core::Result<nlohmann::json> AgentClient::Call(const std::string& method,
-                                                       const std::string& target,
-                                                       const std::string& body) const {
+banger::core::Result<std::string> AgentClient::Fetch(const std::string& method,
+                                                     const std::string& target,
+                                                     const std::string& body) const {
   auto r = banger::core::UnixHttpCall(socket_path_, method, target, body, std::chrono::minutes(5));
   if (!r.ok()) {
     std::string hint;
@@ -32,13 +32,22 @@ banger::core::Result<nlohmann::json> AgentClient::Call(const std::string& method
     }
     return banger::core::Status::Error("cannot reach bangerd: " + r.error + hint);
   }
-  nlohmann::json j = nlohmann::json::parse(r.reply.body, nullptr, /*allow_exceptions=*/false);
   if (r.reply.status >= 300) {
+    nlohmann::json j = nlohmann::json::parse(r.reply.body, nullptr, /*allow_exceptions=*/false);
     if (j.is_object() && j.contains("error") && j["error"].is_string()) {
       return banger::core::Status::Error(j["error"].get<std::string>());
     }
     return banger::core::Status::Error("bangerd answered HTTP " + std::to_string(r.reply.status));
   }
+  return std::move(r.reply.body);
+}
+
+banger::core::Result<nlohmann::json> AgentClient::Call(const std::string& method,
+                                                       const std::string& target,
+                                                       const std::string& body) const {
+  auto text = Fetch(method, target, body);
+  if (!text) return text.status();
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return banger::core::Status::Error("bangerd sent a reply that is not JSON");
   return j;
 }

@@ -22,6 +22,10 @@ class AgentClient {
   explicit AgentClient(std::string socket_path) : socket_path_(std::move(socket_path)) {}
   banger::core::Result<nlohmann::json> Call(const std::string& method, const std::string& target,
                                             const std::string& body = "") const;
+  // Call without the parse: the body of a successful reply as it came (for
+  // a reply too large to build a document of, such as a listing).
+  banger::core::Result<std::string> Fetch(const std::string& method, const std::string& target,
+                                          const std::string& body = "") const;
   // A call whose reply is NDJSON (?stream=1): `on_event` gets each JSON line
   // as it arrives. An error reply before the stream is the returned error.
   banger::core::Status Stream(const std::string& method, const std::string& target,

@@ -11,6 +11,7 @@
 #include "tools/bangerctl/agent_client.h"
 #include "tools/bangerctl/command_table.h"
 #include "tools/bangerctl/table.h"
+#include "tools/bangerctl/vm_listing.h"
 
 namespace bangerctl {
 namespace {
@@ -139,34 +140,36 @@ int Create(const GlobalOptions& g, const std::vector<std::string>& args) {
 }
 
 int List(const GlobalOptions& g) {
-  auto r = AgentClient(ResolveSocket(g.socket)).Call("GET", "/v1/vms");
-  if (!r) return Fail(r.status().message());
+  AgentClient agent(ResolveSocket(g.socket));
   if (g.json) {
+    auto r = agent.Call("GET", "/v1/vms");
+    if (!r) return Fail(r.status().message());
     std::cout << r->dump(2) << "\n";
     return 0;
   }
+  // The table's members only (a VM's whole record is ~1.4 KB of JSON, these
+  // ~0.2), read without a document.
+  auto body =
+      agent.Fetch("GET", "/v1/vms?fields=name,short_id,state,uptime_s,spec,handles,last_error");
+  if (!body) return Fail(body.status().message());
+  auto r = ParseVmListing(*body);
+  if (!r) return Fail(r.status().message());
   Table t({"NAME", "ID", "STATE", "IP", "UPTIME", "VCPUS", "MEMORY", "LAST ERROR"});
-  for (const auto& vm : (*r)["vms"]) {
-    int64_t up = vm.value("uptime_s", int64_t{0});
-    std::string err = vm.value("last_error", "");
+  for (auto& vm : r->vms) {
+    std::string err = vm.last_error;
     if (err.size() > 48) err = err.substr(0, 45) + "...";
-    t.AddRow({vm["name"], vm["short_id"], vm["state"], GuestIp(vm),
-              vm["state"] == "running" ? FormatUptime(up) : "",
-              std::to_string(vm["spec"]["vcpus"].get<int>()),
-              std::to_string(vm["spec"]["memory_mib"].get<int>()) + " MiB", err});
+    t.AddRow({vm.name, vm.short_id, vm.state, vm.guest_ip,
+              vm.state == "running" ? FormatUptime(vm.uptime_s) : "", std::to_string(vm.vcpus),
+              std::to_string(vm.memory_mib) + " MiB", err});
   }
-  for (const auto& c : (*r)["corrupt"]) {
-    t.AddRow({"?", c["id"].get<std::string>().substr(0, 8), "corrupt", "", "", "", "", ""});
+  for (const auto& [id, error] : r->corrupt) {
+    t.AddRow({"?", id.substr(0, 8), "corrupt", "", "", "", "", ""});
   }
   std::cout << t.Render();
-  for (const auto& c : (*r)["corrupt"]) {
-    std::cout << "corrupt record " << c["id"].get<std::string>() << ": "
-              << c["error"].get<std::string>() << "\n";
+  for (const auto& [id, error] : r->corrupt) {
+    std::cout << "corrupt record " << id << ": " << error << "\n";
   }
-  for (const auto& o : r->value("orphans", json::array())) {
-    std::cout << o["kind"].get<std::string>() << " " << o["id"].get<std::string>() << ": "
-              << o["detail"].get<std::string>() << "\n";
-  }
+  for (const auto& o : r->orphans) std::cout << o.kind << " " << o.id << ": " << o.detail << "\n";
   return 0;
 }
 
