@@ -7,9 +7,11 @@
 // written as null. Not thread-safe; one writer per reply.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace banger::core {
@@ -30,6 +32,20 @@ class JsonText {
   void Double(double v);
   void Bool(bool v);
   void Null();
+  // A member: its key, then its value.
+  void Field(std::string_view key, std::string_view value) {
+    Key(key);
+    String(value);
+  }
+  template <typename T>
+  requires std::integral<T> &&(!std::same_as<T, bool>)void Field(std::string_view key, T value) {
+    Key(key);
+    if constexpr (std::is_signed_v<T>) {
+      Int(value);
+    } else {
+      UInt(value);
+    }
+  }
   // A value written elsewhere (valid JSON, not checked).
   void Raw(std::string_view json);
   // The next value starts a line of its own (after its comma): a long

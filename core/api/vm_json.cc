@@ -17,52 +17,36 @@ void StringMap(JsonText& w, const std::map<std::string, std::string>& m) {
 void Spec(JsonText& w, const VmRecord& r, const VmStats*) {
   const VmSpec& s = r.spec;
   w.BeginObject();
-  w.Key("kernel_image");
-  w.String(s.kernel_image);
-  w.Key("rootfs");
-  w.String(s.rootfs);
-  w.Key("boot_args");
-  w.String(s.boot_args);
-  w.Key("vcpus");
-  w.UInt(s.vcpus);
-  w.Key("memory_mib");
-  w.UInt(s.memory_mib);
-  w.Key("work_disk_bytes");
-  w.UInt(s.work_disk_bytes);
+  w.Field("kernel_image", s.kernel_image);
+  w.Field("rootfs", s.rootfs);
+  w.Field("boot_args", s.boot_args);
+  w.Field("vcpus", s.vcpus);
+  w.Field("memory_mib", s.memory_mib);
+  w.Field("work_disk_bytes", s.work_disk_bytes);
   w.EndObject();
 }
 
 void Runtime(JsonText& w, const VmRecord& r, const VmStats*) {
   const VmRuntime& rt = r.runtime;
-  auto text = [&](const char* k, const std::string& v) {
-    w.Key(k);
-    w.String(v);
-  };
   w.BeginObject();
-  text("vmm_state", rt.vmm_state);
-  w.Key("pid");
-  w.Int(rt.pid);
-  w.Key("pid_start_time");
-  w.UInt(rt.pid_start_time);
-  w.Key("started_at_ms");
-  w.Int(rt.started_at_ms);
-  text("api_socket", rt.api_socket);
-  text("vsock_path", rt.vsock_path);
-  w.Key("vsock_cid");
-  w.UInt(rt.vsock_cid);
-  text("metrics_path", rt.metrics_path);
-  text("log_path", rt.log_path);
-  text("overlay_path", rt.overlay_path);
-  text("work_disk_path", rt.work_disk_path);
+  w.Field("vmm_state", rt.vmm_state);
+  w.Field("pid", rt.pid);
+  w.Field("pid_start_time", rt.pid_start_time);
+  w.Field("started_at_ms", rt.started_at_ms);
+  w.Field("api_socket", rt.api_socket);
+  w.Field("vsock_path", rt.vsock_path);
+  w.Field("vsock_cid", rt.vsock_cid);
+  w.Field("metrics_path", rt.metrics_path);
+  w.Field("log_path", rt.log_path);
+  w.Field("overlay_path", rt.overlay_path);
+  w.Field("work_disk_path", rt.work_disk_path);
   if (!rt.jail_root.empty()) {  // jailed: the VMM's uid, root and cgroup
-    text("jail_root", rt.jail_root);
-    w.Key("vmm_uid");
-    w.UInt(rt.vmm_uid);
-    w.Key("vmm_gid");
-    w.UInt(rt.vmm_gid);
-    text("cgroup", rt.cgroup);
-    text("cgroup_cpu_dir", rt.cgroup_cpu_dir);
-    text("cgroup_memory_dir", rt.cgroup_memory_dir);
+    w.Field("jail_root", rt.jail_root);
+    w.Field("vmm_uid", rt.vmm_uid);
+    w.Field("vmm_gid", rt.vmm_gid);
+    w.Field("cgroup", rt.cgroup);
+    w.Field("cgroup_cpu_dir", rt.cgroup_cpu_dir);
+    w.Field("cgroup_memory_dir", rt.cgroup_memory_dir);
   }
   w.EndObject();
 }
@@ -78,8 +62,7 @@ void Handles(JsonText& w, const VmRecord& r, const VmStats*) {
 
 void Stats(JsonText& w, const VmRecord&, const VmStats* figures) {
   w.BeginObject();
-  w.Key("collected_at_ms");
-  w.Int(figures ? figures->collected_at_ms : 0);
+  w.Field("collected_at_ms", figures ? figures->collected_at_ms : 0);
   w.Key("values");
   w.BeginObject();
   if (figures) {

@@ -303,10 +303,8 @@ HttpResponse ListVms(const HttpRequest& req, const VmStore& store, const VmLifec
   w.BeginArray();
   for (const auto& c : all.corrupt) {
     w.BeginObject();
-    w.Key("id");
-    w.String(c.id);
-    w.Key("error");
-    w.String(c.error);
+    w.Field("id", c.id);
+    w.Field("error", c.error);
     w.EndObject();
   }
   w.EndArray();
@@ -314,12 +312,9 @@ HttpResponse ListVms(const HttpRequest& req, const VmStore& store, const VmLifec
   w.BeginArray();
   for (const auto& f : vms.Findings()) {
     w.BeginObject();
-    w.Key("kind");
-    w.String(f.kind);
-    w.Key("id");
-    w.String(f.vm_id);
-    w.Key("detail");
-    w.String(f.detail);
+    w.Field("kind", f.kind);
+    w.Field("id", f.vm_id);
+    w.Field("detail", f.detail);
     w.EndObject();
   }
   w.EndArray();
