@@ -234,7 +234,9 @@ void Agent::StartBackgroundWork() {
       logger_.Info("core", "reconcile: " + std::to_string(n) + " VMs changed");
     }
   });
-  reconciler_->Start();
+  // At once, then every interval: the first asks the API of every VMM that
+  // reconcile at start re-adopted by its PID alone.
+  reconciler_->Start(std::chrono::milliseconds(0));
   if (config_.store_copy_interval.count() > 0) {
     copier_ = std::make_unique<PeriodicTask>(config_.store_copy_interval,
                                              [this] { TakeStoreCopy("interval"); });

@@ -4,9 +4,9 @@
 
 namespace banger::core {
 
-void PeriodicTask::Start() {
-  thread_ = std::thread([this] {
-    auto next = std::chrono::steady_clock::now() + interval_;
+void PeriodicTask::Start(std::chrono::milliseconds first) {
+  thread_ = std::thread([this, first] {
+    auto next = std::chrono::steady_clock::now() + first;
     std::unique_lock lock(mu_);
     while (!cv_.wait_until(lock, next, [this] { return stopping_; })) {
       lock.unlock();

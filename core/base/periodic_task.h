@@ -19,7 +19,9 @@ class PeriodicTask {
   PeriodicTask(const PeriodicTask&) = delete;
   PeriodicTask& operator=(const PeriodicTask&) = delete;
 
-  void Start();
+  // The first run comes after `first`, each next one `interval` later.
+  void Start(std::chrono::milliseconds first);
+  void Start() { Start(interval_); }
   void Stop();
 
  private:

@@ -200,12 +200,33 @@ class VmLifecycle : public LifecycleRequests {
   // Ends every process running with this VM's API socket (any start time).
   int KillStrays(const VmRecord& vm,
                  const std::map<std::string, std::vector<ProcessIdentity>>& scan);
-  void Audit(bool at_start);
+  using ProcessScan = std::map<std::string, std::vector<ProcessIdentity>>;
+  // `scan`: the /proc scan to audit against (null: a fresh one).
+  void Audit(bool at_start, const ProcessScan* scan = nullptr);
   // Removes the files and the record of a create the agent did not finish.
   void FinishInterruptedCreate(const VmRecord& vm);
-  bool ReconcileOne(const VmRecordPtr& vm,
-                    const std::map<std::string, std::vector<ProcessIdentity>>& scan,
-                    const char* noticed_by = "found by reconcile");
+  // What a VMM was found to be: alive (its start time, and its API answers)
+  // and the state it says it is in.
+  struct VmmProbe {
+    ProcessIdentity vmm;
+    bool alive = false;
+    std::string vmm_state;
+  };
+  // The VMM a record names: its PID, or, for a start that has not recorded
+  // it yet, the one process serving the VM's API socket.
+  ProcessIdentity VmmOf(const VmRecord& vm, const ProcessScan& scan) const;
+  // Alive: the process is the one recorded (PID and start time) and, when
+  // `ask_api`, its API answers GET / (whose state it reports).
+  VmmProbe Probe(const VmRecord& vm, const ProcessIdentity& vmm, bool ask_api) const;
+  // Probes the VMMs of every active record, side by side; by VM id. At
+  // start a record running is probed without its API (see the .cc).
+  std::map<std::string, VmmProbe> ProbeAll(const std::vector<VmRecordPtr>& records,
+                                           const ProcessScan& scan, bool at_start) const;
+  // `probed`: what ProbeAll found, used when it is of the VMM the record
+  // still names (else the VMM is probed again).
+  bool ReconcileOne(const VmRecordPtr& vm, const ProcessScan& scan,
+                    const char* noticed_by = "found by reconcile",
+                    const VmmProbe* probed = nullptr);
   // The exit watcher's report: reconciles that VM under its lock.
   void VmmExited(const std::string& vm_id);
   VmmLaunchSpec LaunchSpecFor(const VmRecord& vm) const;

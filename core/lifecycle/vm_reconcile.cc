@@ -1,8 +1,12 @@
+#include <chrono>
+#include <cstdio>
 // Reconcile: bringing records and processes back in line after the agent was
 // away or a VMM died (see VmLifecycle::Reconcile in vm_lifecycle.h).
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "core/base/clock.h"
 #include "core/lifecycle/state_audit.h"
@@ -45,10 +49,73 @@ void VmLifecycle::FinishInterruptedCreate(const VmRecord& vm) {
   }
 }
 
+ProcessIdentity VmLifecycle::VmmOf(const VmRecord& vm, const ProcessScan& scan) const {
+  ProcessIdentity vmm{static_cast<pid_t>(vm.runtime.pid), vm.runtime.pid_start_time};
+  if (vmm.pid <= 0 && vm.state == VmState::kStarting) {
+    // A start records its VMM's PID with "running": before that, its VMM is
+    // the one process serving the VM's API socket, if any.
+    for (const auto& socket : ApiSocketsOf(vm.id)) {
+      auto it = scan.find(socket);
+      if (it != scan.end() && it->second.size() == 1) vmm = it->second.front();
+    }
+  }
+  return vmm;
+}
+
+VmLifecycle::VmmProbe VmLifecycle::Probe(const VmRecord& vm, const ProcessIdentity& vmm,
+                                         bool ask_api) const {
+  VmmProbe probe{vmm, false, ""};
+  ReapIfExitedChild(vmm.pid);
+  if (vmm.pid <= 0 || !ProcessAlive(vmm)) return probe;
+  if (!ask_api) {
+    probe.alive = true;  // its PID and start time: the process recorded
+    probe.vmm_state = vm.runtime.vmm_state;
+    return probe;
+  }
+  auto info = FirecrackerClient(vm.runtime.api_socket, options_.vmm_api_timeout).GetInstanceInfo();
+  probe.alive = info.ok();
+  if (info) probe.vmm_state = info->state;
+  return probe;
+}
+
+std::map<std::string, VmLifecycle::VmmProbe> VmLifecycle::ProbeAll(
+    const std::vector<VmRecordPtr>& records, const ProcessScan& scan, bool at_start) const {
+  // A probe asks the VMM's API (GET /): a round trip to another process, a
+  // thousand of which were most of a restart (two cores wake a thousand
+  // VMMs in ~100 ms however many threads ask). So at start a VM recorded
+  // running is re-adopted by its VMM's PID and start time alone, and the
+  // first periodic reconcile, right after the socket serves, asks every API
+  // (one that does not answer is then stopped and cleaned up). The probes
+  // that ask run side by side, on a few threads; what they find is checked
+  // again under each VM's lock.
+  std::vector<std::pair<VmRecordPtr, ProcessIdentity>> todo;
+  for (const auto& r : records) {
+    if (IsActive(r->state)) todo.emplace_back(r, VmmOf(*r, scan));
+  }
+  std::vector<VmmProbe> found(todo.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < todo.size();) {
+      const VmRecord& r = *todo[i].first;
+      found[i] = Probe(r, todo[i].second, !at_start || r.state != VmState::kRunning);
+    }
+  };
+  size_t threads = std::min<size_t>(16, todo.size() / 16);
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  std::map<std::string, VmmProbe> by_id;
+  for (size_t i = 0; i < todo.size(); ++i) by_id.emplace(todo[i].first->id, found[i]);
+  return by_id;
+}
+
 int VmLifecycle::Reconcile(bool at_start) {
   auto scan = ScanVmms();
+  auto records = store_.List().records;
+  auto probes = ProbeAll(records, scan, at_start);
   int changed = 0;
-  for (const auto& rec : store_.List().records) {
+  for (const auto& rec : records) {
     std::optional<HeldVmLock> guard;
     if (at_start) {
       guard.emplace(locks_.Acquire(rec->id));
@@ -58,10 +125,16 @@ int VmLifecycle::Reconcile(bool at_start) {
     }
     auto current = store_.Get(rec->id);
     if (!current) continue;
-    if (ReconcileOne(*current, scan)) ++changed;
+    auto probe = probes.find(rec->id);
+    if (ReconcileOne(*current, scan, "found by reconcile",
+                     probe == probes.end() ? nullptr : &probe->second)) {
+      ++changed;
+    }
     if (at_start) WriteMissingManifest(rec->id);
   }
-  Audit(at_start);
+  // At start nothing else runs: unless reconcile changed something, the one
+  // scan serves the audit too (a /proc scan of a busy host is tens of ms).
+  Audit(at_start, at_start && changed == 0 ? &scan : nullptr);
   return changed;
 }
 
@@ -78,9 +151,9 @@ void VmLifecycle::WriteMissingManifest(const std::string& id) {
   }
 }
 
-void VmLifecycle::Audit(bool at_start) {
-  // A fresh look: the scan above is older than the reconcile it served.
-  auto seen = AuditState(store_.List(), options_.state_dir, ScanVmms());
+void VmLifecycle::Audit(bool at_start, const ProcessScan* scan) {
+  // A fresh look, unless told: the scan above is older than the reconcile it served.
+  auto seen = AuditState(store_.List(), options_.state_dir, scan ? *scan : ScanVmms());
   std::lock_guard lock(mu_);
   // At start nothing else runs; later, a create or rm between the listing
   // of records, directories and processes can look like a mismatch for one
@@ -113,13 +186,17 @@ std::vector<AuditFinding> VmLifecycle::Findings() const {
 }
 
 void VmLifecycle::StartWatching() {
+  // The watcher's own thread opens their pidfds (a thousand are ~20 ms on
+  // this kernel): the socket serves meanwhile. A VMM gone by then is
+  // reported at once, like one that exits later.
+  std::vector<std::pair<std::string, ProcessIdentity>> running;
   for (const auto& rec : store_.List().records) {
     if (rec->state == VmState::kRunning && rec->runtime.pid > 0) {
-      exit_watcher_.Watch(rec->id,
-                          {static_cast<pid_t>(rec->runtime.pid), rec->runtime.pid_start_time});
+      running.emplace_back(rec->id, ProcessIdentity{static_cast<pid_t>(rec->runtime.pid),
+                                                    rec->runtime.pid_start_time});
     }
   }
-  exit_watcher_.Start();
+  exit_watcher_.Start(std::move(running));
 }
 
 void VmLifecycle::StopWatching() {
@@ -132,12 +209,14 @@ void VmLifecycle::VmmExited(const std::string& vm_id) {
   HeldVmLock guard = locks_.Acquire(vm_id);
   auto current = store_.Get(vm_id);
   if (!current || (*current)->state != VmState::kRunning) return;
-  ReconcileOne(*current, ScanVmms(), "noticed at once");
+  // The VMM recorded is gone (its pidfd said so): no /proc scan for others
+  // serving its socket (tens of ms on a host of a thousand VMs, for every
+  // exit); the periodic reconcile's scan finds any such stray.
+  ReconcileOne(*current, ProcessScan{}, "noticed at once");
 }
 
-bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
-                               const std::map<std::string, std::vector<ProcessIdentity>>& scan,
-                               const char* noticed_by) {
+bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm, const ProcessScan& scan,
+                               const char* noticed_by, const VmmProbe* probed) {
   const std::string who = Quoted(vm->name);
   if (vm->state == VmState::kCreating) {
     FinishInterruptedCreate(*vm);
@@ -166,29 +245,19 @@ bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm,
     return n > 0;
   }
 
-  ProcessIdentity vmm{static_cast<pid_t>(vm->runtime.pid), vm->runtime.pid_start_time};
-  if (vmm.pid <= 0 && vm->state == VmState::kStarting) {
-    // A start records its VMM's PID with "running": before that, its VMM is
-    // the one process serving the VM's API socket, if any.
-    for (const auto& socket : ApiSocketsOf(vm->id)) {
-      auto it = scan.find(socket);
-      if (it != scan.end() && it->second.size() == 1) vmm = it->second.front();
-    }
-  }
-  ReapIfExitedChild(vmm.pid);
-  bool alive = vmm.pid > 0 && ProcessAlive(vmm);
-  std::string vmm_state;
-  if (alive) {
-    auto info =
-        FirecrackerClient(vm->runtime.api_socket, options_.vmm_api_timeout).GetInstanceInfo();
-    alive = info.ok();
-    if (info) vmm_state = info->state;
-  }
+  // Probed before the lock was taken (ProbeAll): good only for the VMM the
+  // record still names.
+  ProcessIdentity vmm = VmmOf(*vm, scan);
+  VmmProbe probe = probed && probed->vmm.pid == vmm.pid && probed->vmm.start_time == vmm.start_time
+                       ? *probed
+                       : Probe(*vm, vmm, /*ask_api=*/true);
+  bool alive = probe.alive;
+  const std::string& vmm_state = probe.vmm_state;
   if (alive && vm->state == VmState::kRunning) {
     uint32_t cid = vm->runtime.vsock_cid;
     std::lock_guard lock(mu_);
     if (cid >= 3) cids_in_use_.insert(cid);
-    return false;  // re-adopted as it was (watched since StartWatching)
+    return false;  // re-adopted as it was (watched from StartWatching on)
   }
   Operation op(ops_, "vm.reconcile", vm->name, vm->id);
   if (alive && vm->state == VmState::kStarting && vmm_state == "Running") {

@@ -29,8 +29,12 @@ VmmExitWatcher::~VmmExitWatcher() {
   Stop();
 }
 
-void VmmExitWatcher::Start() {
-  thread_ = std::thread([this] { Run(); });
+void VmmExitWatcher::Start(std::vector<std::pair<std::string, ProcessIdentity>> initial) {
+  thread_ = std::thread([this, initial = std::move(initial)] {
+    // Never over one watched since (a start after the agent began serving).
+    for (const auto& [vm_id, vmm] : initial) Watch(vm_id, UniqueFd(OpenProcessPidfd(vmm)), false);
+    Run();
+  });
 }
 
 void VmmExitWatcher::Stop() {
@@ -46,8 +50,12 @@ void VmmExitWatcher::Stop() {
 }
 
 void VmmExitWatcher::Watch(const std::string& vm_id, const ProcessIdentity& vmm) {
-  UniqueFd pidfd(OpenProcessPidfd(vmm));
+  Watch(vm_id, UniqueFd(OpenProcessPidfd(vmm)), /*replace=*/true);
+}
+
+void VmmExitWatcher::Watch(const std::string& vm_id, UniqueFd pidfd, bool replace) {
   std::lock_guard lock(mu_);
+  if (!replace && key_of_.count(vm_id)) return;
   if (!pidfd.valid()) {
     // Gone already (or the PID is another process's now): an exit to
     // report, never from the caller's thread (it may hold the VM's lock).

@@ -25,15 +25,20 @@ class VmmExitWatcher {
   VmmExitWatcher(const VmmExitWatcher&) = delete;
   VmmExitWatcher& operator=(const VmmExitWatcher&) = delete;
 
-  void Start();
+  // Starts the watcher's thread, which first watches `initial` (VM id,
+  // VMM), then waits.
+  void Start(std::vector<std::pair<std::string, ProcessIdentity>> initial = {});
   void Stop();
   // Watches `vmm` for `vm_id` (replacing an earlier watch of that VM). A
   // process already gone is reported too, from the watcher's thread.
   void Watch(const std::string& vm_id, const ProcessIdentity& vmm);
+
   void Forget(const std::string& vm_id);
   size_t watched() const;
 
  private:
+  // `replace`: an earlier watch of the VM gives way; else this one does.
+  void Watch(const std::string& vm_id, UniqueFd pidfd, bool replace);
   void Run();
 
   OnExit on_exit_;

@@ -180,6 +180,7 @@ void TapPool::Warm() {
       warming_[slot] = false;
       if (s.ok()) device_uid_[slot] = config_.owner_uid;
     }
+    warmed_.notify_all();
     if (!s.ok()) {
       host_.Warn("warming the pool stopped: " + s.message());
       return;
@@ -209,25 +210,31 @@ std::optional<uint32_t> TapPool::HeldBy(std::string_view vm_id) const {
   return std::nullopt;
 }
 
-std::optional<uint32_t> TapPool::Claim(std::string_view vm_id, uid_t uid) {
+std::optional<uint32_t> TapPool::Claim(std::string_view vm_id, uid_t uid, bool* wait) {
   // The free device this uid owns first: a jailed VMM's uid then never owns
   // two devices (it could open the other one), and a VM's restart reuses its
-  // device as it is. Then the lowest free slot. Never one the warm-up is
-  // making, nor one a VM no record names uses (a failed start would strip
-  // that VM's address).
-  std::vector<uint32_t> order;
+  // device as it is. Then the lowest free slot, or, when the warm-up is
+  // making its device, that one once it is made (one device's wait, at an
+  // agent's start). Never one a VM no record names uses (a failed start
+  // would strip that VM's address).
+  *wait = false;
+  auto usable = [&](uint32_t slot) { return owner_[slot].empty() && !InUseUnrecorded(slot); };
   for (uint32_t slot = 0; slot < owner_.size(); ++slot) {
-    if (owner_[slot].empty() && !warming_[slot] && device_uid_[slot] == static_cast<int64_t>(uid)) {
-      order.push_back(slot);
+    if (device_uid_[slot] == static_cast<int64_t>(uid) && !warming_[slot] && usable(slot)) {
+      owner_[slot] = std::string(vm_id);
+      return slot;
     }
   }
   for (uint32_t slot = 0; slot < owner_.size(); ++slot) {
-    if (owner_[slot].empty() && !warming_[slot]) order.push_back(slot);
-  }
-  for (uint32_t slot : order) {
-    if (InUseUnrecorded(slot)) continue;
-    owner_[slot] = std::string(vm_id);
-    return slot;
+    if (!owner_[slot].empty()) continue;
+    if (warming_[slot]) {
+      *wait = true;
+      return std::nullopt;
+    }
+    if (usable(slot)) {
+      owner_[slot] = std::string(vm_id);
+      return slot;
+    }
   }
   return std::nullopt;
 }
@@ -235,10 +242,13 @@ std::optional<uint32_t> TapPool::Claim(std::string_view vm_id, uid_t uid) {
 Status TapPool::Reserve(const banger::Vm& vm) {
   uint32_t slot = 0;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     // A VM that already holds a slot keeps it: reserve is idempotent.
     auto held = HeldBy(vm.id());
-    if (!held) held = Claim(vm.id(), OwnerOf(vm));
+    for (bool wait = true; !held && wait;) {
+      held = Claim(vm.id(), OwnerOf(vm), &wait);
+      if (!held && wait) warmed_.wait(lock);
+    }
     if (!held) {
       return Status::Error("the pool is exhausted: all " + std::to_string(owner_.size()) +
                            " slots are in use (raise [tap] pool_size, within the cidr)");

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -78,8 +79,9 @@ class TapPool {
   // The slot `vm` holds, if any (mu_ held).
   std::optional<uint32_t> HeldBy(std::string_view vm_id) const;
   // A free slot for a VMM of uid `uid`, claimed for `vm_id` (mu_ held): the
-  // one whose device that uid owns, else the lowest free one.
-  std::optional<uint32_t> Claim(std::string_view vm_id, uid_t uid);
+  // one whose device that uid owns, else the lowest free one. *wait when
+  // that one's device is being made by the warm-up (claim again once it is).
+  std::optional<uint32_t> Claim(std::string_view vm_id, uid_t uid, bool* wait);
   void Warm();
   void StopWarming();
   // A free slot whose device carries an address is in use by a VM no record
@@ -91,10 +93,11 @@ class TapPool {
 
   banger::Host host_;
   TapConfig config_;
-  std::mutex mu_;                    // guards the three below
+  std::mutex mu_;                    // guards the four below
   std::vector<std::string> owner_;   // slot -> VM id, "" when free
   std::vector<int64_t> device_uid_;  // slot -> its device's owner as last seen, or kNoDevice
   std::vector<bool> warming_;        // slot -> its device is being made by the warm-up
+  std::condition_variable warmed_;   // with mu_: a slot the warm-up was making is made
 
   std::atomic<bool> stopping_{false};
   std::mutex warm_mu_;  // joins warm_ once, from Shutdown or Release
