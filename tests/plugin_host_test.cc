@@ -614,7 +614,7 @@ TEST_F(PluginHostTest, StatsPublishMergesFiguresInOneTransaction) {
   ASSERT_EQ(plain->stats_publish(plain, other, 1, &msg), BANGER_OK) << text;
   auto figures = store_->Stats(a.id);
   ASSERT_NE(figures, nullptr);
-  EXPECT_EQ(figures->values, (std::vector<std::pair<std::string, double>>{
+  EXPECT_EQ(figures->values, (std::vector<std::pair<std::string_view, double>>{
                                  {"cpu_percent", 1.5}, {"rss_bytes", 4096}, {"health_ok", 1}}));
   EXPECT_GT(figures->collected_at_ms, 0);
   EXPECT_EQ(store_->Stats(b.id)->values.at(0).second, 2.5);

@@ -143,7 +143,7 @@ class StatsAgentTest : public testing::AgentFixture {
   void Start(const std::string& vmm_options) {
     InstallCapabilities({}, {"stats"});
     WriteConfig("vmm_binary = " + FcSimWith(vmm_options),
-                "[plugins]\nenable = stats\n[stats]\ninterval = 200ms\n");
+                "[plugins]\nenable = stats\n[stats]\ninterval = 200ms\ndisk_interval = 200ms\n");
     StartAgent();
   }
   double Stat(const std::string& vm, const std::string& name) {

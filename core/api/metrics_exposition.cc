@@ -69,7 +69,7 @@ std::string PrometheusText(const VmListing& vms, const PluginRegistry& registry,
     if (figures == nullptr) continue;
     std::string labels = "{vm=\"" + Label(r.name) + "\",id=\"" + r.id + "\"}";
     for (const auto& [name, value] : figures->values) {
-      series[name].push_back(labels + " " + Number(value));
+      series[std::string(name)].push_back(labels + " " + Number(value));
     }
     if (figures->collected_at_ms > 0) {
       series[""].push_back(labels + " " + Number(figures->collected_at_ms / 1000.0));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <unordered_set>
 
 #include "core/lifecycle/vm_view.h"
 
@@ -153,10 +154,9 @@ ServiceStatus LifecycleBackend::PublishStats(const std::string&,
     ids.push_back(s.vm_id);
     samples.push_back(&s);
   }
-  // A VM listed twice keeps its first entry (rare: found on a sorted copy).
-  std::vector<std::string_view> sorted = ids;
-  std::sort(sorted.begin(), sorted.end());
-  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+  // A VM listed twice keeps its first entry (rare: found by hashing).
+  std::unordered_set<std::string_view> distinct(ids.begin(), ids.end());
+  if (distinct.size() != ids.size()) {
     std::set<std::string_view> seen;
     ids.clear();
     samples.clear();
@@ -176,14 +176,24 @@ ServiceStatus LifecycleBackend::PublishStats(const std::string&,
         stats.collected_at_ms = now;
         // Merge: a capability publishes its own figures, others' stay.
         auto& values = stats.values;
-        for (const banger_stat& stat : samples[i]->stats) {
+        std::span<const banger_stat> batch = samples[i]->stats;
+        // What every tick after the first is: the same names in the same
+        // order, each value replaced in place.
+        if (values.size() == batch.size() &&
+            std::equal(batch.begin(), batch.end(), values.begin(),
+                       [](const banger_stat& b, const auto& v) { return v.first == b.name; })) {
+          for (size_t k = 0; k < batch.size(); ++k) values[k].second = batch[k].value;
+          return;
+        }
+        for (const banger_stat& stat : batch) {
           std::string_view name = stat.name;
           auto it = std::find_if(values.begin(), values.end(),
                                  [&](const auto& v) { return v.first == name; });
           if (it != values.end()) {
             it->second = stat.value;
           } else {
-            values.emplace_back(name, stat.value);
+            values.emplace_back(InternFigureName(name),
+                                stat.value);  // the capability's is not kept
           }
         }
       },

@@ -374,11 +374,20 @@ int PublishFigures(const banger_host* host, const banger_vm_figures* batch, size
                       "figures_publish: figure " + std::to_string(j) + " of vm " + f.vm_id +
                           " has no name");
         }
-        if (Status s = ctx.table_owner->figures().Declare(
-                fig.name, fig.kind == BANGER_FIGURE_COUNTER, fig.unit ? fig.unit : "",
-                fig.help ? fig.help : "", ctx.plugin->name);
-            !s) {
-          return Fail(msg, BANGER_INVALID, "figures_publish: " + s.message());
+        // The previous VM's figure at this place, of the very same strings
+        // (a capability publishes every VM's under the same static names):
+        // declared already, in this call.
+        const banger_figure* before =
+            i > 0 && j < batch[i - 1].count ? &batch[i - 1].figures[j] : nullptr;
+        bool declared = before != nullptr && before->name == fig.name && before->kind == fig.kind &&
+                        before->unit == fig.unit && before->help == fig.help;
+        if (!declared) {
+          if (Status s = ctx.table_owner->figures().Declare(
+                  fig.name, fig.kind == BANGER_FIGURE_COUNTER, fig.unit ? fig.unit : "",
+                  fig.help ? fig.help : "", ctx.plugin->name);
+              !s) {
+            return Fail(msg, BANGER_INVALID, "figures_publish: " + s.message());
+          }
         }
         values.push_back({fig.name, fig.value});
       }

@@ -9,9 +9,12 @@
 #include <cstring>
 #include <limits>
 #include <msgpack.hpp>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <type_traits>
+#include <unordered_set>
 #include <variant>
 
 namespace banger::core {
@@ -322,7 +325,7 @@ void DecodeStats(const msgpack::object& o, VmStats& s) {
       for (const auto& v : std::span(values.ptr, values.size)) {
         std::string_view name = Key(v, "stats.values");
         double value = GetNumber(v.val, {"stats.values", name});
-        s.values.emplace_back(std::string(name), value);
+        s.values.emplace_back(InternFigureName(name), value);
       }
     } else {
       s.unknown.emplace_back(std::string(k), Raw(kv.val));
@@ -331,6 +334,22 @@ void DecodeStats(const msgpack::object& o, VmStats& s) {
 }
 
 }  // namespace
+
+std::string_view InternFigureName(std::string_view name) {
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // Never destroyed: views of it may be read at exit.
+  static auto* pool = new std::unordered_set<std::string, Hash, std::equal_to<>>();
+  static auto* mu = new std::shared_mutex();
+  {
+    std::shared_lock lock(*mu);
+    if (auto it = pool->find(name); it != pool->end()) return *it;
+  }
+  std::unique_lock lock(*mu);
+  return *pool->emplace(name).first;  // a node's string never moves
+}
 
 std::string_view VmStateName(VmState s) {
   return kStateNames[static_cast<int>(s)];
@@ -441,6 +460,10 @@ std::string EncodeVmRecord(const VmRecord& r) {
 }
 
 std::string EncodeVmStats(const VmStats& s) {
+  return std::string(EncodeVmStatsView(s));
+}
+
+std::string_view EncodeVmStatsView(const VmStats& s) {
   thread_local msgpack::sbuffer buf(1024);
   buf.clear();
   Packer p(buf);
@@ -454,7 +477,7 @@ std::string EncodeVmStats(const VmStats& s) {
     p.pack_double(v);
   }
   PackUnknown(p, buf, s.unknown);
-  return std::string(buf.data(), buf.size());
+  return std::string_view(buf.data(), buf.size());
 }
 
 namespace {

@@ -768,7 +768,7 @@ Result<VmStore::BatchResult> VmStore::UpdateStats(std::span<const std::string_vi
           }
           auto next = current ? std::make_shared<VmStats>(*current) : std::make_shared<VmStats>();
           merge(i, *next);
-          std::string blob = EncodeVmStats(*next);
+          std::string_view blob = EncodeVmStatsView(*next);
           MDB_val key = Val(id), val = Val(blob);
           if (int rc = mdb_put(txn, stats_, &key, &val, 0); rc != 0) return rc;
           changes->push_back({std::string(id), nullptr, std::move(next)});

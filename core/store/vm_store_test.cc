@@ -221,8 +221,8 @@ TEST_F(VmStoreTest, FiguresAreOneTransactionAndLeaveTheRecordAlone) {
   auto figures = store_->Stats(ids[3]);
   ASSERT_NE(figures, nullptr);
   EXPECT_EQ(figures->collected_at_ms, 1234);
-  EXPECT_EQ(figures->values,
-            (std::vector<std::pair<std::string, double>>{{"cpu_percent", 3}, {"rss_bytes", 4096}}));
+  EXPECT_EQ(figures->values, (std::vector<std::pair<std::string_view, double>>{
+                                 {"cpu_percent", 3}, {"rss_bytes", 4096}}));
   VmListing all = store_->List();
   ASSERT_EQ(all.stats.size(), all.records.size());
   for (size_t i = 0; i < all.records.size(); ++i) {

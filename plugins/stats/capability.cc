@@ -15,17 +15,20 @@ namespace {
 
 const banger_config_key kKeys[] = {
     {"interval", "10s", "how often every running VM is sampled"},
+    {"disk_interval", "60s",
+     "how often the disks' allocated bytes are read again (they change slowly; 0: every sample)"},
     {nullptr, nullptr, nullptr},
 };
 
-stats::VmTarget TargetOf(const banger::Vm& vm) {
+stats::VmTarget TargetOf(const banger::Vm& vm, int64_t disk_interval_ms) {
   return {vm.pid(),
           vm.pid_start_time(),
           vm.metrics_path(),
           vm.overlay_path(),
           vm.work_disk_path(),
           vm.cgroup_cpu_dir(),
-          vm.cgroup_memory_dir()};
+          vm.cgroup_memory_dir(),
+          disk_interval_ms};
 }
 
 class Stats {
@@ -33,6 +36,7 @@ class Stats {
   explicit Stats(banger::Host host) : host_(host) {
     interval_ms_ = host.ConfigDurationMs("interval", "10s");
     if (interval_ms_ <= 0) throw banger::ConfigError("interval", "must be more than 0");
+    disk_interval_ms_ = host.ConfigDurationMs("disk_interval", "60s");
     auto s = host_.RegisterVerb("stats", "a fresh sample of the VM's figures");
     if (!s.ok()) throw std::runtime_error(s.message());
   }
@@ -51,7 +55,7 @@ class Stats {
       Entry& e = EntryFor(vm.id());
       e.seen_round = round_;
       if (vm.pid() <= 0) return;
-      stats::Sample s = e.sampler.Take(TargetOf(vm), now_ms);
+      stats::Sample s = e.sampler.Take(TargetOf(vm, disk_interval_ms_), now_ms);
       if (!s.process_found) return;
       e.published = s.Published();
       batch_.push_back(
@@ -75,7 +79,8 @@ class Stats {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
-    stats::Sample s = EntryFor(vm.id()).sampler.Take(TargetOf(vm), now);
+    // A fresh sample: the disks too.
+    stats::Sample s = EntryFor(vm.id()).sampler.Take(TargetOf(vm, 0), now);
     nlohmann::json j = nlohmann::json::object();
     for (const banger_figure& figure : s.Published()) j[figure.name] = figure.value;
     j["firecracker"] = s.metrics ? s.metrics->Totals() : stats::MetricTotals{};
@@ -86,6 +91,7 @@ class Stats {
  private:
   banger::Host host_;
   int64_t interval_ms_ = 10000;
+  int64_t disk_interval_ms_ = 60000;
   int64_t last_round_ms_ = 0;
   // One VM's sampler and what the last tick published of it.
   struct Entry {

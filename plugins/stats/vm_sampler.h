@@ -3,7 +3,8 @@
 // no path lookup): CPU % over the interval since the last
 // sample (utime+stime deltas against elapsed time; the first sample averages
 // over the process's life), RSS and VSZ; the allocated bytes of the system
-// overlay and the work disk (st_blocks * 512, not the apparent size); and
+// overlay and the work disk (st_blocks * 512, not the apparent size; read at
+// most once every VmTarget::disk_interval_ms, they change slowly); and
 // Firecracker's metrics file, read incrementally from the last offset: delta
 // counters are added up, absolute ones (api_server, latencies_us, *_agg
 // min/max) keep the latest value, a line that does not parse is skipped and
@@ -36,6 +37,9 @@ struct VmTarget {
   uint64_t pid_start_time = 0;
   std::string_view metrics_path, overlay_path, work_disk_path;
   std::string_view cgroup_cpu_dir, cgroup_memory_dir;  // jailed VMMs only
+  // The disks' allocation is read again once this long has passed since it
+  // was last read (0: every sample).
+  int64_t disk_interval_ms = 0;
 };
 
 struct Sample {
@@ -87,6 +91,8 @@ class VmSampler {
   int overlay_fd_ = -1, work_fd_ = -1;  // O_PATH: fstat without a path lookup
   uint64_t last_ticks_ = 0;
   int64_t last_ms_ = 0;
+  int64_t disks_read_ms_ = 0;  // when the disks' allocation was last read
+  uint64_t overlay_allocated_ = 0, work_allocated_ = 0;
   uint64_t offset_ = 0;
   uint64_t lines_ = 0, bad_lines_ = 0;
   MetricsFolder metrics_;
