@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bench/agent_client.h"
+#include "bench/bench_report.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -44,8 +45,10 @@ double Percentile(std::vector<double> v, size_t p) {
 int main(int argc, char** argv) {
   int idle_n = 1000, slow_n = 100;
   std::string base = "/var/tmp";
+  banger::bench::BenchReport report("control_socket");
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (report.TakeArg(a)) continue;
     if (a.rfind("--idle=", 0) == 0) {
       idle_n = std::stoi(a.substr(7));
     } else if (a.rfind("--slow=", 0) == 0) {
@@ -53,7 +56,8 @@ int main(int argc, char** argv) {
     } else if (a.rfind("--dir=", 0) == 0) {
       base = a.substr(6);
     } else {
-      std::fprintf(stderr, "usage: control_socket_bench [--idle=N] [--slow=N] [--dir=D]\n");
+      std::fprintf(stderr,
+                   "usage: control_socket_bench [--idle=N] [--slow=N] [--dir=D] [--json=PATH]\n");
       return 2;
     }
   }
@@ -106,9 +110,16 @@ int main(int argc, char** argv) {
       "  with %d idle and %d slow connections: p50 %.2f ms  p99 %.2f ms  max %.2f ms "
       "(target: under 100 ms)\n",
       idle_n, slow_n, Percentile(crowded, 50), Percentile(crowded, 99), Percentile(crowded, 100));
+  report.figures() = {{"idle", idle_n},
+                      {"slow", slow_n},
+                      {"alone_p50_ms", Percentile(alone, 50)},
+                      {"alone_p99_ms", Percentile(alone, 99)},
+                      {"crowded_p50_ms", Percentile(crowded, 50)},
+                      {"crowded_p99_ms", Percentile(crowded, 99)},
+                      {"crowded_max_ms", Percentile(crowded, 100)}};
   for (int fd : idle) ::close(fd);
   for (int fd : slow) ::close(fd);
   agent.Stop(SIGTERM);
   std::filesystem::remove_all(dir);
-  return 0;
+  return report.Write() ? 0 : 1;
 }

@@ -29,6 +29,7 @@
 #include <sstream>
 #include <vector>
 
+#include "bench/bench_report.h"
 #include "core/agent/agent_config.h"
 #include "core/base/process_runner.h"
 #include "core/lifecycle/vm_view.h"
@@ -44,6 +45,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using banger::core::testing::RunCommand;
+using nlohmann::json;
 
 double Ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
@@ -91,6 +93,9 @@ struct Row {
   int present = 0;
   double hooks = 0;  // reserve + prepare, without the commit
   double prepare = 0, cleanup = 0, ipt_add = 0, ipt_del = 0, cni_add = -1, cni_del = -1;
+  // The host's per-hook counters, mean ms: tap reserve, tap prepare, nat
+  // reserve, nat prepare, tap cleanup, nat cleanup.
+  std::vector<double> means;
 };
 
 std::string Ip(uint32_t host_order) {
@@ -106,8 +111,10 @@ int main(int argc, char** argv) {
   std::vector<int> counts{1, 100, 1000};
   int rounds = 300, exec_rounds = 20, cni_max = 1000;
   std::string base = "/var/tmp";
+  banger::bench::BenchReport report("network");
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (report.TakeArg(a)) continue;
     auto v = [&](const char* p) { return a.substr(std::string(p).size()); };
     if (a.rfind("--counts=", 0) == 0) {
       counts.clear();
@@ -124,7 +131,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: network_bench [--counts=1,100,1000] [--rounds=N] "
-                   "[--exec-rounds=N] [--cni-max=N] [--dir=D]\n");
+                   "[--exec-rounds=N] [--cni-max=N] [--dir=D] [--json=PATH]\n");
       return 2;
     }
   }
@@ -241,6 +248,9 @@ int main(int argc, char** argv) {
       return (after.second - before.second) / 1e6 /
              std::max<uint64_t>(1, after.first - before.first);
     };
+    row.means = {mean(before_tapr, "tap", "reserve"), mean(before_tap, "tap", "prepare"),
+                 mean(before_natr, "nat", "reserve"), mean(before_nat, "nat", "prepare"),
+                 mean(before_tapc, "tap", "cleanup"), mean(before_natc, "nat", "cleanup")};
     std::fprintf(stderr,
                  "  %d present: mean tap reserve %.3f, prepare %.3f, nat reserve %.3f, "
                  "prepare %.3f, tap cleanup %.3f, nat cleanup %.3f ms\n",
@@ -364,7 +374,32 @@ int main(int argc, char** argv) {
                 rows.back().prepare / rows.front().prepare,
                 rows.back().cleanup / rows.front().cleanup);
   }
+  json& f = report.figures();
+  f["rounds"] = rounds;
+  f["exec_rounds"] = exec_rounds;
+  f["ptp"] = have_cni;
+  for (const auto& r : rows) {
+    json row{{"present", r.present},
+             {"prepare_ms", r.prepare},
+             {"hooks_ms", r.hooks},
+             {"cleanup_ms", r.cleanup},
+             {"iptables_add_ms", r.ipt_add},
+             {"iptables_del_ms", r.ipt_del},
+             {"vs_iptables", (r.ipt_add + r.ipt_del) / (r.prepare + r.cleanup)}};
+    const char* names[] = {"tap_reserve_ms", "tap_prepare_ms", "nat_reserve_ms",
+                           "nat_prepare_ms", "tap_cleanup_ms", "nat_cleanup_ms"};
+    for (size_t k = 0; k < r.means.size(); ++k) row["hook_means"][names[k]] = r.means[k];
+    if (r.cni_add >= 0) {
+      row["ptp_add_ms"] = r.cni_add;
+      row["ptp_del_ms"] = r.cni_del;
+      row["vs_ptp"] = (r.cni_add + r.cni_del) / (r.prepare + r.cleanup);
+    }
+    f["rows"].push_back(row);
+  }
+  if (rows.size() > 1) {
+    f["prepare_at_most_vs_fewest"] = rows.back().prepare / rows.front().prepare;
+  }
   for (const auto& ns : netns_made) RunCommand({"ip", "netns", "del", ns});
   std::filesystem::remove_all(dir);
-  return 0;
+  return report.Write() ? 0 : 1;
 }

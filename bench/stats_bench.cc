@@ -23,6 +23,7 @@
 #include <memory>
 #include <vector>
 
+#include "bench/bench_report.h"
 #include "bench/realistic_record.h"
 #include "core/agent/agent_config.h"
 #include "core/base/logger.h"
@@ -52,8 +53,10 @@ double Median(std::vector<double> v) {
 int main(int argc, char** argv) {
   int vms = 1000, ticks = 20;
   std::string base = "/var/tmp";
+  banger::bench::BenchReport report("stats");
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (report.TakeArg(a)) continue;
     if (a.rfind("--vms=", 0) == 0)
       vms = std::stoi(a.substr(6));
     else if (a.rfind("--ticks=", 0) == 0)
@@ -61,7 +64,7 @@ int main(int argc, char** argv) {
     else if (a.rfind("--dir=", 0) == 0)
       base = a.substr(6);
     else {
-      std::fprintf(stderr, "usage: stats_bench [--vms=N] [--ticks=N] [--dir=D]\n");
+      std::fprintf(stderr, "usage: stats_bench [--vms=N] [--ticks=N] [--dir=D] [--json=PATH]\n");
       return 2;
     }
   }
@@ -184,13 +187,21 @@ int main(int argc, char** argv) {
   std::printf("%-46s %10.2f us\n", "one VM sample (fds kept, pread), median", sample);
   std::printf("%-46s %10.0f us\n", "ps -o %cpu=,rss=,vsz= -p PID (exec), median", ps);
   std::printf("%-46s %10.0fx   target >= 1000x\n", "ps / sample", ps / sample);
-  std::printf("%-46s %10.2f ms   target <= 20 ms\n",
-              (std::to_string(vms) + "-VM tick incl. its store transaction").c_str(),
-              Median(tick_ms));
-  std::printf("%-46s %10zu B\n", "  metrics line (Firecracker's groups)", line.size());
-  std::printf("%-46s %10.2f ms   target <= 20 ms\n",
+  std::printf("%-46s %10.2f ms   target <= 10 ms\n",
               (std::to_string(vms) + "-VM tick, no new metrics lines").c_str(),
               Median(quiet_tick_ms));
+  std::printf("%-46s %10.2f ms\n",
+              (std::to_string(vms) + "-VM tick, a new metrics line each").c_str(), Median(tick_ms));
+  std::printf("%-46s %10zu B\n", "  metrics line (Firecracker's groups)", line.size());
+  auto& f = report.figures();
+  f["vms"] = vms;
+  f["ticks"] = ticks;
+  f["sample_us"] = sample;
+  f["ps_us"] = ps;
+  f["ps_vs_sample"] = ps / sample;
+  f["quiet_tick_ms"] = Median(quiet_tick_ms);
+  f["line_tick_ms"] = Median(tick_ms);
+  f["metrics_line_bytes"] = line.size();
   std::filesystem::remove_all(dir);
-  return 0;
+  return report.Write() ? 0 : 1;
 }

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "bench/bench_report.h"
 #include "bench/realistic_record.h"
 #include "core/store/vm_store.h"
 
@@ -313,7 +314,7 @@ std::string Human(double ns) {
   return buf;
 }
 
-void PrintSummary(const CollectingReporter& r) {
+void PrintSummary(const CollectingReporter& r, nlohmann::json& figures) {
   struct Row {
     const char* op;
     const char* bench;
@@ -334,9 +335,13 @@ void PrintSummary(const CollectingReporter& r) {
     double s = r.ns(std::string("BM_") + row.bench + "_Sqlite");
     std::printf("%-30s %12s %14s %13.1fx  %-18s %s\n", row.op, Human(b).c_str(), Human(s).c_str(),
                 b > 0 ? s / b : 0, row.target, row.met ? (row.met(b, s) ? "yes" : "NO") : "-");
+    figures[row.bench] = {
+        {"banger_ns", b}, {"sqlite_ns", s}, {"sqlite_vs_banger", b > 0 ? s / b : 0}};
   }
+  figures["OpenWith10000"] = {{"banger_ns", OpenLoadNs()}};
   std::printf("%-30s %12s   (agent start: open + decode every record; best of 5)\n",
-              "open with 10,000 records", Human(OpenLoadNs()).c_str());
+              "open with 10,000 records",
+              Human(figures["OpenWith10000"]["banger_ns"].get<double>()).c_str());
 }
 
 }  // namespace
@@ -344,8 +349,10 @@ void PrintSummary(const CollectingReporter& r) {
 
 int main(int argc, char** argv) {
   std::vector<char*> args;
+  banger::bench::BenchReport report("store");
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
+    if (i > 0 && report.TakeArg(a)) continue;
     if (a.rfind("--dir=", 0) == 0) {
       banger::core::g_dir = a.substr(6);
     } else {
@@ -358,12 +365,12 @@ int main(int argc, char** argv) {
   banger::core::Sqlite();
   banger::core::CollectingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  banger::core::PrintSummary(reporter);
+  banger::core::PrintSummary(reporter, report.figures());
   banger::core::g_lmdb.reset();
   std::filesystem::remove_all(banger::core::LmdbDir());
   for (const char* suffix : {".sqlite", ".sqlite-wal", ".sqlite-shm"}) {
     std::filesystem::remove(banger::core::g_dir + "/banger-bench-" + std::to_string(::getpid()) +
                             suffix);
   }
-  return 0;
+  return report.Write() ? 0 : 1;
 }

@@ -12,6 +12,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   abigail-tools util-linux
   prometheus systemd man-db groff-base dpkg-dev
+  python3 containernetworking-plugins
 )
 
 missing=()
