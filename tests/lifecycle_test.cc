@@ -402,7 +402,7 @@ TEST_F(LifecycleTest, AVmmThatDiedWhileTheAgentWasDownIsCleanedUpAtStart) {
   StartAgent("agent2.log");
   ApiReply vm = Api("GET", "/v1/vms/web-1");
   EXPECT_EQ(vm.body["state"], "stopped") << vm.body;
-  // "running" is written behind (within VmStore::kWriteBehindDelay): an agent
+  // "running" is written behind (within 20 ms, VmStore::kWriteBehindDelay): an agent
   // killed at once may have left the VM recorded starting, and says so.
   std::string reason = vm.body.value("last_stop_reason", "");
   EXPECT_TRUE(reason == "VMM exited (found by reconcile)" ||

@@ -51,6 +51,29 @@ TEST(StatsMetricsTest, DeltasAddUpAbsolutesKeepTheLatestABadLineIsCounted) {
   EXPECT_EQ(s.metrics_bad_lines, 1u);
 }
 
+// A VMM (a jailed one owns the file) can write a "line" longer than a sample
+// reads (8 MiB): it is skipped and counted, wherever the sampler's offset is,
+// and the lines after it are read.
+TEST(StatsMetricsTest, ALineLongerThanASampleReadsIsSkippedAfterAnOffsetToo) {
+  testing::TempDir dir;
+  std::string path = dir / "metrics.json";
+  std::ofstream(path) << R"({"net":{"rx_bytes_count":1}})"
+                      << "\n";
+  stats::VmSampler sampler;
+  stats::VmTarget target{::getpid(), 0, path, "", "", "", ""};
+  stats::Sample s = sampler.Take(target, 1000);
+  ASSERT_EQ(s.metrics_lines, 1u);
+  std::ofstream(path, std::ios::app) << std::string((8 << 20) + 10, 'x');
+  s = sampler.Take(target, 2000);
+  EXPECT_EQ(s.metrics_bad_lines, 1u) << "the long line was not skipped";
+  std::ofstream(path, std::ios::app) << "\n"
+                                     << R"({"net":{"rx_bytes_count":2}})"
+                                     << "\n";
+  s = sampler.Take(target, 3000);
+  s = sampler.Take(target, 4000);
+  EXPECT_EQ(s.Metric("net.rx_bytes_count"), 3) << "the lines after it were not read";
+}
+
 TEST(StatsMetricsTest, ALineIsFoldedByItsDottedNamesOrNotAtAll) {
   stats::MetricsFolder folder;
   EXPECT_TRUE(folder.Fold(

@@ -188,9 +188,9 @@ HttpRequest ToRequest(const http::request<http::string_body>& req,
 
 // Writes all of `data` to a socket Asio keeps non-blocking, waiting for room
 // until `deadline`. False when the peer is gone or too slow.
-bool SendAll(int fd, std::string_view data, Clock::time_point deadline) {
+bool SendAll(int fd, std::string_view data, Clock::time_point deadline, int flags = 0) {
   while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | flags);
     if (n > 0) {
       data.remove_prefix(static_cast<size_t>(n));
       continue;
@@ -629,7 +629,10 @@ void ControlServer::Impl::Handle(std::shared_ptr<Connection> c) {
         std::lock_guard lock(mu);
         UncountLocked(*c);
       }
-      keep = SendAll(fd, SerializeHead(response, version, keep), deadline) &&
+      // MSG_MORE: on TCP (metrics) the head waits for the body, not for an
+      // ACK (Nagle with delayed ACKs held a small body ~40 ms).
+      keep = SendAll(fd, SerializeHead(response, version, keep), deadline,
+                     response.body.empty() ? 0 : MSG_MORE) &&
              SendAll(fd, response.body, deadline) && keep;
     }
     asio::post(io, [this, c, keep] {

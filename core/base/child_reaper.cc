@@ -27,13 +27,9 @@ class Reaper {
   }
 
   void Add(pid_t pid) {
+    // Without a pidfd (out of descriptors) it is polled for instead, with
+    // waitpid(WNOHANG), on each round of the thread (at least one a second).
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (pidfd < 0) {
-      // Gone and reaped, or not ours: reap it now if it is a zombie child.
-      int status;
-      ::waitpid(pid, &status, WNOHANG);
-      return;
-    }
     {
       std::lock_guard lock(mu_);
       pending_.push_back({pid, pidfd});
@@ -53,29 +49,36 @@ class Reaper {
     std::vector<Child> children;
     std::vector<pollfd> fds;
     for (;;) {
+      // The eventfd first (when it could be made), then each child's pidfd
+      // (-1 for one without: poll skips it).
       fds.assign(1, pollfd{wake_, POLLIN, 0});
       for (const auto& c : children) fds.push_back(pollfd{c.pidfd, POLLIN, 0});
-      if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
-      if (fds[0].revents & POLLIN) {
-        uint64_t count;
-        ssize_t unused = ::read(wake_, &count, sizeof count);
-        (void)unused;
+      if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) {
+        ::usleep(100000);  // not expected; never a busy loop
+      }
+      if (wake_ < 0 || (fds[0].revents & POLLIN)) {
+        if (wake_ >= 0) {
+          uint64_t count;
+          ssize_t unused = ::read(wake_, &count, sizeof count);
+          (void)unused;
+        }
         std::lock_guard lock(mu_);
         children.insert(children.end(), pending_.begin(), pending_.end());
         pending_.clear();
       }
-      // Readable pidfds (their process exited): reaped and dropped. Children
-      // just added are looked at next round.
-      for (size_t i = 1; i < fds.size(); ++i) {
-        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        const Child& c = children[i - 1];
+      // Exited ones are reaped and dropped: a readable pidfd, or (without
+      // one) waitpid finding it done. Children just added are looked at as
+      // well: WNOHANG never blocks.
+      for (auto& c : children) {
         int status;
-        while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
+        pid_t r;
+        while ((r = ::waitpid(c.pid, &status, WNOHANG)) < 0 && errno == EINTR) {
         }
-        ::close(c.pidfd);
-        children[i - 1].pidfd = -1;
+        if (r == 0) continue;  // still running
+        if (c.pidfd >= 0) ::close(c.pidfd);
+        c.pid = -1;
       }
-      std::erase_if(children, [](const Child& c) { return c.pidfd < 0; });
+      std::erase_if(children, [](const Child& c) { return c.pid < 0; });
     }
   }
 

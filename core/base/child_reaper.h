@@ -2,7 +2,9 @@
 // process of a helper that detaches, such as the VMM's log writer) is reaped
 // by one background thread when it exits, so it never lingers as a zombie
 // and its parent never blocks on it. The thread waits on a pidfd per child
-// (poll); it starts at the first call and lives as long as the process.
+// (poll; a child whose pidfd could not be opened is looked at with
+// waitpid(WNOHANG) at least once a second); it starts at the first call and
+// lives as long as the process.
 // Thread-safe.
 #pragma once
 

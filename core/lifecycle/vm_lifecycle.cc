@@ -345,11 +345,22 @@ Status VmLifecycle::StartLocked(const VmRecordPtr& vm, Operation& op) {
   // 2. Capabilities reserve their identities (creating nothing); the handle
   // store holds what they record until the next step writes it.
   handles_.Hold(id);
-  std::vector<std::string> rollback_failed;
-  Status s =
-      op.Stage("reserve", [&] { return dispatcher_.Reserve(starting_view, &rollback_failed); });
+  std::vector<std::string> rollback_failed, rolled_back;
+  Status s = op.Stage("reserve", [&] {
+    return dispatcher_.Reserve(starting_view, &rollback_failed, &rolled_back);
+  });
   if (!s) {
     handles_.Release(id, /*written=*/false);
+    // The record may hold handles from before (a VM in error whose cleanup
+    // failed): those of the capabilities the rollback just cleaned up go,
+    // as after any cleanup (their objects, and slots, are free now).
+    for (const auto& cap : rolled_back) {
+      if (std::find(rollback_failed.begin(), rollback_failed.end(), cap) != rollback_failed.end())
+        continue;
+      if (Status c = handles_.Clear(id, cap, ""); !c) {
+        logger_.Warn("core", who + ": clear handles of " + cap + ": " + c.message());
+      }
+    }
     FailStartUnrecorded(id, cid, "reserve", s, rollback_failed, op);
     return s.Prefixed(who + ": start failed at reserve");
   }

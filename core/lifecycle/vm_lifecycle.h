@@ -211,13 +211,16 @@ class VmLifecycle : public LifecycleRequests {
     ProcessIdentity vmm;
     bool alive = false;
     std::string vmm_state;
+    const VmRecord* of = nullptr;  // the record snapshot it was probed for
   };
   // The VMM a record names: its PID, or, for a start that has not recorded
   // it yet, the one process serving the VM's API socket.
   ProcessIdentity VmmOf(const VmRecord& vm, const ProcessScan& scan) const;
   // Alive: the process is the one recorded (PID and start time) and, when
   // `ask_api`, its API answers GET / (whose state it reports).
-  VmmProbe Probe(const VmRecord& vm, const ProcessIdentity& vmm, bool ask_api) const;
+  // `reap`: a zombie child of the agent is reaped first (only under the
+  // VM's lock).
+  VmmProbe Probe(const VmRecord& vm, const ProcessIdentity& vmm, bool ask_api, bool reap) const;
   // Probes the VMMs of every active record, side by side; by VM id. At
   // start a record running is probed without its API (see the .cc).
   std::map<std::string, VmmProbe> ProbeAll(const std::vector<VmRecordPtr>& records,

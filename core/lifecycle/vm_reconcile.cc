@@ -63,9 +63,10 @@ ProcessIdentity VmLifecycle::VmmOf(const VmRecord& vm, const ProcessScan& scan) 
 }
 
 VmLifecycle::VmmProbe VmLifecycle::Probe(const VmRecord& vm, const ProcessIdentity& vmm,
-                                         bool ask_api) const {
-  VmmProbe probe{vmm, false, ""};
-  ReapIfExitedChild(vmm.pid);
+                                         bool ask_api, bool reap) const {
+  VmmProbe probe{vmm, false, "", &vm};
+  // Only under the VM's lock: a start under way waits on its own child.
+  if (reap) ReapIfExitedChild(vmm.pid);
   if (vmm.pid <= 0 || !ProcessAlive(vmm)) return probe;
   if (!ask_api) {
     probe.alive = true;  // its PID and start time: the process recorded
@@ -97,7 +98,8 @@ std::map<std::string, VmLifecycle::VmmProbe> VmLifecycle::ProbeAll(
   auto work = [&] {
     for (size_t i; (i = next++) < todo.size();) {
       const VmRecord& r = *todo[i].first;
-      found[i] = Probe(r, todo[i].second, !at_start || r.state != VmState::kRunning);
+      found[i] = Probe(r, todo[i].second, !at_start || r.state != VmState::kRunning,
+                       /*reap=*/false);
     }
   };
   size_t threads = std::min<size_t>(16, todo.size() / 16);
@@ -247,10 +249,14 @@ bool VmLifecycle::ReconcileOne(const VmRecordPtr& vm, const ProcessScan& scan,
 
   // Probed before the lock was taken (ProbeAll): good only for the VMM the
   // record still names.
+  // Probed before the lock was taken (ProbeAll): good only for the record
+  // as it was then (the very snapshot: a start that finished meanwhile has
+  // a new one) and the VMM it still names.
   ProcessIdentity vmm = VmmOf(*vm, scan);
-  VmmProbe probe = probed && probed->vmm.pid == vmm.pid && probed->vmm.start_time == vmm.start_time
+  VmmProbe probe = probed && probed->of == vm.get() && probed->vmm.pid == vmm.pid &&
+                           probed->vmm.start_time == vmm.start_time
                        ? *probed
-                       : Probe(*vm, vmm, /*ask_api=*/true);
+                       : Probe(*vm, vmm, /*ask_api=*/true, /*reap=*/true);
   bool alive = probe.alive;
   const std::string& vmm_state = probe.vmm_state;
   if (alive && vm->state == VmState::kRunning) {

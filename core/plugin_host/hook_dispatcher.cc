@@ -139,10 +139,11 @@ std::vector<Plugin*> HookDispatcher::Running() const {
   return out;
 }
 
-Status HookDispatcher::Reserve(const banger_vm& vm, std::vector<std::string>* rollback_failed) {
+Status HookDispatcher::Reserve(const banger_vm& vm, std::vector<std::string>* rollback_failed,
+                               std::vector<std::string>* rolled_back) {
   return RunStartHook(
       "reserve", [](const CapabilityHooks& h) { return h.reserve; }, vm, {}, rollback_failed,
-      /*reserved=*/false);
+      /*reserved=*/false, rolled_back);
 }
 
 Status HookDispatcher::CleanupReserved(const banger_vm& vm, std::vector<std::string>* failed) {
@@ -163,7 +164,8 @@ Status HookDispatcher::Prepare(const banger_vm& vm,
 
 Status HookDispatcher::RunStartHook(const char* hook, StartHookOf hook_of, const banger_vm& vm,
                                     const std::function<void(const std::string&)>& around,
-                                    std::vector<std::string>* rollback_failed, bool reserved) {
+                                    std::vector<std::string>* rollback_failed, bool reserved,
+                                    std::vector<std::string>* rolled_back) {
   const std::string name = hook;
   std::vector<Plugin*> running = Running();
   std::vector<Plugin*> touched;
@@ -190,6 +192,9 @@ Status HookDispatcher::RunStartHook(const char* hook, StartHookOf hook_of, const
         if (ran || q->library->hooks.reserve != nullptr) undo_set.push_back(q);
       }
       touched = std::move(undo_set);
+    }
+    if (rolled_back) {
+      for (Plugin* q : touched) rolled_back->push_back(q->name);
     }
     Status undo = CleanupThrough(vm, touched, rollback_failed);
     if (!undo) return Status::Error(failure.message() + " (rollback: " + undo.message() + ")");

@@ -43,8 +43,10 @@ class HookDispatcher {
   // and creates nothing. On a failure every capability whose reserve ran
   // (the failed one too) is cleaned up, in reverse order, and the error
   // names the capability. Names of capabilities whose rollback cleanup
-  // failed go to `rollback_failed` (if given).
-  Status Reserve(const banger_vm& vm, std::vector<std::string>* rollback_failed = nullptr);
+  // failed go to `rollback_failed` and of every one cleaned up to
+  // `rolled_back` (if given).
+  Status Reserve(const banger_vm& vm, std::vector<std::string>* rollback_failed = nullptr,
+                 std::vector<std::string>* rolled_back = nullptr);
   // Cleans up every running capability that has a reserve hook, in reverse
   // order: what a start whose reservations were never recorded undoes.
   Status CleanupReserved(const banger_vm& vm, std::vector<std::string>* failed = nullptr);
@@ -94,7 +96,8 @@ class HookDispatcher {
   using StartHookOf = StartHook (*)(const CapabilityHooks& hooks);
   Status RunStartHook(const char* hook, StartHookOf hook_of, const banger_vm& vm,
                       const std::function<void(const std::string&)>& around,
-                      std::vector<std::string>* rollback_failed, bool reserved);
+                      std::vector<std::string>* rollback_failed, bool reserved,
+                      std::vector<std::string>* rolled_back = nullptr);
   Status CleanupThrough(const banger_vm& vm, const std::vector<Plugin*>& plugins,
                         std::vector<std::string>* failed = nullptr);
 

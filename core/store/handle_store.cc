@@ -30,17 +30,26 @@ Result<std::string> HandleStore::Get(const std::string& vm_id, const std::string
   const VmRecordPtr& record = *found;
   BANGER_FAULT_POINT("handle_store.get.record_read");
   std::lock_guard lock(mu_);
+  // While the VM's handles are held, the record is read with the held
+  // changes on top of it: a held clear must not come back from the record.
+  VmHandles with_held;
+  const VmHandles* handles = &record->handles;
+  if (auto held = held_.find(vm_id); held != held_.end() && !held->second.empty()) {
+    with_held = record->handles;
+    for (const auto& c : held->second) ApplyChange(c, with_held);
+    handles = &with_held;
+  }
   // The record is authoritative for what the cache did not hold, unless a
   // write landed since it was read: then it may hold what was just cleared,
   // and the cache (which that write updated) is left as it is.
   if (writes_ == writes_before) {
     VmHandles& cached = cache_[vm_id];
-    for (const auto& [cap, keys] : record->handles) {
+    for (const auto& [cap, keys] : *handles) {
       for (const auto& [k, v] : keys) cached[cap].emplace(k, v);
     }
   }
-  auto cap = record->handles.find(capability);
-  if (cap != record->handles.end()) {
+  auto cap = handles->find(capability);
+  if (cap != handles->end()) {
     auto it = cap->second.find(key);
     if (it != cap->second.end()) return it->second;
   }

@@ -31,6 +31,18 @@ class HandleStoreTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
+  // What a start or a stop does with what it held: written with the
+  // record, in one commit, then released.
+  void WriteHeld() {
+    ASSERT_TRUE(store_
+                    ->Update(id_,
+                             [&](VmRecord& r) {
+                               handles_->ApplyHeld(id_, r);
+                               return Status::Ok();
+                             })
+                    .ok());
+    handles_->Release(id_, /*written=*/true);
+  }
   const std::string id_ = std::string(32, 'a');
   std::string dir_;
   std::unique_ptr<VmStore> store_;
@@ -101,14 +113,7 @@ TEST_F(HandleStoreTest, HeldHandlesAreSeenAtOnceAndWrittenOnlyWithTheCallersReco
   EXPECT_EQ(store_->commits(), before) << "a held handle was committed on its own";
   EXPECT_EQ(*handles_->Get(id_, "tap", "tap_name"), "bt3");
   EXPECT_FALSE(handles_->Get(id_, "nat", "guest_ip").ok()) << "a held clear was not seen";
-  ASSERT_TRUE(store_
-                  ->Update(id_,
-                           [&](VmRecord& r) {
-                             handles_->ApplyHeld(id_, r);
-                             return Status::Ok();
-                           })
-                  .ok());
-  handles_->Release(id_, /*written=*/true);
+  WriteHeld();
   EXPECT_EQ(store_->commits(), before + 1);
   auto rec = *store_->Get(id_);
   EXPECT_EQ(rec->handles.at("tap").at("slot"), "3");
@@ -117,6 +122,21 @@ TEST_F(HandleStoreTest, HeldHandlesAreSeenAtOnceAndWrittenOnlyWithTheCallersReco
   // Released: writes commit again.
   ASSERT_TRUE(handles_->Set(id_, "tap", "host_ip", "10.0.0.13").ok());
   EXPECT_EQ(store_->commits(), before + 2);
+}
+
+// A stop's cleanup clears handles under a hold; a reader (another thread's
+// handle_get, the cache having been dropped) must not bring them back from
+// the record, which still has them until "stopped" is written.
+TEST_F(HandleStoreTest, AHeldClearIsNotUndoneByAReadOfTheRecord) {
+  ASSERT_TRUE(handles_->SetMany(id_, "nat", {{"guest_ip", "10.0.0.2"}, {"tap_name", "bt0"}}).ok());
+  handles_->ForgetAll();
+  handles_->Hold(id_);
+  ASSERT_TRUE(handles_->Clear(id_, "nat", "").ok());
+  EXPECT_FALSE(handles_->Get(id_, "nat", "guest_ip").ok()) << "a held clear read back";
+  EXPECT_FALSE(handles_->Get(id_, "nat", "tap_name").ok());
+  WriteHeld();
+  EXPECT_FALSE(handles_->Get(id_, "nat", "guest_ip").ok()) << "the cache kept a cleared handle";
+  EXPECT_TRUE((*store_->Get(id_))->handles.empty());
 }
 
 TEST_F(HandleStoreTest, HeldHandlesWhoseCommitFailedAreForgotten) {

@@ -218,6 +218,7 @@ Result<std::unique_ptr<VmStore>> VmStore::Open(const Options& options) {
   std::unique_ptr<VmStore> store(new VmStore());
   store->dir_ = options.dir;
   store->map_size_ = options.map_size;
+  store->write_behind_delay_ = options.write_behind_delay;
   int rc = mdb_env_create(&store->env_);
   if (rc != 0) return Status::Error(LmdbError("env create", rc));
   mdb_env_set_maxdbs(store->env_, 8);
@@ -619,8 +620,9 @@ Result<VmStore::BatchResult> VmStore::UpdateMany(std::span<const std::string_vie
       [&](MDB_txn* txn, Status* logical, std::vector<Change>* changes) {
         result = BatchResult{};  // the body may run again after the map grows
         for (const auto& id : ids) {
-          // The snapshot is exactly the committed state here: writers are
-          // serialised and each applies its changes before the next begins.
+          // The snapshot is the committed state here (writers are serialised
+          // and each applies its changes before the next begins) and what is
+          // written behind (UpdateBehind), which this write then carries.
           Result<VmRecordPtr> current = [&] {
             std::shared_lock cache(cache_mu_);
             return Lookup(id);
@@ -696,7 +698,7 @@ void VmStore::FlushBehind() {
     behind_cv_.wait(lock, [&] { return closing_ || !behind_.empty(); });
     if (closing_) return;  // the destructor flushes what is left
     // A moment for more to come: many starts' "running" in one commit.
-    behind_cv_.wait_for(lock, kWriteBehindDelay, [&] { return closing_; });
+    behind_cv_.wait_for(lock, write_behind_delay_, [&] { return closing_; });
     if (closing_) return;
     lock.unlock();
     Status s = Flush();

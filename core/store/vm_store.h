@@ -69,6 +69,8 @@ inline constexpr int kStoreFormatVersion = 1;
 
 class VmStore {
  public:
+  // The default Options::write_behind_delay.
+  static constexpr std::chrono::milliseconds kWriteBehindDelay{20};
   struct Options {
     std::string dir;              // the LMDB environment directory (created)
     size_t map_size = 64u << 20;  // initial map size; grows by doubling when full
@@ -80,6 +82,9 @@ class VmStore {
     // source of a recovery): nothing is created or written, no lock file is
     // used, and a missing data file is an error. Writes then fail.
     bool read_only = false;
+    // How long a change written behind waits for company before the flush
+    // (UpdateBehind).
+    std::chrono::milliseconds write_behind_delay = kWriteBehindDelay;
   };
 
   // The file in `dir` that says a store was created there (and when): with
@@ -146,7 +151,7 @@ class VmStore {
 
   // Update, written behind: the change is what every read sees at once (it
   // is applied to the snapshot now, in order with every other write) and is
-  // committed by a background flush within kWriteBehindDelay - one
+  // committed by a background flush within Options::write_behind_delay - one
   // transaction and one sync for every change written behind meanwhile - or
   // at Flush, or when the store closes. A later write of the same record
   // carries it too. Until it is flushed, an agent that dies loses it: the
@@ -155,7 +160,6 @@ class VmStore {
   // re-adopts the live VMM of a VM recorded starting). `mutate` may not
   // rename (Invalid). NOT_FOUND and corrupt are errors, as in Update.
   Status UpdateBehind(const std::string& id, const Mutator& mutate);
-  static constexpr std::chrono::milliseconds kWriteBehindDelay{20};
   // Commits every change written behind that is not yet: OK when none is
   // waiting. Errors are LMDB's (the changes stay waiting).
   Status Flush();
@@ -216,6 +220,7 @@ class VmStore {
   std::set<std::string> behind_;
   std::condition_variable behind_cv_;  // with write_mu_: a change waits, or the store closes
   bool closing_ = false;
+  std::chrono::milliseconds write_behind_delay_ = kWriteBehindDelay;
   std::thread flusher_;
   size_t map_size_ = 0;
   std::atomic<uint64_t> commits_{0};

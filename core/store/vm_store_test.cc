@@ -445,14 +445,16 @@ TEST_F(VmStoreTest, AChangeWrittenBehindAndNotFlushedIsLostToAKillNotTheRecord) 
   store_.reset();
   pid_t child = ::fork();
   if (child == 0) {
-    auto s = VmStore::Open({StoreDir()});
+    VmStore::Options options{StoreDir()};
+    options.write_behind_delay = std::chrono::minutes(1);  // no flush before the kill
+    auto s = VmStore::Open(options);
     if (!s) ::_exit(3);
     if (!(*s)->UpdateBehind(Id('a', 1), [](VmRecord& r) {
           r.state = VmState::kRunning;
           return Status::Ok();
         }))
       ::_exit(4);
-    ::kill(::getpid(), SIGKILL);  // before the flush (kWriteBehindDelay)
+    ::kill(::getpid(), SIGKILL);  // before the flush
     ::_exit(5);
   }
   int status;

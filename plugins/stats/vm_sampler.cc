@@ -249,7 +249,7 @@ void VmSampler::ReadMetrics(Sample& s) {
     size_t back = offset_ > 0 ? 1 : 0;
     auto read_from_offset = [&] {
       for (;;) {
-        if (len >= kMaxBytesPerSample) return;
+        if (len >= kMaxBytesPerSample + back) return;  // `back`: the byte read again
         if (buf.size() - len < 4096) buf.resize(buf.size() * 2);
         size_t want = buf.size() - len;
         ssize_t n =

@@ -50,13 +50,7 @@ class Request {
 // filtered by the kernel) and a receive buffer a dump's chunks fit in.
 class Channel {
  public:
-  Channel() : buf_(64 * 1024) {
-    fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd_ < 0) return;
-    int one = 1;
-    ::setsockopt(fd_, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
-    ::setsockopt(fd_, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
-  }
+  Channel() : buf_(64 * 1024) { Open(); }
   ~Channel() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -66,7 +60,9 @@ class Channel {
   // goes to `on_reply`. 0 or a positive errno. Messages of an earlier
   // request (a sequence number not this one's) are skipped.
   int Talk(Request& req, const std::function<void(const nlmsghdr*)>& on_reply) {
-    if (fd_ < 0) return EBADF;
+    // A socket that could not be made (out of descriptors) is tried again:
+    // one failure does not cost the thread its netlink for good.
+    if (fd_ < 0 && !Open()) return errno;
     uint32_t seq = ++seq_;
     req.header()->nlmsg_seq = seq;
     sockaddr_nl kernel{};
@@ -95,6 +91,15 @@ class Channel {
   }
 
  private:
+  bool Open() {
+    fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd_ < 0) return false;
+    int one = 1;
+    ::setsockopt(fd_, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+    ::setsockopt(fd_, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+    return true;
+  }
+
   int fd_ = -1;
   uint32_t seq_ = 0;
   std::vector<char> buf_;
@@ -191,7 +196,8 @@ int DumpIpv4Addresses(const LinkInfo& link,
 
 }  // namespace
 
-std::optional<LinkInfo> GetLink(const std::string& ifname) {
+std::optional<LinkInfo> GetLink(const std::string& ifname, int* error) {
+  if (error) *error = 0;
   if (ifname.empty() || ifname.size() >= IFNAMSIZ) return std::nullopt;
   ifinfomsg info{};
   info.ifi_family = AF_UNSPEC;
@@ -202,7 +208,10 @@ std::optional<LinkInfo> GetLink(const std::string& ifname) {
   int err = Talk(req, [&](const nlmsghdr* h) {
     if (auto link = ParseLink(h); link && link->name == ifname) found = std::move(link);
   });
-  if (err != 0) return std::nullopt;  // ENODEV: no such link
+  if (err != 0) {
+    if (error && err != ENODEV) *error = err;  // not an answer about the link
+    return std::nullopt;
+  }
   return found;
 }
 

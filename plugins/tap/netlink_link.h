@@ -31,8 +31,10 @@ struct LinkInfo {
   uint32_t carrier_changes = 0;
 };
 
-// The link named `ifname`, or nullopt when there is none.
-std::optional<LinkInfo> GetLink(const std::string& ifname);
+// The link named `ifname`, or nullopt when there is none. When the kernel
+// could not be asked (no socket, an error other than "no such device"),
+// nullopt too, with the errno in *error (if given; else it reads as none).
+std::optional<LinkInfo> GetLink(const std::string& ifname, int* error = nullptr);
 // Every link of the namespace, in one dump.
 std::vector<LinkInfo> ListLinks();
 

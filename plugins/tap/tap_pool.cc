@@ -109,7 +109,14 @@ std::string TapPool::Release() {
 }
 
 bool TapPool::InUseUnrecorded(uint32_t slot) const {
-  auto link = GetLink(TapName(slot));
+  int error = 0;
+  auto link = GetLink(TapName(slot), &error);
+  if (error != 0) {
+    // Not known: not taken (nor deleted) on a guess.
+    host_.Warn("cannot ask the kernel about " + TapName(slot) + ": " + std::strerror(error) +
+               "; left alone");
+    return true;
+  }
   if (!link || !HasIpv4Address(*link)) return false;
   host_.Warn(TapName(slot) +
              " has an address but no VM's record names it: left alone (a VM whose record is "
@@ -169,9 +176,9 @@ void TapPool::Warm() {
     {
       std::lock_guard lock(mu_);
       if (!owner_[slot].empty() || device_uid_[slot] != kNoDevice) continue;  // in use, or made
-      // Marked, not locked, while it is made: a reserve takes another slot
-      // meanwhile instead of waiting (a device takes milliseconds to make on
-      // a busy host), and none takes this one to give it another owner.
+      // Marked, not locked, while it is made (a device takes milliseconds to
+      // make on a busy host): a reserve waits for this one device only when
+      // this is the slot it takes, and none takes it to give it another owner.
       warming_[slot] = true;
     }
     Status s = EnsureDevice(slot, config_.owner_uid);
@@ -289,7 +296,9 @@ Status TapPool::Prepare(const banger::Vm& vm) {
   // VM's VMM runs as (a jailed VMM has no other right to it), only when it
   // is not already.
   const uid_t owner = OwnerOf(vm);
-  auto link = GetLink(tap);
+  int error = 0;
+  auto link = GetLink(tap, &error);
+  if (error != 0) return Status::Error("ask the kernel about " + tap + ": " + std::strerror(error));
   if (!link || link->tun_owner != owner) {
     if (Status s = EnsureDevice(slot, owner); !s.ok()) return s;
     link = GetLink(tap);
@@ -341,19 +350,28 @@ Status TapPool::Cleanup(const banger::Vm& vm) {
     bool pooled = false;
     for (uint32_t k = 0; k < config_.pool_size && !pooled; ++k) pooled = TapName(k) == tap;
     if (!pooled) s = DeleteLink(tap);
-  } else if (auto link = GetLink(tap)) {
-    if (!link->alias.empty() && link->alias != vm.id()) {
+  } else {
+    int error = 0;
+    auto link = GetLink(tap, &error);
+    if (error != 0) {
+      // Not "gone": unknown. The slot stays taken and the handles kept, so
+      // the next cleanup (reconcile's) tries again.
+      return Status::Error("ask the kernel about " + tap + ": " + std::strerror(error));
+    }
+    if (link && !link->alias.empty() && link->alias != vm.id()) {
       // Handles from before (a store restored from a copy): the slot has
       // been another VM's since. Its device is not this VM's to undo.
       host_.Warn(who + ": " + tap + " now serves vm " + link->alias + "; left alone");
       release_claim();
       return Status::Ok();
     }
-    // Back to the pool, still owned by the uid it was given to: the next VM
-    // of another uid gives it that uid (prepare), one of the same uid takes
-    // it first (Claim).
-    s = FlushIpv4Addresses(*link);
-    if (s.ok()) s = SetLinkState(*link, /*up=*/false, "");
+    if (link) {
+      // Back to the pool, still owned by the uid it was given to: the next
+      // VM of another uid gives it that uid (prepare), one of the same uid
+      // takes it first (Claim).
+      s = FlushIpv4Addresses(*link);
+      if (s.ok()) s = SetLinkState(*link, /*up=*/false, "");
+    }
   }
   // A device deleted by hand is gone: nothing to undo, and the slot is free
   // (the warm-up or the next prepare recreates it).

@@ -3,8 +3,8 @@
 # benchmarks, briefly, each writing its figures as JSON, then
 # tools/dev/bench_check.py, which fails when a ratio measured within this one
 # run falls below its floor (absolute figures are printed, never gated).
-# Root (network namespaces, TAP devices, nft, iptables). About two minutes
-# on 2 cores. BANGER_BENCH_OUT=DIR keeps the JSON there.
+# Root (network namespaces, TAP devices, nft, iptables). About 30 s on 2
+# cores. BANGER_BENCH_OUT=DIR keeps the JSON there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/dev/build.sh > /dev/null

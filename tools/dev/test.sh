@@ -2,7 +2,7 @@
 # The whole test suite: installs what is missing, builds, runs every test
 # (unit, cross-component, root/namespace ones included when run as root),
 # then the benchmark gate (tools/dev/bench-check.sh, root: ratios measured
-# in one run against their floors, ~1 minute), the Debian packages built,
+# in one run against their floors, ~30 s), the Debian packages built,
 # installed, checked and purged (tests/package_test.sh, root), then the
 # sanitizer runs and the fuzzers for a bounded time:
 #   the suite under ASan+UBSan   (tools/dev/sanitize.sh asan, build-asan/)

@@ -311,7 +311,10 @@ struct banger_host {
    *   suffices); UNAVAILABLE.
    * handle_set: records the caller's own `key` = `value`; committed before it
    *   returns (see handle_set_many for the durability), so create the kernel
-   *   object only after OK.
+   *   object only after OK. (Since 1.3: inside reserve, and inside a cleanup
+   *   during a stop, the host holds the VM's handle writes - handle_get sees
+   *   them at once - and commits them with the start's "starting" or the
+   *   stop's "stopped" record.)
    * handle_clear: forgets the caller's `key` (NULL: all of the caller's keys
    *   for the VM); call it only after the object is gone. Clearing what is
    *   not set is OK. */
@@ -501,9 +504,10 @@ typedef struct banger_capability {
    * vsock CID and VMM uid). Until that commit, handle_get of a handle set
    * here answers from the host's cache. ERROR aborts the start: cleanup is
    * then called for every capability whose reserve ran (release what you
-   * hold in memory; it finds its handles as usual, or none when the commit
-   * failed). A capability without this hook records its identities in
-   * prepare as before. */
+   * hold in memory; it finds its handles as usual, the reserved ones too:
+   * they are held until the cleanup returns, then dropped, as they are when
+   * the commit failed). A capability without this hook records its
+   * identities in prepare as before. */
   int (*reserve)(void* self, const banger_vm* vm, banger_message* msg);
 
   void* reserved[6]; /* zero; for hooks of later minors */
