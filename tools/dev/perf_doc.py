@@ -228,9 +228,14 @@ def main():
         print("usage: perf_doc.py render|check DOC RUNS_DIR", file=sys.stderr)
         return 2
     _, mode, doc_path, d = sys.argv
-    with open(doc_path) as f:
-        doc = f.read()
-    new = render(doc, d)
+    try:
+        with open(doc_path) as f:
+            doc = f.read()
+        new = render(doc, d)
+    except (OSError, KeyError, ValueError, IndexError) as e:
+        print("perf_doc: cannot render %s from %s: %s (tools/dev/perf-doc.sh makes the runs)" %
+              (doc_path, d, e))
+        return 1
     if mode == "render":
         with open(doc_path, "w") as f:
             f.write(new)
